@@ -1,0 +1,164 @@
+"""The model engine: llama.cpp through llama-cpp-python, greedy decoding under a GBNF grammar.
+
+Three things make it faster than calling `create_completion` per input:
+- Prefix reuse: callers pass the prompt as (prefix tokens, input tokens); the KV cache of the longest common
+  prefix with the previous call is kept, so a fixed instruction + examples prefix is evaluated once.
+- Grammar-first sampling: the grammar is checked against the greedy token only, and applied to the whole
+  vocabulary only when that token is rejected. Applying it to 49k candidates every step is what makes
+  grammar-constrained generation cost ~0.6x in llama-cpp-python's own sampler.
+- One-pass letter answers: `next_logits` returns the logits after the prompt, with no sampling loop.
+Decoding is greedy (temperature 0), so results are deterministic for a given model, prompt and build.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import KgcError
+
+_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+
+
+@dataclass
+class EngineStats:
+    prompt_tokens: int = 0       # tokens actually evaluated (after prefix reuse)
+    cached_tokens: int = 0       # prompt tokens served from the KV cache
+    generated_tokens: int = 0
+    prompt_seconds: float = 0.0
+    generate_seconds: float = 0.0
+    full_grammar_passes: int = 0  # steps where the greedy token was rejected and the grammar ran over the vocab
+    calls: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _quiet_llama_logs() -> None:
+    import llama_cpp
+    # llama.cpp prints model-loading chatter to stderr; kgc-lite's stderr is for the user's errors.
+    cb = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+    _quiet_llama_logs.keep = cb  # the callback must outlive this call
+    llama_cpp.llama_log_set(cb, ctypes.c_void_p(0))
+
+
+class Engine:
+    """A loaded GGUF model with one context, used for one input at a time."""
+
+    def __init__(self, path: str | os.PathLike, n_ctx: int = 4096, n_threads: int | None = None,
+                 n_gpu_layers: int = 0, n_batch: int = 512, verbose: bool = False):
+        import llama_cpp
+        if not verbose:
+            _quiet_llama_logs()
+        self._lib = llama_cpp
+        try:
+            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or _default_threads(),
+                                       n_threads_batch=n_threads or _default_threads(), n_gpu_layers=n_gpu_layers,
+                                       n_batch=n_batch, logits_all=False, verbose=verbose)
+        except (ValueError, RuntimeError) as exc:
+            raise KgcError(f"llama.cpp could not load {path}: {exc}") from None
+        self.n_ctx = n_ctx
+        self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        self.n_vocab = self.llm.n_vocab()
+        self._cands = (llama_cpp.llama_token_data * self.n_vocab)()
+        self._cand_view = np.frombuffer(self._cands, dtype=_TOKEN_DATA)
+        self._cand_view["id"] = np.arange(self.n_vocab, dtype=np.int32)
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self.stats = EngineStats()
+
+    # -- tokens -----------------------------------------------------------------------------------
+    def tokenize(self, text: str, bos: bool = False, special: bool = True) -> list[int]:
+        """Tokens of text; special=False for user text, so '<|im_start|>' in a document stays plain text."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self.llm.detokenize(tokens).decode("utf-8", errors="replace")
+
+    # -- evaluation -------------------------------------------------------------------------------
+    def _feed(self, tokens: list[int]) -> None:
+        """Make the context hold exactly `tokens`, evaluating only what differs from what it holds."""
+        if len(tokens) >= self.n_ctx:
+            raise KgcError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
+        held = self.llm.input_ids[: self.llm.n_tokens]
+        common = 0
+        limit = min(len(held), len(tokens) - 1)  # re-evaluate at least one token to get fresh logits
+        while common < limit and held[common] == tokens[common]:
+            common += 1
+        self.llm.n_tokens = common
+        start = time.perf_counter()
+        self.llm.eval(tokens[common:])
+        self.stats.prompt_seconds += time.perf_counter() - start
+        self.stats.prompt_tokens += len(tokens) - common
+        self.stats.cached_tokens += common
+
+    def _logits(self) -> np.ndarray:
+        ptr = self._lib.llama_get_logits_ith(self.llm.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def next_logits(self, tokens: list[int]) -> np.ndarray:
+        """Logits of the token that would follow `tokens` (a copy), after one forward pass."""
+        self.stats.calls += 1
+        self._feed(tokens)
+        return self._logits().copy()
+
+    def generate(self, tokens: list[int], grammar: str | None, max_tokens: int = 512) -> tuple[str, bool]:
+        """Greedy continuation of `tokens` under a GBNF grammar; returns (text, finished)."""
+        lib = self._lib
+        self.stats.calls += 1
+        self._feed(tokens)
+        sampler = None
+        if grammar is not None:
+            sampler = lib.llama_sampler_init_grammar(self.vocab, grammar.encode("utf-8"), b"root")
+            if not sampler:
+                raise KgcError("internal error: the generated grammar does not parse")
+        out: list[int] = []
+        finished = False
+        start = time.perf_counter()
+        try:
+            for _ in range(max_tokens):
+                logits = self._logits()
+                token = int(np.argmax(logits))
+                if sampler is not None and not self._allowed(sampler, token, float(logits[token])):
+                    token = self._constrained_argmax(sampler, logits)
+                if lib.llama_vocab_is_eog(self.vocab, token):
+                    finished = True
+                    break
+                if sampler is not None:
+                    lib.llama_sampler_accept(sampler, token)
+                out.append(token)
+                self.llm.eval([token])
+        finally:
+            if sampler is not None:
+                lib.llama_sampler_free(sampler)
+            self.stats.generate_seconds += time.perf_counter() - start
+            self.stats.generated_tokens += len(out)
+        return self.detokenize(out), finished
+
+    def _allowed(self, sampler, token: int, logit: float) -> bool:
+        lib = self._lib
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, logit, 0.0
+        arr = lib.llama_token_data_array(self._one, 1, -1, False)
+        lib.llama_sampler_apply(sampler, ctypes.byref(arr))
+        return self._one[0].logit != float("-inf")
+
+    def _constrained_argmax(self, sampler, logits: np.ndarray) -> int:
+        lib = self._lib
+        self.stats.full_grammar_passes += 1
+        view = self._cand_view
+        view["logit"] = logits
+        view["p"] = 0.0
+        arr = lib.llama_token_data_array(self._cands, self.n_vocab, -1, False)
+        lib.llama_sampler_apply(sampler, ctypes.byref(arr))
+        best = int(np.argmax(view["logit"]))
+        if view["logit"][best] == float("-inf"):
+            raise KgcError("internal error: the grammar allows no token")
+        return best
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def _default_threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))

@@ -1,0 +1,190 @@
+"""The model registry (models.toml): finding, downloading and verifying GGUF files.
+
+A model name resolves to a local GGUF path through, in order: a file shipped inside an installed Python package
+(the embedded default, no network), a file produced by `kgc-lite convert` into the kgc-lite cache, then the
+huggingface-hub cache filled by `kgc-lite models pull`. Every file is checked against its sha256 before use;
+the check is remembered per (path, size, mtime) so a 100 MB model is hashed once, not on every run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from .data import file_sha256
+from .errors import KgcError
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str = ""
+    package: str | None = None
+    package_file: str | None = None
+    repo: str | None = None
+    file: str | None = None
+    revision: str = "main"
+    sha256: str | None = None
+    prompt_format: str = "chatml"
+    context: int = 4096
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    spec: ModelSpec
+    path: Path
+    sha256: str | None
+
+
+def home() -> Path:
+    """kgc-lite's own cache: $KGC_LITE_HOME, else ~/.cache/kgc-lite."""
+    return Path(os.environ.get("KGC_LITE_HOME") or Path.home() / ".cache" / "kgc-lite")
+
+
+def registry_path() -> Path:
+    return Path(os.environ.get("KGC_LITE_MODELS") or Path(__file__).resolve().parents[1] / "models.toml")
+
+
+def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelSpec]]:
+    path = path or registry_path()
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise KgcError(f"cannot read model registry {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KgcError(f"model registry {path} does not parse: {exc}") from None
+    specs = {}
+    for name, entry in raw.get("models", {}).items():
+        known = set(ModelSpec.__dataclass_fields__) - {"name"}
+        extra = set(entry) - known
+        if extra:
+            raise KgcError(f"model registry {path}: model {name!r} has unknown keys {sorted(extra)}")
+        specs[name] = ModelSpec(name=name, **entry)
+    default = raw.get("default") or next(iter(specs), "")
+    return default, specs
+
+
+def spec_for(name: str | None) -> ModelSpec:
+    default, specs = load_registry()
+    name = name or default
+    if name not in specs:
+        raise KgcError(f"unknown model {name!r}; known: {', '.join(specs)} (or give a .gguf path)")
+    return specs[name]
+
+
+def _package_file(spec: ModelSpec) -> Path | None:
+    if not (spec.package and spec.package_file):
+        return None
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    for folder in found.submodule_search_locations:
+        candidate = Path(folder) / spec.package_file
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _hub_file(spec: ModelSpec) -> Path | None:
+    if not (spec.repo and spec.file):
+        return None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    try:
+        return Path(hf_hub_download(spec.repo, spec.file, revision=spec.revision, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        return None
+
+
+def locate(spec: ModelSpec) -> Path | None:
+    """Where the model's file is on this machine, without touching the network; None if nowhere."""
+    converted = home() / "models" / f"{spec.name}.gguf"
+    for candidate in (_package_file(spec), converted if converted.exists() else None, _hub_file(spec)):
+        if candidate is not None:
+            return candidate
+    return None
+
+
+def _stamp_path() -> Path:
+    return home() / "verified.json"
+
+
+def verify_file(path: Path, expected: str | None, name: str) -> str:
+    """The file's sha256, checked against `expected` when given; refuses corrupt or substituted files."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    stamps: dict[str, str] = {}
+    try:
+        stamps = orjson.loads(_stamp_path().read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        pass
+    digest = stamps.get(key) or file_sha256(path)
+    if expected and digest != expected:
+        raise KgcError(f"model {name!r} at {path} is corrupt or not the expected file "
+                       f"(sha256 {digest[:12]}…, expected {expected[:12]}…); delete it and pull again")
+    if stamps.get(key) != digest:
+        stamps[key] = digest
+        try:
+            _stamp_path().parent.mkdir(parents=True, exist_ok=True)
+            _stamp_path().write_bytes(orjson.dumps(stamps))
+        except OSError:
+            pass  # a read-only home only costs a re-hash next time
+    return digest
+
+
+def check_gguf_header(path: Path) -> None:
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise KgcError(f"cannot read model file {path}: {exc.strerror}") from None
+    if magic != b"GGUF":
+        raise KgcError(f"{path} is not a GGUF model file")
+
+
+def resolve(model: str | None) -> ResolvedModel:
+    """A registry name (or None for the default) or a path to a .gguf file, located and verified."""
+    if model and (model.endswith(".gguf") or os.sep in model):
+        path = Path(model)
+        if not path.is_file():
+            raise KgcError(f"model file {model} does not exist")
+        check_gguf_header(path)
+        return ResolvedModel(ModelSpec(name=path.stem), path, None)
+    spec = spec_for(model)
+    path = locate(spec)
+    if path is None:
+        hint = f"run `kgc-lite models pull {spec.name}`" if spec.repo else f"install the {spec.package} package"
+        raise KgcError(f"model {spec.name!r} is not on this machine; {hint}")
+    check_gguf_header(path)
+    return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
+
+
+def pull(name: str, progress: bool = True) -> Path:
+    """Download a registry model from the hub into the huggingface-hub cache and verify it."""
+    spec = spec_for(name)
+    if not (spec.repo and spec.file):
+        raise KgcError(f"model {name!r} has no hub source in models.toml")
+    from huggingface_hub import hf_hub_download, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    expected = spec.sha256
+    try:
+        if not expected:
+            # Hub LFS files carry their sha256 as the etag: verify against the hub's own record.
+            etag = get_hf_file_metadata(hf_hub_url(spec.repo, spec.file, revision=spec.revision)).etag or ""
+            expected = etag.strip('"') if _HEX64.match(etag.strip('"')) else None
+        path = Path(hf_hub_download(spec.repo, spec.file, revision=spec.revision))
+    except LocalEntryNotFoundError:
+        raise KgcError(f"cannot reach the model hub to download {name!r} (offline?)") from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise KgcError(f"download of {name!r} failed: {str(exc).splitlines()[0]}") from None
+    check_gguf_header(path)
+    verify_file(path, expected, name)
+    return path

@@ -1,0 +1,1 @@
+"""Built-in relation schemas (TOML), loaded by kgc_lite.schema."""
