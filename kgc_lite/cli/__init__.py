@@ -1,0 +1,111 @@
+"""The `kgc-lite` command line: a thin skin over the library. Each command lives in a module of this package.
+
+Conventions shared by every command: results go to stdout as JSONL, one complete line per record, flushed as
+it is made; messages and progress go to stderr; a user error is one line on stderr and exit status 1 (2 for
+usage errors), never a traceback; `| head` ends quietly; Ctrl-C leaves only complete lines (exit 130).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Iterable, Optional
+
+import orjson
+import typer
+
+from ..errors import KgcError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
+                  help="Extract knowledge-graph triplets from text with small local LLMs (llama.cpp), offline.\n\n"
+                       "Examples:\n\n"
+                       "  kgc-lite extract doc.txt\n\n"
+                       "  cat corpus.txt | kgc-lite extract --schema ade\n\n"
+                       "  cat pairs.jsonl | kgc-lite --qa4re")
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    """Print one error line and return the Exit to raise."""
+    sys.stderr.write(f"kgc-lite: error: {message}\n")
+    sys.stderr.flush()
+    return typer.Exit(code)
+
+
+class Progress:
+    """A one-line progress counter on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, what: str, enabled: bool | None = None):
+        self.what = what
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.count = 0
+        self.start = time.perf_counter()
+        self._last = 0.0
+
+    def tick(self) -> None:
+        self.count += 1
+        now = time.perf_counter()
+        if self.enabled and now - self._last > 0.5:
+            self._last = now
+            rate = self.count / max(now - self.start, 1e-9)
+            sys.stderr.write(f"\r{self.count} {self.what} ({rate:.1f}/s)")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.count:
+            sys.stderr.write("\n")
+
+
+def write_jsonl(records: Iterable[dict], progress: Progress | None = None) -> int:
+    """Write records as JSONL to stdout, one flushed line each; returns how many had an "error" key."""
+    out = sys.stdout.buffer
+    errors = 0
+    try:
+        for record in records:
+            out.write(orjson.dumps(record) + b"\n")
+            out.flush()
+            errors += "error" in record
+            if progress:
+                progress.tick()
+    except BrokenPipeError:
+        # The reader (e.g. `head`) has gone: stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0)
+    finally:
+        if progress:
+            progress.done()
+    return errors
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context,
+         qa4re: bool = typer.Option(False, "--qa4re", help="Classify entity pairs read from stdin as multiple-choice "
+                                    "QA (same as `kgc-lite qa4re -`)."),
+         version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        from importlib.metadata import version as pkg_version
+        typer.echo(pkg_version("kgc-lite"))
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        if qa4re:
+            from .qa4re import qa4re_command
+            ctx.invoke(qa4re_command)
+            return
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    try:
+        app()
+    except KgcError as exc:
+        raise SystemExit(fail(str(exc)).exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("kgc-lite: interrupted\n")
+        raise SystemExit(130)
+
+
+# Command modules register themselves on `app` when imported.
+from . import extract as _extract  # noqa: E402,F401
+from . import models as _models  # noqa: E402,F401

@@ -1,0 +1,42 @@
+"""`kgc-lite models`: list, pull, locate and verify the models in models.toml."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import models as registry
+from . import app
+
+models_app = typer.Typer(help="List, download and verify models (models.toml).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Show every known model, whether it is on this machine, and the default."""
+    default, specs = registry.load_registry()
+    for name, spec in specs.items():
+        path = registry.locate(spec)
+        mark = "*" if name == default else " "
+        where = str(path) if path else "not downloaded"
+        typer.echo(f"{mark} {name:24} {where}\n    {spec.description}")
+
+
+@models_app.command("pull")
+def pull_command(name: str = typer.Argument(..., help="Model name from models.toml.")) -> None:
+    """Download a model from the Hugging Face hub and check its sha256."""
+    path = registry.pull(name)
+    typer.echo(str(path))
+
+
+@models_app.command("path")
+def path_command(name: str = typer.Argument(None, help="Model name (default: the default model).")) -> None:
+    """Print the local path of a model's GGUF file (verified)."""
+    typer.echo(str(registry.resolve(name).path))
+
+
+@models_app.command("verify")
+def verify_command(name: str = typer.Argument(None, help="Model name (default: the default model).")) -> None:
+    """Check a model's file against its sha256 in models.toml."""
+    resolved = registry.resolve(name)
+    typer.echo(f"ok {resolved.spec.name} {resolved.path} sha256={resolved.sha256}")
