@@ -16,6 +16,7 @@ import ctypes
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -36,12 +37,40 @@ class EngineStats:
     extra: dict = field(default_factory=dict)
 
 
+_OFFLOAD_LOG: list[str] = []
+
+
 def _quiet_llama_logs() -> None:
+    """Silence llama.cpp's loading chatter (kgc-lite's stderr is for the user), keeping the offload report."""
     import llama_cpp
-    # llama.cpp prints model-loading chatter to stderr; kgc-lite's stderr is for the user's errors.
-    cb = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+    if getattr(_quiet_llama_logs, "keep", None):
+        return
+
+    def keep_offload_lines(level, text, user_data):
+        if text and b"offloaded" in text:
+            _OFFLOAD_LOG.append(text.decode("utf-8", errors="replace").strip())
+
+    cb = llama_cpp.llama_log_callback(keep_offload_lines)
     _quiet_llama_logs.keep = cb  # the callback must outlive this call
     llama_cpp.llama_log_set(cb, ctypes.c_void_p(0))
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama-cpp-python build has a GPU backend (CUDA, Metal, Vulkan, ...)."""
+    import llama_cpp
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def resolve_gpu_layers(requested: int | None, warn=None) -> int:
+    """Layers to offload: all by default when the build can offload, none otherwise. Asking for offload on a
+    CPU-only build is not an error (the model still runs) but deserves a clear warning."""
+    supported = gpu_offload_supported()
+    if requested is None:
+        return -1 if supported else 0
+    if requested != 0 and not supported and warn is not None:
+        warn("--n-gpu-layers was given but this llama-cpp-python build has no GPU backend, so the model runs on "
+             "the CPU; reinstall it with CMAKE_ARGS=\"-DGGML_CUDA=on\" (or -DGGML_METAL=on), see README")
+    return requested if supported else 0
 
 
 class Engine:
@@ -52,6 +81,7 @@ class Engine:
         import llama_cpp
         if not verbose:
             _quiet_llama_logs()
+        _OFFLOAD_LOG.clear()
         self._lib = llama_cpp
         try:
             self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or _default_threads(),
@@ -60,6 +90,7 @@ class Engine:
         except (ValueError, RuntimeError) as exc:
             raise KgcError(f"llama.cpp could not load {path}: {exc}") from None
         self.n_ctx = n_ctx
+        self.offload_report = " ".join(_OFFLOAD_LOG)  # llama.cpp's "offloaded N/M layers to GPU", if it said so
         self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self.n_vocab = self.llm.n_vocab()
         self._cands = (llama_cpp.llama_token_data * self.n_vocab)()
@@ -103,8 +134,13 @@ class Engine:
         self._feed(tokens)
         return self._logits().copy()
 
-    def generate(self, tokens: list[int], grammar: str | None, max_tokens: int = 512) -> tuple[str, bool]:
-        """Greedy continuation of `tokens` under a GBNF grammar; returns (text, finished)."""
+    def generate(self, tokens: list[int], grammar: str | None, max_tokens: int = 512,
+                 stop: Callable[[bytes], bool] | None = None) -> tuple[str, bool]:
+        """Greedy continuation of `tokens` under a GBNF grammar; returns (text, finished).
+
+        `stop`, if given, sees each new token's bytes and may end generation early by returning True
+        (finished is then False).
+        """
         lib = self._lib
         self.stats.calls += 1
         self._feed(tokens)
@@ -128,6 +164,8 @@ class Engine:
                 if sampler is not None:
                     lib.llama_sampler_accept(sampler, token)
                 out.append(token)
+                if stop is not None and stop(self.llm.detokenize([token])):
+                    break
                 self.llm.eval([token])
         finally:
             if sampler is not None:
@@ -135,6 +173,21 @@ class Engine:
             self.stats.generate_seconds += time.perf_counter() - start
             self.stats.generated_tokens += len(out)
         return self.detokenize(out), finished
+
+    def grammar_accepts(self, grammar: str, text: str) -> bool:
+        """Whether the grammar accepts text as a complete answer (for tests and debugging)."""
+        lib = self._lib
+        sampler = lib.llama_sampler_init_grammar(self.vocab, grammar.encode("utf-8"), b"root")
+        if not sampler:
+            raise KgcError("grammar does not parse")
+        try:
+            for token in self.tokenize(text, special=False):
+                if not self._allowed(sampler, token, 0.0):
+                    return False
+                lib.llama_sampler_accept(sampler, token)
+            return self._allowed(sampler, lib.llama_vocab_eos(self.vocab), 0.0)
+        finally:
+            lib.llama_sampler_free(sampler)
 
     def _allowed(self, sampler, token: int, logit: float) -> bool:
         lib = self._lib

@@ -55,11 +55,13 @@ class Extractor:
 
     def answer(self, text: str) -> str:
         """The model's raw (grammar-constrained) answer for one text."""
-        out, _ = self.engine.generate(self.prompt_tokens(text), self.grammar.for_text(text), self.options.max_tokens)
+        out, _ = self.engine.generate(self.prompt_tokens(text), self.grammar.for_text(text), self.options.max_tokens,
+                                      stop=_RepeatGuard(self.prompts))
         return out
 
     def extract(self, text: str) -> list[Triplet]:
-        triplets = self.prompts.parse(self.answer(text))
+        # A relation between a mention and itself is a degenerate answer, never a fact worth keeping.
+        triplets = [t for t in self.prompts.parse(self.answer(text)) if t.head != t.tail]
         if self.options.entities == "text":
             # The grammar already guarantees this; the check keeps the promise explicit and cheap.
             triplets = [t for t in triplets if t.head in text and t.tail in text]
@@ -73,6 +75,23 @@ class Extractor:
                 continue
             for unit in split_units(doc, max_chars):
                 yield unit_record(unit, self.extract(unit.text))
+
+
+class _RepeatGuard:
+    """Stops generation at the first repeated triplet: greedy decoding that repeats itself has entered a loop
+    (common in untuned small models) and would only fill the answer up to its limit with copies."""
+
+    def __init__(self, prompts: PromptBuilder):
+        self.prompts = prompts
+        self.buffer = bytearray()
+        self.closer = b"]" if prompts.config.style == "natural" else b")"
+
+    def __call__(self, piece: bytes) -> bool:
+        self.buffer += piece
+        if self.closer not in piece:
+            return False
+        found = self.prompts.parse_all(self.buffer.decode("utf-8", errors="ignore"))
+        return len(found) != len(set(found))
 
 
 def unit_record(unit: Unit, triplets: list[Triplet]) -> dict:

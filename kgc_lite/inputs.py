@@ -114,13 +114,22 @@ def _jsonl_documents(stream: BinaryIO, where: str) -> Iterator[Document | BadRec
 
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+# ...but not after an initial ("John F. Kennedy") or a common abbreviation ("Mr. Smith", "Acme Inc. said").
+_NO_END_AFTER = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Inc|Ltd|Co|Corp|Gen|Col|Lt|Sgt|Rep|Sen|"
+                           r"Gov|Rev|No|vs|etc|e\.g|i\.e|U\.S|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec))\.$")
+
+
+def _sentence_ends(text: str) -> Iterator[re.Match]:
+    for m in _SENTENCE_END.finditer(text):
+        if "\n" in m.group() or not _NO_END_AFTER.search(text, max(0, m.start() - 8), m.start()):
+            yield m
 
 
 def split_units(doc: Document, max_chars: int = 1200) -> Iterator[Unit]:
     """Sentence-sized units of a document, with their offsets; whitespace-only pieces are skipped."""
     chunk = 0
     pos = 0
-    for m in list(_SENTENCE_END.finditer(doc.text)) + [None]:
+    for m in list(_sentence_ends(doc.text)) + [None]:
         end = m.start() if m else len(doc.text)
         for start, stop in _cut(doc.text, pos, end, max_chars):
             yield Unit(doc.id, chunk, start, stop, doc.text[start:stop])

@@ -35,6 +35,10 @@ class ModelSpec:
     sha256: str | None = None
     prompt_format: str = "chatml"
     context: int = 4096
+    # The prompt the model works best with (a fine-tuned model: the one it was trained with); extract's
+    # --prompt-style / --icl default to these.
+    prompt_style: str = "code"
+    icl: int = 3
 
 
 @dataclass(frozen=True)

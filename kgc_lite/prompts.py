@@ -169,45 +169,44 @@ class PromptBuilder:
             return f"Relations: {rel_text}\nEntities: {ent_text}\nTriplets: "
         return f"# relations: {rel_text}\n# entities: {ent_text}\n"
 
+    def parse_all(self, answer: str) -> list[tuple[str, str, str]]:
+        """Every complete (head, relation, tail) in an answer, in order, duplicates kept."""
+        return _parse_natural(answer) if self.config.style == "natural" else _parse_code(answer)
+
     def parse(self, answer: str) -> list[Triplet]:
         """Triplets from an answer; tolerant of unconstrained output (unknown relations are dropped)."""
         names = set(self.schema.relation_names)
         found: list[Triplet] = []
-        for h, r, t in (_parse_natural(answer) if self.config.style == "natural" else _parse_code(answer)):
+        for h, r, t in self.parse_all(answer):
             if r in names and h and t:
                 found.append(Triplet(h, r, t, entity_type(self.schema, r, "head"),
                                      entity_type(self.schema, r, "tail")))
         return list(dict.fromkeys(found))
 
 
-def _parse_natural(answer: str) -> list[tuple[str, str, str]]:
-    start = answer.rfind("Triplets:")
-    start = answer.find("[", start if start >= 0 else 0)
-    end = answer.rfind("]")
-    if start < 0 or end < start:
-        return []
-    try:
-        items = orjson.loads(answer[start:end + 1])
-    except orjson.JSONDecodeError:
-        return []
-    if not isinstance(items, list):
-        return []
-    return [tuple(x) for x in items
-            if isinstance(x, list) and len(x) == 3 and all(isinstance(v, str) for v in x)]
-
-
 _STR = r'"(?:[^"\\]|\\.)*"'
-_CODE_TRIPLE = re.compile(rf"Triple\(\s*\w+\(\s*({_STR})\s*\)\s*,\s*Rel\(\s*({_STR})\s*\)\s*,\s*\w+\(\s*({_STR})\s*\)\s*\)")
+_NATURAL_TRIPLE = re.compile(rf"\[\s*({_STR})\s*,\s*({_STR})\s*,\s*({_STR})\s*\]")
 
 
-def _parse_code(answer: str) -> list[tuple[str, str, str]]:
+def _parse_natural(answer: str) -> list[tuple[str, str, str]]:
+    # Triplet by triplet rather than one json.loads, so that a truncated answer still yields its complete ones.
+    start = answer.rfind("Triplets:")
+    return _literals(_NATURAL_TRIPLE, answer[max(start, 0):])
+
+
+def _literals(pattern: re.Pattern, answer: str) -> list[tuple[str, str, str]]:
     out = []
-    for m in _CODE_TRIPLE.finditer(answer):
+    for m in pattern.finditer(answer):
         try:
             out.append(tuple(orjson.loads(g) for g in m.groups()))
         except orjson.JSONDecodeError:
             continue
     return out
+_CODE_TRIPLE = re.compile(rf"Triple\(\s*\w+\(\s*({_STR})\s*\)\s*,\s*Rel\(\s*({_STR})\s*\)\s*,\s*\w+\(\s*({_STR})\s*\)\s*\)")
+
+
+def _parse_code(answer: str) -> list[tuple[str, str, str]]:
+    return _literals(_CODE_TRIPLE, answer)
 
 
 def draw_examples(pool: list[Example], n: int, seed: int, exclude_text: str | None = None) -> list[Example]:

@@ -5,6 +5,7 @@ A schema is a TOML or JSON file:
     name = "family"
     description = "Family relations in biographies."      # optional
     entity_types = ["Person", "Place"]                     # optional
+    directions = "given"                                   # optional, for QA4RE: "given" or "both" (below)
     [[relations]]
     name = "Parent_of"
     description = "the head is a parent of the tail"      # one line; goes into the prompt
@@ -14,6 +15,10 @@ A schema is a TOML or JSON file:
     [[examples]]                                           # optional in-context examples (3 are used)
     text = "Mia Long is the daughter of Tom Long."
     triplets = [["Tom Long", "Parent_of", "Mia Long"]]
+
+`directions` says how `kgc-lite qa4re` reads an entity pair: "given" (default) takes head and tail in the
+order given and offers one option per relation; "both" treats the pair as unordered (SemEval's e1/e2) and
+offers each relation in both directions, {head}/{tail} swapped for the second.
 
 Built-in schemas (conll04, ade, scierc, semeval) live in kgc_lite/schemas/ and use the data sets' own relation
 names, so that scores compare with the published ones.
@@ -55,6 +60,7 @@ class Schema:
     description: str = ""
     entity_types: tuple[str, ...] = field(default_factory=tuple)
     examples: tuple[Example, ...] = field(default_factory=tuple)
+    directions: str = "given"
 
     @property
     def relation_names(self) -> list[str]:
@@ -136,6 +142,9 @@ def _parse(data: object, where: str) -> Schema:
         if unknown:
             raise bad(f"relation {name!r}: unknown keys {sorted(unknown)}")
         out.append(Relation(name, desc or name.replace("_", " "), r.get("head"), r.get("tail"), template))
+    directions = data.get("directions", "given")
+    if directions not in ("given", "both"):
+        raise bad(f"'directions' must be \"given\" or \"both\" (got {directions!r})")
     names = {r.name for r in out}
     examples = []
     for i, ex in enumerate(data.get("examples") or [], 1):
@@ -153,4 +162,4 @@ def _parse(data: object, where: str) -> Schema:
             parsed.append(Triplet(*t))
         examples.append(Example(text, tuple(parsed)))
     return Schema(str(data.get("name") or Path(where).stem), tuple(out), str(data.get("description", "")),
-                  tuple(types), tuple(examples))
+                  tuple(types), tuple(examples), directions)

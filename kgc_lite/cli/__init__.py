@@ -109,3 +109,6 @@ def main() -> None:
 # Command modules register themselves on `app` when imported.
 from . import extract as _extract  # noqa: E402,F401
 from . import models as _models  # noqa: E402,F401
+from . import eval as _eval  # noqa: E402,F401
+from . import qa4re as _qa4re  # noqa: E402,F401
+from . import doctor as _doctor  # noqa: E402,F401

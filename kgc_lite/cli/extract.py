@@ -9,7 +9,9 @@ import typer
 from ..errors import InputError, KgcError
 from ..extract import ExtractOptions, Extractor
 from ..grammar import ENTITY_MODES
-from ..inputs import BadRecord, read_documents
+from ..inputs import read_documents
+from ..engine import resolve_gpu_layers
+from ..models import resolve
 from ..prompts import STYLES
 from . import Progress, app, fail, write_jsonl
 
@@ -25,8 +27,10 @@ def extract_command(
                                ".toml/.json schema file (see README)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path. "
                                         "Default: models.toml's default."),
-    prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Answer style: {' or '.join(STYLES)}."),
-    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples in the prompt (from the schema)."),
+    prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Answer style: {' or '.join(STYLES)} "
+                                               "(default: the model's, from models.toml)."),
+    icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples in the prompt, from the "
+                                      "schema (default: the model's, from models.toml)."),
     rationale: bool = typer.Option(False, "--rationale/--no-rationale", help="Let the model list relations and "
                                    "entities before the triplets (helps untuned models only)."),
     entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input, "
@@ -35,7 +39,8 @@ def extract_command(
                                   "sentences are cut at spaces."),
     on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1); "
                                  "skip: write an error line for it and go on."),
-    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a CUDA/Metal GPU (-1: all)."),
+    n_gpu_layers: Optional[int] = typer.Option(None, "--n-gpu-layers", help="Layers to offload to a CUDA/Metal "
+                                               "GPU (-1: all). Default: all when the build has a GPU backend."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (default: cores, max 8)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens (default: the model's "
                                       "entry in models.toml)."),
@@ -45,10 +50,14 @@ def extract_command(
     """Extract (head, relation, tail) triplets from text; one JSON line per sentence-sized unit."""
     for value, allowed, name in ((prompt_style, STYLES, "--prompt-style"), (entities, ENTITY_MODES, "--entities"),
                                  (on_error, ON_ERROR, "--on-error")):
-        if value not in allowed:
+        if value is not None and value not in allowed:
             raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
-    options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities)
-    extractor = Extractor(model, schema, options, n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers)
+    resolved = resolve(model)
+    n_gpu_layers = resolve_gpu_layers(n_gpu_layers, warn=lambda m: typer.echo(f"kgc-lite: warning: {m}", err=True))
+    options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
+                             icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities)
+    extractor = Extractor(schema=schema, options=options, n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                          resolved=resolved)
     counter = Progress("units", progress)
     errors = 0
     for source in files or ["-"]:

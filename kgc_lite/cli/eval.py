@@ -1,0 +1,319 @@
+"""`kgc-lite eval`, `kgc-lite bench`, `kgc-lite report`: every quality and speed claim from one rerunnable command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import evaluate as ev
+from ..data import SPLITS, TRIPLET_SETS, data_dir, file_sha256, load_gold, load_split, split_path
+from ..errors import KgcError
+from ..grammar import ENTITY_MODES
+from ..prompts import STYLES
+from . import Progress, app, fail
+
+DATASETS = (*TRIPLET_SETS, "semeval")
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _check_choice(value: str, allowed, name: str) -> None:
+    if value not in allowed:
+        raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
+
+
+def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data: Optional[str],
+                   limit: Optional[int]):
+    """(gold examples, data description, default schema name)."""
+    if gold:
+        path = Path(gold)
+        examples = load_gold(path)
+        desc = {"dataset": dataset or path.stem, "split": None, "path": str(path)}
+    else:
+        if not dataset:
+            raise fail("give --dataset (ade, conll04, scierc, semeval) or --gold FILE", 2)
+        path = split_path(dataset, split, data)
+        examples = load_split(dataset, split, data)
+        desc = {"dataset": dataset, "split": split, "path": str(path.relative_to(data_dir(data)))
+                if path.is_relative_to(data_dir(data)) else str(path)}
+    if not examples:
+        raise KgcError(f"gold file {path} holds no sentences")
+    ids = [e.id for e in examples]
+    if len(set(ids)) != len(ids):
+        raise KgcError(f"gold file {path}: sentence ids are not unique")
+    if limit is not None:
+        examples = examples[:limit]
+    desc.update({"sha256": file_sha256(path), "sentences": len(examples), "limit": limit,
+                 "gold_triplets": sum(len({t.key for t in e.triplets}) for e in examples)})
+    return examples, desc, (dataset if dataset in TRIPLET_SETS else None)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help=f"Benchmark set: {', '.join(DATASETS)} "
+                                          "(read from --data-dir)."),
+    split: str = typer.Option("test", "--split", help=f"Split of --dataset: {', '.join(SPLITS)}."),
+    gold: Optional[str] = typer.Option(None, "--gold", help='Gold file instead of --dataset: a CodeKGC JSON list or '
+                                       'JSONL of {"text", "triplets": [[head, relation, tail], ...][, "id"]}.'),
+    predictions: Optional[str] = typer.Option(None, "--predictions", "-p", help="Score this predictions JSONL "
+                                              "(`kgc-lite extract` output, ids = gold ids) instead of running a "
+                                              "model."),
+    data: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA", help="Folder holding kgc/ and "
+                                       "semeval2010/ (default: $KGC_LITE_DATA, else ../shared/data)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the JSON results file here (default: "
+                                      "stdout, with the table on stderr)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
+    schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Relation schema (default: the data set's own)."),
+    prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Answer style: {' or '.join(STYLES)}."),
+    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples per prompt."),
+    icl_pool: Optional[str] = typer.Option(None, "--icl-pool", help="Where in-context examples come from: 'train' "
+                                           "(drawn from the data set's train split, as the paper does; the default "
+                                           "with --dataset) or 'schema' (the schema's own; the default with "
+                                           "--gold)."),
+    rationale: bool = typer.Option(False, "--rationale/--no-rationale", help="Relations and entities before the "
+                                   "triplets."),
+    entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input; "
+                                 "'free': any string."),
+    runs: int = typer.Option(1, "--runs", min=1, help="Runs with seeds --seed, --seed+1, ... for the in-context "
+                             "example draw; reports the mean and spread."),
+    seed: int = typer.Option(0, "--seed", help="First seed."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N gold sentences."),
+    only_predicted: bool = typer.Option(False, "--only-predicted", help="With --predictions: score only gold "
+                                        "sentences that have a prediction record (default: a missing one "
+                                        "predicts nothing)."),
+    save_predictions: Optional[str] = typer.Option(None, "--save-predictions", help="Also write each run's "
+                                                   "predictions as JSONL (a .seedN suffix when --runs > 1)."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads."),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1: all)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a counter on stderr."),
+) -> None:
+    """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
+
+    Runs a model over a benchmark split (or --gold file), or scores an existing --predictions file.
+    """
+    _check_choice(prompt_style, STYLES, "--prompt-style")
+    _check_choice(entities, ENTITY_MODES, "--entities")
+    icl_pool = icl_pool or ("schema" if gold else "train")
+    _check_choice(icl_pool, ("train", "schema"), "--icl-pool")
+    _check_choice(split, SPLITS, "--split")
+    if dataset is not None:
+        _check_choice(dataset, DATASETS, "--dataset")
+    if dataset == "semeval":
+        return _eval_semeval(model, split, limit, threads, seed, runs, out, data)
+    source = ev.source_sha256()  # the code as it was when the run started
+    examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit)
+    schema_name = schema or default_schema
+    if predictions:
+        _eval_predictions(predictions, examples, desc, only_predicted, out, schema_name)
+        return
+    if not schema_name:
+        raise fail("--schema is needed with --gold (conll04, ade, scierc or a schema file)", 2)
+    from ..extract import ExtractOptions
+    from ..schema import load_schema
+    schema_obj = load_schema(schema_name)
+    pool = None
+    if icl_pool == "train":
+        if dataset not in TRIPLET_SETS:
+            raise fail("--icl-pool train needs --dataset (ade, conll04 or scierc); use --icl-pool schema", 2)
+        pool = load_split(dataset, "train", data)
+    if pool is None and runs > 1:
+        _say("kgc-lite: note: with --icl-pool schema every run uses the same examples, so the runs agree")
+    options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities)
+    seeds = list(range(seed, seed + runs))
+    counter = Progress("sentences", progress)
+    run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
+                                             seeds=seeds, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx,
+                                             save_predictions=save_predictions, progress=counter, log=_say)
+    metrics = ev.aggregate([r["metrics"] for r in run_list])
+    speeds = [r["sentences_per_second"] for r in run_list if r["sentences_per_second"]]
+    metrics["sentences_per_second"] = ev.spread(speeds)
+    config = {"task": "triplets", "schema": schema_obj.name, "prompt_style": prompt_style, "icl": icl,
+              "icl_pool": icl_pool, "rationale": rationale, "entities": entities, "seeds": seeds,
+              "decoding": "greedy, grammar-constrained"}
+    doc = ev.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
+                              threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
+                              extra={"source_sha256": source})
+    _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · {model_desc['name']} "
+                      f"({model_desc['quantization']}) · {prompt_style}, {icl} ICL"
+                      + (", rationale" if rationale else ""))
+
+
+def _threads() -> int:
+    from ..engine import _default_threads
+    return _default_threads()
+
+
+def _finish(doc: dict, out: Optional[str], title: str) -> None:
+    ev.write_results(doc, out)
+    table = ev.summary_table(doc["metrics"], title)
+    if out and out != "-":
+        typer.echo(table)
+        typer.echo(f"results: {out}")
+    else:
+        _say(table)
+
+
+def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bool, out: Optional[str],
+                      schema_name: Optional[str]) -> None:
+    preds = ev.read_predictions(predictions, [e.id for e in examples] if desc.get("limit") is None else None)
+    known = {e.id for e in examples}
+    if desc.get("limit") is not None:  # ids beyond the limit are not errors, just not scored
+        preds.triplets = {k: v for k, v in preds.triplets.items() if k in known}
+    missing = [e.id for e in examples if e.id not in preds.triplets]
+    if only_predicted:
+        examples = [e for e in examples if e.id in preds.triplets]
+        desc.update({"sentences": len(examples), "only_predicted": True,
+                     "gold_triplets": sum(len({t.key for t in e.triplets}) for e in examples)})
+        if not examples:
+            raise KgcError(f"{predictions}: no record matches a gold sentence")
+    elif missing:
+        _say(f"kgc-lite: {len(missing)} of {len(examples)} gold sentences have no prediction record in "
+             f"{predictions}; they count as predicting nothing (--only-predicted scores only those present)")
+    if preds.errors:
+        _say(f"kgc-lite: {len(preds.errors)} prediction record(s) are errors; they count as predicting nothing")
+    metrics = ev.score(examples, preds.triplets).as_dict()
+    metrics["extraction_errors"] = len(preds.errors)
+    metrics["f1_spread"] = ev.spread([metrics["f1"]])
+    config = {"task": "triplets", "schema": schema_name, "predictions": str(predictions),
+              "predictions_sha256": file_sha256(predictions)}
+    doc = ev.results_document("eval", model=None, config=config, data=desc, metrics=metrics)
+    _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · predictions {predictions}")
+
+
+def _eval_semeval(model, split, limit, threads, seed, runs, out, data) -> None:
+    try:
+        from ..qa4re import evaluate_semeval
+    except ImportError as exc:
+        raise KgcError(f"SemEval evaluation needs kgc_lite.qa4re.evaluate_semeval, which is not available ({exc})")
+    import inspect
+    kwargs = {}
+    if data:
+        if "data_root" in inspect.signature(evaluate_semeval).parameters:
+            kwargs["data_root"] = data
+        else:
+            import os
+            os.environ["KGC_LITE_DATA"] = str(data)  # read through data_dir()
+    source = ev.source_sha256()
+    run_list = []
+    for s in range(seed, seed + runs):
+        metrics = evaluate_semeval(model=model, split=split, limit=limit, n_threads=threads, seed=s, **kwargs)
+        run_list.append({"seed": s, "metrics": metrics})
+        _say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                           if isinstance(v, float)))
+    numeric = sorted({k for r in run_list for k, v in r["metrics"].items() if isinstance(v, (int, float))})
+    summary = {k: ev.spread([r["metrics"][k] for r in run_list if isinstance(r["metrics"].get(k), (int, float))])
+               for k in numeric}
+    metrics = {k: v["mean"] for k, v in summary.items()}
+    metrics["spread"] = summary
+    from ..models import resolve
+    resolved = resolve(model)
+    path = data_dir(data) / "semeval2010" / f"{split}.jsonl"
+    desc = {"dataset": "semeval", "split": split, "path": f"semeval2010/{split}.jsonl",
+            "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
+    doc = ev.results_document("eval", model=ev.model_info(resolved), config={"task": "qa4re", "seeds":
+                              list(range(seed, seed + runs))}, data=desc, metrics=metrics, runs=run_list,
+                              threads=threads or _threads(), extra={"source_sha256": source})
+    ev.write_results(doc, out)
+    text = "\n".join(f"{k:28} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+    (typer.echo if out and out != "-" else _say)(text)
+
+
+@app.command("bench")
+def bench_command(
+    dataset: str = typer.Option("conll04", "--dataset", "-d", help=f"Benchmark set: {', '.join(TRIPLET_SETS)}."),
+    split: str = typer.Option("test", "--split", help=f"Split: {', '.join(SPLITS)}."),
+    data: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA", help="Folder holding kgc/ "
+                                       "(default: $KGC_LITE_DATA, else ../shared/data)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N sentences of the split."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
+    prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Extractor's answer style: "
+                                     f"{' or '.join(STYLES)} (the baseline always answers in JSON)."),
+    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples (drawn from train with --seed)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the in-context example draw."),
+    warmup: int = typer.Option(2, "--warmup", min=1, help="Untimed sentences before the timed passes (the first "
+                               "one gives the cold time to first output)."),
+    repeat: int = typer.Option(3, "--repeat", min=1, help="Timed passes over the sentences; median and spread."),
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the naive baseline "
+                                  "(create_chat_completion + JSON-schema response_format) and print the ratio."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (both sides)."),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1: all)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the JSON results file here (default: "
+                                      "stdout, with the table on stderr)."),
+) -> None:
+    """Throughput (sentences/s, tokens/s, time to first output) and peak RSS of extract vs the naive baseline."""
+    _check_choice(dataset, TRIPLET_SETS, "--dataset")
+    _check_choice(split, SPLITS, "--split")
+    _check_choice(prompt_style, STYLES, "--prompt-style")
+    from .. import bench as bench_mod
+    source = ev.source_sha256()
+    examples, desc, _ = _gold_and_data(dataset, split, None, data, limit)
+    pool = load_split(dataset, "train", data)
+    metrics = bench_mod.bench(examples, schema=dataset, style=prompt_style, icl=icl, pool=pool, seed=seed,
+                              model=model, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx, warmup=warmup,
+                              repeat=repeat, baseline=baseline, log=_say)
+    side = metrics["extract"]
+    from ..models import ModelSpec, ResolvedModel
+    import pathlib
+    resolved = ResolvedModel(ModelSpec(name=side["model"]["name"]), pathlib.Path(side["model"]["path"]),
+                             side["model"]["sha256"])
+    model_desc = ev.model_info(resolved)
+    model_desc["quantization"] = ev.quantization(side["metadata"], side["model"]["path"])
+    for s in bench_mod.SIDES:
+        if s in metrics:
+            metrics[s].pop("metadata", None)
+            metrics[s].pop("predictions", None)  # keyed by sentence; the F1s above summarise them
+    config = {"task": "bench", "schema": dataset, "prompt_style": prompt_style, "baseline_prompt_style": "natural",
+              "icl": icl, "icl_pool": "train", "seed": seed, "warmup": warmup, "repeat": repeat,
+              "baseline": baseline, "threads": threads or _threads(), "n_gpu_layers": n_gpu_layers,
+              "load_average_after": list(__import__("os").getloadavg())}
+    doc = ev.results_document("bench", model=model_desc, config=config, data=desc, metrics=metrics,
+                              threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
+                              extra={"source_sha256": source})
+    ev.write_results(doc, out)
+    table = bench_mod.bench_table(metrics)
+    title = f"bench {dataset} {split} ({len(examples)} sentences) · {model_desc['name']} · {prompt_style}, {icl} ICL"
+    if out and out != "-":
+        typer.echo(title + "\n" + table + f"\nresults: {out}")
+    else:
+        _say(title + "\n" + table)
+
+
+@app.command("report")
+def report_command(
+    files: List[str] = typer.Argument(..., help="Results files (or folders of them) from `kgc-lite eval` / "
+                                      "`kgc-lite bench`."),
+    markdown_out: Optional[str] = typer.Option(None, "--markdown", help="Write the Markdown here (default: stdout)."),
+    plot_dir: Optional[str] = typer.Option(None, "--plot-dir", help="Folder for the PNG plots (default: the "
+                                           "--markdown file's folder, else the current one)."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the PNGs (needs matplotlib: "
+                               "pip install 'kgc-lite[report]')."),
+) -> None:
+    """Markdown tables and plots (F1 per relation per model, F1 vs throughput) from results files."""
+    from .. import report as rep
+    docs = rep.load_all(files)
+    base = Path(markdown_out).parent if markdown_out else Path.cwd()
+    images: list[str] = []
+    if plots:
+        folder = Path(plot_dir) if plot_dir else base
+        for p in rep.plots(docs, folder):
+            try:
+                images.append(p.resolve().relative_to(base.resolve()).as_posix())
+            except ValueError:
+                images.append(str(p))
+    text = rep.markdown(docs, base, images)
+    if markdown_out:
+        try:
+            Path(markdown_out).write_text(text, "utf-8")
+        except OSError as exc:
+            raise KgcError(f"cannot write {markdown_out}: {exc.strerror}") from None
+        _say(f"kgc-lite: wrote {markdown_out}" + (f" and {len(images)} plot(s)" if images else ""))
+    else:
+        typer.echo(text, nl=False)

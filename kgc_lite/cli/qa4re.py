@@ -1,0 +1,90 @@
+"""`kgc-lite qa4re` (also `kgc-lite --qa4re`): entity pairs in, one chosen relation per pair out (JSONL).
+
+Parameters use `Annotated`, so every default is a plain value and the root callback can call
+`qa4re_command()` with no arguments for `cat pairs.jsonl | kgc-lite --qa4re`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+
+
+from ..errors import InputError, KgcError
+from ..qa4re import ANSWER_MODES, QA4RE, read_extract_output, read_pairs
+from . import Progress, app, fail, write_jsonl
+
+ON_ERROR = ("stop", "skip")
+
+
+@app.command("qa4re")
+def qa4re_command(
+    files: Annotated[Optional[List[str]], typer.Argument(
+        help='JSONL files of {"id"?, "text", "head", "tail", "head_type"?, "tail_type"?, "schema"?} records, or '
+             "lines with <e1>…</e1> <e2>…</e2> markup (SemEval's own jsonl and `ID<TAB>\"sentence\"` lines work "
+             "too); none or '-' reads stdin.")] = None,
+    schema: Annotated[str, typer.Option(
+        "--schema", "-s", help="Relation set: semeval, conll04, ade, scierc, or a .toml/.json schema file (same "
+                               "format as extract; templates are the option statements).")] = "semeval",
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="Model name from models.toml, or a .gguf path. Default: models.toml's default.")] = None,
+    answer: Annotated[str, typer.Option(
+        "--answer", help="logits: read the offered letters' logits after one forward pass (fast, gives a "
+                         "confidence); grammar: generate the letter under the GBNF letter grammar.")] = "logits",
+    all_options: Annotated[bool, typer.Option(
+        "--all-options/--no-all-options", help="Also write every offered option with its probability.")] = False,
+    shuffle: Annotated[bool, typer.Option(
+        "--shuffle/--no-shuffle", help="Shuffle the option order per pair, seeded (position-bias tests). "
+                                       "Default: the schema's order, none of the above last.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --shuffle.")] = 0,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Input is `kgc-lite extract` output: re-label each extracted triplet's pair and report "
+                         "whether QA4RE agrees (use the schema extract used).")] = False,
+    on_error: Annotated[str, typer.Option(
+        "--on-error", help="stop: first bad record ends the run (exit 1) after the lines already written; "
+                           "skip: write an error line for it and go on.")] = "stop",
+    n_gpu_layers: Annotated[int, typer.Option(
+        "--n-gpu-layers", help="Layers to offload to a CUDA/Metal GPU (-1: all).")] = 0,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", "-t", min=1, help="CPU threads (default: cores, max 8).")] = None,
+    ctx: Annotated[Optional[int], typer.Option(
+        "--ctx", min=256, help="Context window in tokens (default: 2048, or less if the model has less).")] = None,
+    progress: Annotated[Optional[bool], typer.Option(
+        "--progress/--no-progress", help="Show a counter on stderr (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Choose the relation between two marked entities of a sentence by multiple-choice QA (QA4RE)."""
+    for value, allowed, name in ((answer, ANSWER_MODES, "--answer"), (on_error, ON_ERROR, "--on-error")):
+        if value not in allowed:
+            raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
+    qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
+               n_gpu_layers=n_gpu_layers)
+    reader = read_extract_output if verify else read_pairs
+    counter = Progress("pairs", progress)
+    errors = 0
+    for source in files or ["-"]:
+        try:
+            errors += write_jsonl(_stop_at_bad(qa.records(reader([source]), all_options), on_error), counter)
+        except InputError as exc:
+            if on_error == "stop":
+                raise
+            errors += write_jsonl([{"id": source, "error": str(exc)}])
+        except KgcError as exc:
+            if on_error == "stop" or not _per_source(exc):
+                raise
+            errors += write_jsonl([{"id": source, "error": str(exc)}])
+    if errors and on_error == "skip":
+        typer.echo(f"kgc-lite: {errors} record(s) skipped with errors", err=True)
+
+
+def _per_source(exc: KgcError) -> bool:
+    """Missing or unreadable files are per-source problems; others (model, schema) end the run."""
+    text = str(exc)
+    return text.endswith(("no such file", "is a directory")) or "cannot read" in text
+
+
+def _stop_at_bad(records, on_error: str):
+    for record in records:
+        if "error" in record and on_error == "stop":
+            raise InputError(record["error"])
+        yield record

@@ -1,0 +1,91 @@
+"""The model registry: the embedded default is found and verified; downloads go through huggingface-hub and
+are refused when corrupt. The hub is unreachable here, so `pull` is exercised against a local hub cache."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kgc_lite import models
+from kgc_lite.errors import KgcError
+
+from .conftest import run_cli
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """A private kgc-lite home, hub cache and registry; the hub itself is offline. huggingface-hub reads its
+    settings at import, so the pull tests run the CLI in a subprocess with this environment."""
+    env = {"KGC_LITE_HOME": str(tmp_path / "home"), "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
+           "KGC_LITE_MODELS": str(tmp_path / "models.toml")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def _hub_cache_with(tmp_path, repo: str, filename: str, source) -> None:
+    """Lay out a file the way huggingface-hub caches a download of repo@main."""
+    folder = tmp_path / "hub" / ("models--" + repo.replace("/", "--"))
+    commit = "0" * 40
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    snapshot = folder / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    shutil.copy(source, snapshot / filename)
+
+
+def _registry(env, sha256: str) -> None:
+    Path(env["KGC_LITE_MODELS"]).write_text(f'default = "tiny"\n[models.tiny]\nrepo = "org/tiny-GGUF"\n'
+                                            f'file = "tiny.gguf"\nsha256 = "{sha256}"\n')
+
+
+def test_embedded_default_is_found_and_verified(default_model):
+    assert default_model.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert default_model.sha256 == default_model.spec.sha256
+
+
+def test_pull_verifies_against_the_pinned_hash(isolated, tmp_path, default_model):
+    _hub_cache_with(tmp_path, "org/tiny-GGUF", "tiny.gguf", default_model.path)
+    _registry(isolated, default_model.spec.sha256)
+    pulled = run_cli("models", "pull", "tiny", env=isolated)
+    assert pulled.returncode == 0, pulled.stderr
+    path = Path(pulled.stdout.decode().strip())
+    assert path.name == "tiny.gguf"
+    assert run_cli("models", "path", "tiny", env=isolated).stdout.decode().strip() == str(path)
+
+
+def test_pull_refuses_a_corrupt_file(isolated, tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x01" * 1000)
+    _hub_cache_with(tmp_path, "org/tiny-GGUF", "tiny.gguf", bad)
+    _registry(isolated, "a" * 64)
+    for args in (("models", "pull", "tiny"), ("extract", "--model", "tiny")):
+        result = run_cli(*args, input=b"x", env=isolated)
+        assert result.returncode == 1 and b"Traceback" not in result.stderr
+        assert b"corrupt or not the expected file" in result.stderr
+
+
+def test_missing_model_says_how_to_get_it(isolated):
+    _registry(isolated, "a" * 64)
+    pulled = run_cli("models", "pull", "tiny", env=isolated)
+    assert pulled.returncode == 1 and b"cannot reach the model hub" in pulled.stderr
+    with pytest.raises(KgcError, match="not on this machine; run `kgc-lite models pull tiny`"):
+        models.resolve("tiny")
+
+
+def test_verification_is_remembered(isolated, default_model, monkeypatch):
+    calls = []
+    real = models.file_sha256
+    monkeypatch.setattr(models, "file_sha256", lambda p: calls.append(p) or real(p))
+    for _ in range(2):
+        models.verify_file(default_model.path, default_model.spec.sha256, "x")
+    assert len(calls) == 1
+
+
+def test_models_cli():
+    listing = run_cli("models", "list")
+    assert listing.returncode == 0 and b"smollm2-135m" in listing.stdout
+    verify = run_cli("models", "verify")
+    assert verify.returncode == 0 and verify.stdout.startswith(b"ok ")
+    unknown = run_cli("models", "verify", "nope")
+    assert unknown.returncode == 1 and b"unknown model" in unknown.stderr and b"Traceback" not in unknown.stderr

@@ -1,0 +1,66 @@
+"""Schema loading: built-ins, user files, and clear refusals of bad files."""
+
+import json
+
+import pytest
+
+from kgc_lite.errors import KgcError
+from kgc_lite.schema import builtin_names, load_schema
+
+from .conftest import FIXTURES
+
+
+def test_builtins_use_the_data_sets_relation_names():
+    assert {"ade", "conll04", "scierc"} <= set(builtin_names())
+    assert load_schema("conll04").relation_names == ["Work_for", "Kill", "Organization_based_in", "Live_in",
+                                                     "Located_in"]
+    assert load_schema("ade").relation_names == ["Adverse_effect"]
+    assert len(load_schema("scierc").relations) == 7
+
+
+def test_builtin_examples_are_consistent():
+    for name in ("ade", "conll04", "scierc"):
+        schema = load_schema(name)
+        assert len(schema.examples) >= 3
+        for ex in schema.examples:
+            for t in ex.triplets:
+                assert t.relation in schema.relation_names and t.head in ex.text and t.tail in ex.text
+
+
+def test_user_toml_schema():
+    schema = load_schema(FIXTURES / "family_schema.toml")
+    assert schema.relation_names == ["Parent_of", "Born_in"]
+    assert schema.relation("Born_in").tail == "Place"
+    assert schema.relation("Parent_of").statement("Ann", "Bo") == "Ann is a parent of Bo"
+    assert schema.typed
+
+
+def test_user_json_schema(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"relations": [{"name": "Owns", "description": "the head owns the tail"}]}))
+    schema = load_schema(path)
+    assert schema.name == "s" and schema.relation_names == ["Owns"] and not schema.typed
+
+
+@pytest.mark.parametrize("content, message", [
+    ("relations = []", "non-empty"),
+    ('[[relations]]\nname = "bad name"', "name"),
+    ('[[relations]]\nname = "A"\n[[relations]]\nname = "A"', "twice"),
+    ('entity_types = ["P"]\n[[relations]]\nname = "A"\nhead = "Q"', "not in entity_types"),
+    ('[[relations]]\nname = "A"\ntemplate = "{head} only"', "template"),
+    ('[[relations]]\nname = "A"\ncolour = "red"', "unknown keys"),
+    ('[[relations]]\nname = "A"\n[[examples]]\ntext = "x y"\ntriplets = [["x", "B", "y"]]', "not in the schema"),
+    ('[[relations]]\nname = "A"\n[[examples]]\ntext = "x y"\ntriplets = [["x", "A", "z"]]', "occur in the text"),
+    ("this is not toml", "does not parse"),
+])
+def test_bad_schema_files_are_refused_in_one_sentence(tmp_path, content, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(KgcError, match=message) as info:
+        load_schema(path)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_schema_name():
+    with pytest.raises(KgcError, match="neither a built-in"):
+        load_schema("no-such-schema")
