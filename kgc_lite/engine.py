@@ -209,7 +209,152 @@ class Engine:
             raise KgcError("internal error: the grammar allows no token")
         return best
 
+    # -- batched generation -------------------------------------------------------------------------
+    def generate_batch(self, prefix: list[int], suffixes: list[list[int]], grammars: list[str | None],
+                       max_tokens: int = 512, stops: list | None = None, n_seq: int = 8) -> list[tuple[str, bool]]:
+        """Greedy answers for several inputs that share `prefix`, decoded together, `n_seq` at a time.
+
+        The prefix is evaluated once into sequence 0 of a unified KV cache; each input's sequence starts as a
+        copy of it (cells are shared, not duplicated), then every step decodes one token for each live
+        sequence in a single llama_decode call. Results equal `generate` on prefix + suffix up to float
+        rounding in batched matrix products.
+        """
+        results: list[tuple[str, bool]] = []
+        for i in range(0, len(suffixes), n_seq):
+            results += self._batch_group(prefix, suffixes[i:i + n_seq], grammars[i:i + n_seq], max_tokens,
+                                         (stops or [None] * len(suffixes))[i:i + n_seq], n_seq)
+        return results
+
+    def _batch_context(self, n_seq: int):
+        lib = self._lib
+        if getattr(self, "_bctx", None) is not None and self._bctx_seqs >= n_seq:
+            return
+        self._close_batch_context()
+        params = lib.llama_context_default_params()
+        params.n_ctx = self.n_ctx + n_seq * 1024
+        params.n_batch = self._bcap = 2048
+        params.n_ubatch = 512
+        params.n_seq_max = n_seq + 1
+        params.kv_unified = True
+        params.n_threads = params.n_threads_batch = self.llm.context_params.n_threads
+        params.no_perf = True
+        self._bctx = lib.llama_init_from_model(self.llm.model, params)
+        if not self._bctx:
+            raise KgcError("llama.cpp could not create a batched context (out of memory?); try --batch 1")
+        self._bctx_seqs = n_seq
+        self._bbatch = lib.llama_batch_init(self._bcap, 0, n_seq + 1)
+        self._bprefix: list[int] = []
+
+    def _close_batch_context(self) -> None:
+        if getattr(self, "_bctx", None) is not None:
+            self._lib.llama_batch_free(self._bbatch)
+            self._lib.llama_free(self._bctx)
+            self._bctx = None
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, position, sequence, wants_logits) entries as one batch."""
+        lib, b = self._lib, self._bbatch
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
+            b.seq_id[i][0] = seq
+        b.n_tokens = len(entries)
+        if lib.llama_decode(self._bctx, b) != 0:
+            raise KgcError("llama.cpp failed to decode a batch (context full?); try a smaller --batch")
+
+    def _batch_group(self, prefix, suffixes, grammars, max_tokens, stops, n_seq):
+        lib = self._lib
+        self._batch_context(n_seq)
+        mem = lib.llama_get_memory(self._bctx)
+        start = time.perf_counter()
+        if self._bprefix != prefix:
+            lib.llama_memory_clear(mem, True)
+            for i in range(0, len(prefix), self._bcap):
+                self._decode([(t, i + j, 0, False) for j, t in enumerate(prefix[i:i + self._bcap])])
+            self._bprefix = list(prefix)
+            self.stats.prompt_tokens += len(prefix)
+        else:
+            self.stats.cached_tokens += len(prefix) * len(suffixes)
+        n = len(suffixes)
+        for seq in range(1, n + 1):
+            lib.llama_memory_seq_rm(mem, seq, -1, -1)
+            lib.llama_memory_seq_cp(mem, 0, seq, -1, -1)
+        # Evaluate the suffixes, packing whole ones into batches; keep each one's last-token logits.
+        logits: list[np.ndarray | None] = [None] * n
+        pending: list[tuple[int, int, int, bool]] = []
+        owners: list[int] = []
+        for k, suffix in enumerate(suffixes):
+            if len(pending) + len(suffix) > self._bcap and pending:
+                self._flush_suffixes(pending, owners, logits)
+                pending, owners = [], []
+            for j, t in enumerate(suffix):
+                last = j == len(suffix) - 1
+                pending.append((t, len(prefix) + j, k + 1, last))
+                if last:
+                    owners.append(k)
+        self._flush_suffixes(pending, owners, logits)
+        self.stats.prompt_tokens += sum(len(x) for x in suffixes)
+        self.stats.prompt_seconds += time.perf_counter() - start
+
+        start = time.perf_counter()
+        samplers = [lib.llama_sampler_init_grammar(self.vocab, g.encode("utf-8"), b"root") if g else None
+                    for g in grammars]
+        if any(g and not smp for g, smp in zip(grammars, samplers)):
+            raise KgcError("internal error: the generated grammar does not parse")
+        outs: list[list[int]] = [[] for _ in range(n)]
+        finished = [False] * n
+        live = list(range(n))
+        positions = [len(prefix) + len(sfx) for sfx in suffixes]
+        try:
+            while live:
+                step: list[tuple[int, int, int, bool]] = []
+                still = []
+                for k in live:
+                    row = logits[k]
+                    token = int(np.argmax(row))
+                    smp = samplers[k]
+                    if smp is not None and not self._allowed(smp, token, float(row[token])):
+                        token = self._constrained_argmax(smp, row)
+                    if lib.llama_vocab_is_eog(self.vocab, token):
+                        finished[k] = True
+                        continue
+                    if smp is not None:
+                        lib.llama_sampler_accept(smp, token)
+                    outs[k].append(token)
+                    if (stops[k] is not None and stops[k](self.llm.detokenize([token]))) or \
+                            len(outs[k]) >= max_tokens:
+                        continue
+                    step.append((token, positions[k], k + 1, True))
+                    positions[k] += 1
+                    still.append(k)
+                live = still
+                if not live:
+                    break
+                self._decode(step)
+                for i, k in enumerate(live):
+                    ptr = lib.llama_get_logits_ith(self._bctx, i)
+                    logits[k] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+        finally:
+            for smp in samplers:
+                if smp is not None:
+                    lib.llama_sampler_free(smp)
+            for seq in range(1, n + 1):
+                lib.llama_memory_seq_rm(mem, seq, -1, -1)
+            self.stats.generate_seconds += time.perf_counter() - start
+            self.stats.generated_tokens += sum(len(o) for o in outs)
+            self.stats.calls += n
+        return [(self.detokenize(o), f) for o, f in zip(outs, finished)]
+
+    def _flush_suffixes(self, pending, owners, logits) -> None:
+        if not pending:
+            return
+        self._decode(pending)
+        rows = [i for i, entry in enumerate(pending) if entry[3]]  # batch positions of the last tokens
+        for i, k in zip(rows, owners):
+            ptr = self._lib.llama_get_logits_ith(self._bctx, i)
+            logits[k] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
     def close(self) -> None:
+        self._close_batch_context()
         self.llm.close()
 
 

@@ -17,13 +17,16 @@ import typer
 
 from ..errors import KgcError
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Extract knowledge-graph triplets from text with small local LLMs (llama.cpp), offline.\n\n"
-                       "Examples:\n\n"
-                       "  kgc-lite extract doc.txt\n\n"
-                       "  cat corpus.txt | kgc-lite extract --schema ade\n\n"
-                       "  cat pairs.jsonl | kgc-lite --qa4re")
+                       "\b\nExamples:\n"
+                       "  kgc-lite extract doc.txt\n"
+                       "  cat corpus.txt | kgc-lite extract --schema ade\n"
+                       "  kgc-lite extract --jsonl records.jsonl --batch 8 > triplets.jsonl\n"
+                       "  cat pairs.jsonl | kgc-lite --qa4re\n"
+                       "  kgc-lite eval --dataset conll04 --split test\n"
+                       "  kgc-lite doctor")
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
@@ -112,3 +115,4 @@ from . import models as _models  # noqa: E402,F401
 from . import eval as _eval  # noqa: E402,F401
 from . import qa4re as _qa4re  # noqa: E402,F401
 from . import doctor as _doctor  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401

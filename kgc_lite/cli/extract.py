@@ -39,6 +39,8 @@ def extract_command(
                                   "sentences are cut at spaces."),
     on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1); "
                                  "skip: write an error line for it and go on."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, max=64, help="Units decoded together in one llama.cpp "
+                              "batch: more throughput, output in groups of this size."),
     n_gpu_layers: Optional[int] = typer.Option(None, "--n-gpu-layers", help="Layers to offload to a CUDA/Metal "
                                                "GPU (-1: all). Default: all when the build has a GPU backend."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (default: cores, max 8)."),
@@ -62,7 +64,7 @@ def extract_command(
     errors = 0
     for source in files or ["-"]:
         try:
-            errors += write_jsonl(_stop_at_bad(extractor.records(read_documents([source], jsonl), max_chars),
+            errors += write_jsonl(_stop_at_bad(extractor.records(read_documents([source], jsonl), max_chars, batch),
                                                on_error), counter)
         except KgcError as exc:
             if on_error == "stop":
