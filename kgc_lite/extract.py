@@ -64,7 +64,8 @@ class Extractor:
 
     def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
         """Triplets for several texts, decoded `batch` at a time in one llama.cpp batch (more throughput
-        than one by one; the answers are the same up to float rounding)."""
+        than one by one). Batched matrix products round differently, so a near-tie in greedy decoding can
+        occasionally go the other way."""
         if batch <= 1 or len(texts) == 1:
             return [self.extract(t) for t in texts]
         suffixes = [self.prompt_tokens(t)[len(self._prefix):] for t in texts]
@@ -82,13 +83,13 @@ class Extractor:
         return triplets
 
     def records(self, documents: Iterator[Document | BadRecord], max_chars: int = 1200,
-                batch: int = 1) -> Iterator[dict]:
+                batch: int = 1, sentences: bool = True) -> Iterator[dict]:
         """One output record per unit of each document (see kgc_lite/output.schema.json), in input order.
 
         With batch > 1, up to `batch` units are decoded together; a record is written when its group is done.
         """
         group: list[Unit | BadRecord] = []
-        for item in _units(documents, max_chars):
+        for item in _units(documents, max_chars, sentences):
             group.append(item)
             if len(group) >= batch:
                 yield from self._group_records(group, batch)
@@ -102,12 +103,13 @@ class Extractor:
             yield {"id": item.id, "error": item.error} if isinstance(item, BadRecord) else unit_record(item, next(found))
 
 
-def _units(documents: Iterator[Document | BadRecord], max_chars: int) -> Iterator[Unit | BadRecord]:
+def _units(documents: Iterator[Document | BadRecord], max_chars: int,
+           sentences: bool) -> Iterator[Unit | BadRecord]:
     for doc in documents:
         if isinstance(doc, BadRecord):
             yield doc
         else:
-            yield from split_units(doc, max_chars)
+            yield from split_units(doc, max_chars, sentences)
 
 
 class _RepeatGuard:

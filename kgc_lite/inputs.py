@@ -115,8 +115,12 @@ def _jsonl_documents(stream: BinaryIO, where: str) -> Iterator[Document | BadRec
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 # ...but not after an initial ("John F. Kennedy") or a common abbreviation ("Mr. Smith", "Acme Inc. said").
-_NO_END_AFTER = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Inc|Ltd|Co|Corp|Gen|Col|Lt|Sgt|Rep|Sen|"
-                           r"Gov|Rev|No|vs|etc|e\.g|i\.e|U\.S|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec))\.$")
+_NO_END_AFTER = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Inc|Ltd|Co|Corp|Gen|Col|Capt|Lt|Sgt|Rep|Sen|Gov|Rev|No|vs|"
+    r"etc|e\.g|i\.e|U\.S|a\.m|p\.m|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ala|Ariz|Ark|Calif|Colo|"
+    r"Conn|Fla|Ga|Ill|Ind|Kan|Ky|La|Mass|Md|Mich|Minn|Miss|Mo|Mont|Neb|Nev|Okla|Ore|Pa|Tenn|Tex|Va|Vt|Wash|Wis|"
+    r"Wyo))\.$")
+_WORDY = re.compile(r"\w")
 
 
 def _sentence_ends(text: str) -> Iterator[re.Match]:
@@ -125,17 +129,25 @@ def _sentence_ends(text: str) -> Iterator[re.Match]:
             yield m
 
 
-def split_units(doc: Document, max_chars: int = 1200) -> Iterator[Unit]:
-    """Sentence-sized units of a document, with their offsets; whitespace-only pieces are skipped."""
-    chunk = 0
+def split_units(doc: Document, max_chars: int = 1200, sentences: bool = True) -> Iterator[Unit]:
+    """Sentence-sized units of a document, with their offsets; whitespace-only pieces are skipped.
+
+    With sentences=False the document is only cut where it exceeds max_chars (for input that is already one
+    sentence per record). A piece with no letter or digit (a closing quote, a lone ';') joins the unit before it.
+    """
+    spans: list[tuple[int, int]] = []
     pos = 0
-    for m in list(_sentence_ends(doc.text)) + [None]:
+    for m in (list(_sentence_ends(doc.text)) if sentences else []) + [None]:
         end = m.start() if m else len(doc.text)
         for start, stop in _cut(doc.text, pos, end, max_chars):
-            yield Unit(doc.id, chunk, start, stop, doc.text[start:stop])
-            chunk += 1
+            if spans and not _WORDY.search(doc.text, start, stop) and stop - spans[-1][0] <= max_chars:
+                spans[-1] = (spans[-1][0], stop)
+            else:
+                spans.append((start, stop))
         if m:
             pos = m.end()
+    for chunk, (start, stop) in enumerate(spans):
+        yield Unit(doc.id, chunk, start, stop, doc.text[start:stop])
 
 
 def _cut(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:

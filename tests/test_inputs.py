@@ -63,3 +63,14 @@ def test_initials_and_abbreviations_do_not_end_sentences():
     text = "Mr. Smith met John F. Kennedy at Acme Inc. in Boston. Then he left."
     assert [u.text for u in split_units(Document("d", text))] == [
         "Mr. Smith met John F. Kennedy at Acme Inc. in Boston.", "Then he left."]
+
+
+def test_punctuation_only_pieces_join_the_unit_before():
+    text = "He called it ` ` a one-sided account. ' '\nThen he left . ;"
+    assert [u.text for u in split_units(Document("d", text))] == [
+        "He called it ` ` a one-sided account. ' '", "Then he left . ;"]
+
+
+def test_no_split_keeps_records_whole():
+    text = "First sentence. Second one. Third."
+    assert [u.text for u in split_units(Document("d", text), sentences=False)] == [text]

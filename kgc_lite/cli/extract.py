@@ -35,6 +35,8 @@ def extract_command(
                                    "entities before the triplets (helps untuned models only)."),
     entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input, "
                                  "enforced by the grammar; 'free': any string."),
+    split: bool = typer.Option(True, "--split/--no-split", help="Split documents into sentences; --no-split "
+                               "keeps each document (or JSONL record) whole unless it exceeds --max-chars."),
     max_chars: int = typer.Option(1200, "--max-chars", min=50, help="Longest unit sent to the model; longer "
                                   "sentences are cut at spaces."),
     on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1); "
@@ -64,7 +66,7 @@ def extract_command(
     errors = 0
     for source in files or ["-"]:
         try:
-            errors += write_jsonl(_stop_at_bad(extractor.records(read_documents([source], jsonl), max_chars, batch),
+            errors += write_jsonl(_stop_at_bad(extractor.records(read_documents([source], jsonl), max_chars, batch, split),
                                                on_error), counter)
         except KgcError as exc:
             if on_error == "stop":
