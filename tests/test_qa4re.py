@@ -1,0 +1,282 @@
+"""QA4RE mode: options, prompts, input reading, scoring, both answer paths, the CLI and its bad-input handling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgc_lite.data import data_dir
+from kgc_lite.errors import InputError, KgcError
+from kgc_lite.inputs import BadRecord
+from kgc_lite.qa4re import (OTHER, QA4RE, Pair, QAPrompt, build_options, find_option, parse_markup, read_pairs,
+                            read_extract_output, semeval_scores, training_pairs)
+from kgc_lite.schema import load_schema
+
+from .conftest import FIXTURES, run_cli
+
+SENT = "The fire was caused by a faulty cable in the kitchen."
+
+
+def _has_data() -> bool:
+    try:
+        return (data_dir() / "semeval2010" / "train.jsonl").exists()
+    except KgcError:
+        return False
+
+
+# -- options ----------------------------------------------------------------------------------------------------
+def test_semeval_schema_offers_both_directions_and_other():
+    schema = load_schema("semeval")
+    assert schema.directions == "both" and len(schema.relations) == 9
+    opts = build_options(schema, Pair("1", SENT, "fire", "cable"))
+    assert [o.letter for o in opts] == list("ABCDEFGHIJKLMNOPQRS")
+    assert opts[-1].relation is None and opts[-1].directed_label() == OTHER
+    assert opts[-1].statement == "fire has no known relations to cable"
+    back = find_option(opts, "Cause-Effect", True)
+    assert back.statement == "cable causes fire" and back.directed_label() == "Cause-Effect(e2,e1)"
+    assert find_option(opts, "Cause-Effect", False).directed_label() == "Cause-Effect(e1,e2)"
+    assert {o.directed_label() for o in opts} == {f"{r.name}({d})" for r in schema.relations
+                                                  for d in ("e1,e2", "e2,e1")} | {OTHER}
+
+
+def test_entity_types_prune_options():
+    conll = load_schema("conll04")
+    assert conll.directions == "given"
+    untyped = build_options(conll, Pair("1", "Ann Lee works for Acme .", "Ann Lee", "Acme"))
+    assert [o.relation for o in untyped] == conll.relation_names + [None]
+    typed = build_options(conll, Pair("1", "Ann Lee works for Acme .", "Ann Lee", "Acme", "Person", "Organization"))
+    assert [(o.letter, o.relation) for o in typed] == [("A", "Work_for"), ("B", None)]
+    assert typed[0].statement == "Ann Lee works for Acme"
+    half = build_options(conll, Pair("1", "Ann Lee lives in Paris .", "Ann Lee", "Paris", "Person", None))
+    assert [o.relation for o in half] == ["Work_for", "Kill", "Live_in", None]
+
+
+def test_type_errors_are_clear():
+    conll = load_schema("conll04")
+    with pytest.raises(InputError, match="empty option set"):
+        build_options(conll, Pair("7", "Acme hired Ann Lee .", "Acme", "Ann Lee", "Organization", "Person"))
+    with pytest.raises(InputError, match="'Planet' is not an entity type of schema conll04"):
+        build_options(conll, Pair("7", "Mars is red .", "Mars", "red", "Planet", None))
+
+
+def test_shuffle_is_seeded_and_keeps_the_options():
+    schema = load_schema("semeval")
+    pair = Pair("1", SENT, "fire", "cable")
+    fixed = build_options(schema, pair)
+    a = build_options(schema, pair, shuffle=True, seed=3)
+    b = build_options(schema, pair, shuffle=True, seed=3)
+    c = build_options(schema, pair, shuffle=True, seed=4)
+    assert a == b and a != c
+    assert [o.letter for o in a] == [o.letter for o in fixed]
+    key = lambda o: (o.relation or "", o.reversed, o.statement)  # noqa: E731
+    assert sorted(map(key, a)) == sorted(map(key, fixed)) and list(map(key, a)) != list(map(key, fixed))
+
+
+def test_user_schema_with_templates_and_directions(tmp_path):
+    path = tmp_path / "family.toml"
+    path.write_text('name = "family"\ndirections = "both"\nentity_types = ["Person"]\n'
+                    '[[relations]]\nname = "Parent_of"\nhead = "Person"\ntail = "Person"\n'
+                    'template = "{head} is a parent of {tail}"\n')
+    schema = load_schema(str(path))
+    opts = build_options(schema, Pair("1", "Tom Long is Mia's father.", "Tom Long", "Mia", "Person", "Person"))
+    assert [o.statement for o in opts] == ["Tom Long is a parent of Mia", "Mia is a parent of Tom Long",
+                                          "Tom Long has no known relations to Mia"]
+    path.write_text('directions = "sideways"\n[[relations]]\nname = "X"\n')
+    with pytest.raises(KgcError, match="directions"):
+        load_schema(str(path))
+
+
+def test_too_many_options_is_refused(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text("".join(f'[[relations]]\nname = "R{i}"\n' for i in range(26)))
+    with pytest.raises(KgcError, match="at most 26"):
+        build_options(load_schema(str(path)), Pair("1", "a b", "a", "b"))
+
+
+# -- prompt -------------------------------------------------------------------------------------------------------
+def test_prompt_text_is_qa4re_shaped():
+    opts = build_options(load_schema("conll04"), Pair("1", "Ann Lee works for Acme .", "Ann Lee", "Acme",
+                                                      "Person", "Organization"))
+    text = QAPrompt("chatml").text("Ann Lee works for Acme .", opts)
+    assert text == ("<|im_start|>user\nDetermine which option can be inferred from the given sentence.\n"
+                    "Sentence: Ann Lee works for Acme .\nOptions:\nA. Ann Lee works for Acme\n"
+                    "B. Ann Lee has no known relations to Acme\n"
+                    "Which option can be inferred from the given sentence?<|im_end|>\n<|im_start|>assistant\n")
+    plain = QAPrompt("plain").text("x y", opts)
+    assert plain.startswith("### Input\nDetermine") and plain.endswith("?\n### Output\n")
+
+
+# -- reading ------------------------------------------------------------------------------------------------------
+def test_parse_markup():
+    assert parse_markup("The <e1>milk</e1> went into a <e2>glass jar</e2>.") == (
+        "The milk went into a glass jar.", "milk", "glass jar")
+    with pytest.raises(InputError, match="missing <e2>"):
+        parse_markup("The <e1>milk</e1> went into a jar.")
+
+
+def test_read_pairs_formats():
+    pairs = list(read_pairs([str(FIXTURES / "qa4re_pairs.jsonl")]))
+    assert all(isinstance(p, Pair) for p in pairs), pairs
+    assert [(p.id, p.head, p.tail) for p in pairs] == [
+        ("p1", "fire", "cable"), ("p2", "cable", "kitchen"), ("p3", "milk", "jar"), ("4", "report", "budget"),
+        ("qa4re_pairs.jsonl:5", "author", "novel"), ("5", "flock", "geese")]
+    assert pairs[2].text == "She poured the milk into a glass jar." and pairs[2].extra == {
+        "gold": "Entity-Destination(e1,e2)"}
+    assert pairs[5].text == "A flock of geese flew over the lake."
+
+
+def test_read_pairs_bad_records_are_reported_in_place():
+    items = list(read_pairs([str(FIXTURES / "qa4re_bad.jsonl")]))
+    assert [i.id for i in items] == ["ok1", "no-head", "not-in-text", "bad-schema", "pruned",
+                                     "qa4re_bad.jsonl:6", "ok2"]
+    kinds = [type(i).__name__ for i in items]
+    assert kinds == ["Pair", "BadRecord", "BadRecord", "Pair", "Pair", "BadRecord", "Pair"]
+    assert 'missing "head"' in items[1].error and "qa4re_bad.jsonl:2" in items[1].error
+    assert "tail 'wire' does not occur in the text" in items[2].error
+    assert "neither a JSON record nor a sentence with <e1>" in items[5].error
+
+
+def test_read_extract_output_for_verify():
+    items = list(read_extract_output([str(FIXTURES / "qa4re_extract_out.jsonl")]))
+    assert [(i.head, i.tail, i.extra["extracted_relation"]) for i in items if isinstance(i, Pair)] == [
+        ("Maria Alvarez", "Delta", "Work_for"), ("Delta", "Atlanta", "Organization_based_in")]
+    assert isinstance(items[-1], BadRecord) and "extract reported an error" in items[-1].error
+
+
+# -- scoring ------------------------------------------------------------------------------------------------------
+def test_semeval_scores_follow_the_official_scorer():
+    gold = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Component-Whole(e1,e2)", "Other", "Other"]
+    pred = ["Cause-Effect(e1,e2)", "Cause-Effect(e1,e2)", "Other", "Component-Whole(e2,e1)", "Other"]
+    s = semeval_scores(gold, pred)
+    # Cause-Effect: 1 exact of 2 predicted (the wrong direction counts against precision) and 2 gold -> F1 50;
+    # Component-Whole: 0 -> F1 0; macro over the relations in the gold = 25.
+    assert s["per_relation"]["Cause-Effect"] == {"p": 50.0, "r": 50.0, "f1": 50.0, "correct": 1, "proposed": 2,
+                                                 "gold": 2}
+    assert s["official_macro_f1"] == 25.0
+    # micro over directed labels, Other excluded: 1 correct of 3 predicted, 3 gold
+    assert s["micro_f1_directed"] == 33.33 and s["accuracy_19way"] == 40.0
+    perfect = semeval_scores(gold, gold)
+    assert perfect["official_macro_f1"] == 100.0 and perfect["micro_f1_directed"] == 100.0
+
+
+# -- training examples ----------------------------------------------------------------------------------------------
+@pytest.mark.skipif(not _has_data(), reason="benchmark data not found")
+def test_training_pairs_use_the_inference_prompt():
+    it = training_pairs(["semeval"])
+    prompt, answer = next(it)
+    # SemEval train #1: "The system as described above has its greatest application in an arrayed
+    # <e1>configuration</e1> of antenna <e2>elements</e2>." labelled Component-Whole(e2,e1)
+    opts = build_options(load_schema("semeval"), Pair("1", prompt.split("Sentence: ")[1].split("\nOptions")[0],
+                                                      "configuration", "elements"))
+    assert answer == find_option(opts, "Component-Whole", True).letter == "D"
+    assert prompt == QAPrompt("chatml").text(prompt.split("Sentence: ")[1].split("\nOptions")[0], opts)
+    conll = list(training_pairs(["conll04"], end=True))
+    assert all(a.endswith("<|im_end|>") for _, a in conll)
+    none_letters = sum(1 for p, a in conll if f"{a[0]}. " in p and "has no known relations" in
+                       p.split(f"\n{a[0]}. ")[1].split("\n")[0])
+    assert 0 < none_letters < len(conll)
+
+
+# -- with the model -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def qa(engine, default_model):
+    return QA4RE(schema="semeval", engine=engine, resolved=default_model)
+
+
+def test_logits_and_grammar_paths_agree(qa):
+    pairs = [p for p in read_pairs([str(FIXTURES / "qa4re_pairs.jsonl")])]
+    for p in pairs:
+        fast = qa.ask(p, "logits")
+        slow = qa.ask(p, "grammar")
+        assert fast.chosen == slow.chosen, p
+        assert abs(sum(fast.probs) - 1) < 1e-6 and len(fast.probs) == 19 and slow.probs is None
+
+
+def test_training_prompt_tokenizes_like_inference(qa):
+    pair = Pair("1", SENT, "fire", "cable")
+    opts = qa.options(pair)
+    assert qa.engine.tokenize(QAPrompt(qa.model.spec.prompt_format).text(SENT, opts), bos=True) == \
+        qa.tokens(SENT, opts)
+
+
+def test_pairs_of_one_sentence_share_the_cache(qa):
+    qa.ask(Pair("a", "Something else entirely.", "Something", "else"))
+    before = qa.engine.stats.cached_tokens
+    qa.ask(Pair("1", SENT, "fire", "cable"))
+    first = qa.engine.stats.cached_tokens - before
+    qa.ask(Pair("2", SENT, "cable", "kitchen"))
+    second = qa.engine.stats.cached_tokens - before - first
+    sentence = len(qa.engine.tokenize(QAPrompt.sentence(SENT), special=False))
+    assert first >= len(qa._prefix)                  # the instruction is reused across sentences
+    assert second >= len(qa._prefix) + sentence      # and the sentence across its pairs
+
+
+def test_records_keep_going_after_bad_pairs(qa):
+    out = list(qa.records(read_pairs([str(FIXTURES / "qa4re_bad.jsonl")]), all_options=True))
+    assert [r["id"] for r in out] == ["ok1", "no-head", "not-in-text", "bad-schema", "pruned",
+                                      "qa4re_bad.jsonl:6", "ok2"]
+    errors = {r["id"]: r["error"] for r in out if "error" in r}
+    assert set(errors) == {"no-head", "not-in-text", "bad-schema", "pruned", "qa4re_bad.jsonl:6"}
+    assert "unknown relation set" in errors["bad-schema"] and "empty option set" in errors["pruned"]
+    ok = out[0]
+    assert ok["letter"] in "ABCDEFGHIJKLMNOPQRS" and 0 < ok["confidence"] <= 1
+    assert abs(sum(o["p"] for o in ok["options"]) - 1) < 1e-4
+    if ok["relation"] is None:
+        assert ok["triplet"] is None
+    else:
+        assert ok["triplet"][1] == ok["relation"] and {ok["triplet"][0], ok["triplet"][2]} == {"fire", "cable"}
+
+
+# -- CLI --------------------------------------------------------------------------------------------------------------
+def _lines(stdout: bytes) -> list[dict]:
+    return [json.loads(x) for x in stdout.decode().splitlines()]
+
+
+def test_cli_root_flag_reads_stdin():
+    r = run_cli("--qa4re", input=(FIXTURES / "qa4re_pairs.jsonl").read_bytes())
+    assert r.returncode == 0, r.stderr
+    out = _lines(r.stdout)
+    assert [o["id"] for o in out] == ["p1", "p2", "p3", "4", "<stdin>:5", "5"]
+    assert all({"head", "tail", "relation", "letter", "confidence", "reversed", "label"} <= set(o) for o in out)
+    assert all(o["label"] == "Other" if o["relation"] is None else o["label"].startswith(o["relation"] + "(e")
+               for o in out)
+    assert out[2]["gold"] == "Entity-Destination(e1,e2)"
+
+
+def test_cli_skip_and_stop():
+    bad = str(FIXTURES / "qa4re_bad.jsonl")
+    r = run_cli("qa4re", bad, "--on-error", "skip", "--answer", "grammar")
+    assert r.returncode == 0, r.stderr
+    out = _lines(r.stdout)
+    assert len(out) == 7 and sum("error" in o for o in out) == 5
+    assert out[0]["confidence"] is None and out[0]["letter"]  # the grammar path gives no confidence
+    assert b"5 record(s) skipped" in r.stderr
+    r = run_cli("qa4re", bad)
+    assert r.returncode == 1
+    assert [o["id"] for o in _lines(r.stdout)] == ["ok1"]     # what was written before the error stays
+    err = r.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and 'missing "head"' in err[0] and "Traceback" not in r.stderr.decode()
+
+
+def test_cli_verify_extract_output():
+    r = run_cli("qa4re", "--verify", "-s", "conll04", "--on-error", "skip", str(FIXTURES / "qa4re_extract_out.jsonl"))
+    assert r.returncode == 0, r.stderr
+    out = _lines(r.stdout)
+    assert [o.get("extracted_relation") for o in out] == ["Work_for", "Organization_based_in", None]
+    assert all(isinstance(o["agrees"], bool) for o in out[:2]) and "error" in out[2]
+    assert "reversed" not in out[0]  # conll04 takes pairs in the given direction
+    r = run_cli("qa4re", "--verify", "--on-error", "skip", str(FIXTURES / "qa4re_extract_out.jsonl"))
+    assert "'Work_for' is not in schema semeval" in _lines(r.stdout)[0]["error"]
+
+
+def test_cli_unknown_relation_set_stops_cleanly():
+    r = run_cli("qa4re", "-s", "no-such-set", input=b'{"text": "a b", "head": "a", "tail": "b"}\n')
+    assert r.returncode == 1 and r.stdout == b""
+    assert r.stderr.decode().count("\n") == 1 and "neither a built-in" in r.stderr.decode()
+
+
+def test_too_long_question_is_a_record_error(qa):
+    text = "word " * 3000 + "fire and cable"
+    out = list(qa.records([Pair("long", text, "fire", "cable")]))
+    assert "more than the context" in out[0]["error"]
