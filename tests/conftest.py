@@ -15,8 +15,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def default_model():
+    """The embedded base model (SmolLM2-135M-Instruct Q4_1 from PyPI): small, fast, always present."""
     from kgc_lite.models import resolve
-    return resolve(None)
+    return resolve("smollm2-135m")
 
 
 @pytest.fixture(scope="session")

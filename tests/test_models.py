@@ -44,6 +44,16 @@ def test_embedded_default_is_found_and_verified(default_model):
     assert default_model.sha256 == default_model.spec.sha256
 
 
+def test_the_default_is_the_fine_tuned_model_built_from_the_embedded_base(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
+    resolved = models.resolve(None)  # merges the shipped adapter into the base, quantizes, checks the hash
+    assert resolved.spec.adapter and resolved.path == tmp_path / "models" / f"{resolved.spec.name}.gguf"
+    assert resolved.sha256 == resolved.spec.sha256
+    assert (resolved.spec.prompt_style, resolved.spec.icl) == ("natural", 0)
+    resolved.path.write_bytes(resolved.path.read_bytes()[:1000])  # a damaged cache is rebuilt, not used
+    assert models.resolve(None).sha256 == resolved.spec.sha256
+
+
 def test_pull_verifies_against_the_pinned_hash(isolated, tmp_path, default_model):
     _hub_cache_with(tmp_path, "org/tiny-GGUF", "tiny.gguf", default_model.path)
     _registry(isolated, default_model.spec.sha256)

@@ -1,0 +1,106 @@
+"""`kgc-lite train` (LoRA fine-tuning; the [train] extra) and `kgc-lite convert` (adapter -> GGUF)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import KgcError
+from ..prompts import FORMATS, STYLES
+from . import app, fail
+
+
+@app.command("train")
+def train_command(
+    out: str = typer.Option(..., "--out", "-o", help="Run folder: adapter, run_card.json, checkpoint/."),
+    base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model: a models.toml name, a .gguf file "
+                                       "(dequantized by transformers), a Hugging Face folder or hub id. "
+                                       "Default: models.toml's default (the embedded SmolLM2-135M-Instruct)."),
+    data: List[str] = typer.Option(["ade", "conll04", "scierc"], "--data", "-d", help="Training data: ade, conll04, "
+                                   "scierc (their train splits; comma-separated or repeated: any mix), or JSONL "
+                                   'files of {"text", "triplets"} (then --schema).'),
+    schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of JSONL training data (name or "
+                                         ".toml/.json file); the benchmark sets use their own."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA",
+                                           help="Folder holding kgc/ (default: ../shared/data)."),
+    prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Answer style: {' or '.join(STYLES)}."),
+    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples per training prompt, drawn per sample "
+                            "(seeded) from the same data set."),
+    rationale: bool = typer.Option(False, "--rationale/--no-rationale", help="Train the model to list relations "
+                                   "and entities before the triplets."),
+    prompt_format: Optional[str] = typer.Option(None, "--format", help=f"Prompt format: {' or '.join(FORMATS)} "
+                                                "(default: the base's registry entry, else chatml)."),
+    rank: int = typer.Option(16, "--rank", "-r", min=1, help="LoRA rank."),
+    alpha: float = typer.Option(16.0, "--alpha", help="LoRA alpha (the update is scaled by alpha / rank)."),
+    dropout: float = typer.Option(0.05, "--dropout", min=0.0, max=0.9, help="LoRA dropout."),
+    lr: float = typer.Option(2e-4, "--lr", help="Peak learning rate (linear warm-up, then linear decay)."),
+    warmup: int = typer.Option(10, "--warmup", min=0, help="Warm-up steps."),
+    steps: int = typer.Option(200, "--steps", min=1, help="Optimizer steps."),
+    batch: int = typer.Option(8, "--batch", min=1, help="Samples per optimizer step."),
+    micro_batch: int = typer.Option(4, "--micro-batch", min=1, help="Samples per forward pass (gradient "
+                                    "accumulation up to --batch); lower it if memory runs out."),
+    max_length: int = typer.Option(1024, "--max-length", min=16, help="Longest sample in tokens (prompt + "
+                                   "answer); longer ones are skipped and counted."),
+    seed: int = typer.Option(0, "--seed", help="Seed for sample order, in-context draws and LoRA init."),
+    save_every: int = typer.Option(25, "--save-every", min=1, help="Checkpoint every N steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from --out's checkpoint (same options)."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads for torch."),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu (default: cuda when present; bf16 "
+                                         "there, fp32 on the CPU)."),
+) -> None:
+    """Fine-tune a LoRA adapter on triplet extraction with the prompts `extract` uses (loss on the answer only)."""
+    from ..train import TrainOptions, train
+    if prompt_style not in STYLES:
+        raise fail(f"--prompt-style must be one of: {', '.join(STYLES)} (got {prompt_style!r})", 2)
+    if prompt_format is not None and prompt_format not in FORMATS:
+        raise fail(f"--format must be one of: {', '.join(FORMATS)} (got {prompt_format!r})", 2)
+    if device not in (None, "cpu", "cuda"):
+        raise fail(f"--device must be cpu or cuda (got {device!r})", 2)
+    items = tuple(x.strip() for d in data for x in d.split(",") if x.strip())
+    opts = TrainOptions(base=base, data=items, schema=schema, data_dir=data_dir, style=prompt_style, icl=icl,
+                        rationale=rationale, format=prompt_format, rank=rank, alpha=alpha, dropout=dropout, lr=lr,
+                        warmup=warmup, steps=steps, batch=batch, micro_batch=micro_batch, max_length=max_length,
+                        seed=seed, save_every=save_every, threads=threads, device=device)
+    train(opts, out, resume=resume)
+
+
+@app.command("convert")
+def convert_command(
+    adapter: str = typer.Argument(..., help="LoRA adapter folder (adapter_config.json + "
+                                  "adapter_model.safetensors), e.g. a `kgc-lite train` run folder."),
+    out: str = typer.Option(..., "--out", "-o", help="GGUF file to write."),
+    base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model the adapter was trained on: a "
+                                       "models.toml name, a .gguf file or a Hugging Face folder (default: the "
+                                       "run card's base, else models.toml's default)."),
+    qtype: str = typer.Option("Q8_0", "--type", "-q", help="F32, F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, ... "
+                              "(merged model; llama.cpp quantizes)."),
+    lora_only: bool = typer.Option(False, "--lora-only", help="Write the adapter alone as a GGUF LoRA for "
+                                   "llama.cpp (Llama(lora_path=...)), F16 unless --type F32."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Threads for quantizing."),
+) -> None:
+    """Merge a LoRA adapter into its base and write a (quantized) GGUF, or export the adapter as a GGUF LoRA."""
+    from .. import convert
+    base_ref = base or _card_base(adapter)
+    if lora_only:
+        gguf_base = convert.base_gguf(base_ref)
+        path = convert.export_lora(adapter, gguf_base, out, "F32" if qtype.upper() == "F32" else "F16")
+    else:
+        path = convert.convert(adapter, base_ref, out, qtype, threads)
+    typer.echo(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB)", err=True)
+
+
+def _card_base(adapter: str) -> Optional[str]:
+    """The base named in the adapter's run card, if it is still where the card says."""
+    import json
+    card = Path(adapter) / "run_card.json"
+    try:
+        info = json.loads(card.read_text())["base"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    ref, path = info.get("ref"), info.get("path")
+    if path and os.path.exists(path):
+        return path
+    return ref

@@ -1,0 +1,448 @@
+"""LoRA adapter -> GGUF: merge into a base model, write F16/F32, quantize with llama.cpp; or export the adapter
+alone as a GGUF LoRA for `Llama(lora_path=...)`.
+
+The GGUF-base path needs only numpy and the `gguf` package (no torch), so the fine-tuned default can be merged
+at first use on any machine that has kgc-lite: the base's tensors are dequantized, the LoRA delta
+`scale * B @ A` is added, and the result is written with all of the base's metadata (tokenizer, chat template).
+
+llama.cpp stores the Q and K projections of llama-family models with their rows permuted (convert_hf_to_gguf's
+`permute`: per head, the two rotary halves interleaved), and transformers undoes that permutation when it loads a
+GGUF. A LoRA trained in transformers therefore lives in the unpermuted space: its delta's rows (B's rows) must be
+permuted the same way before they are added to, or exported against, the GGUF's Q and K.
+
+The adapter is read in PEFT format (adapter_config.json + adapter_model.safetensors); the safetensors file is
+parsed here with numpy, so no torch is needed to merge.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import KgcError
+
+# Architectures whose Q/K rows llama.cpp's converter permutes (convert_hf_to_gguf.LlamaModel and its kin).
+PERMUTED_ARCHS = {"llama", "granite", "granitemoe", "deci"}
+
+# HF module (after "layers.N.") -> GGUF tensor (after "blk.N.").
+MODULE_TO_GGUF = {
+    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+_KEY = re.compile(r"(?:^|\.)layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.lora_([AB])(?:\.default)?\.weight$")
+
+QUANT_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_0", "Q4_1")
+_FTYPE = {"F32": "LLAMA_FTYPE_ALL_F32", "F16": "LLAMA_FTYPE_MOSTLY_F16", "BF16": "LLAMA_FTYPE_MOSTLY_BF16",
+          "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "Q6_K": "LLAMA_FTYPE_MOSTLY_Q6_K", "Q5_K_M": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+          "Q5_0": "LLAMA_FTYPE_MOSTLY_Q5_0", "Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+          "Q4_K_S": "LLAMA_FTYPE_MOSTLY_Q4_K_S", "Q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0", "Q4_1": "LLAMA_FTYPE_MOSTLY_Q4_1"}
+
+
+# -- the adapter ----------------------------------------------------------------------------------------------
+@dataclass
+class Lora:
+    rank: int
+    alpha: float
+    scale: float                                   # what the delta B @ A is multiplied by
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]]  # "blk.N.attn_q" -> (A (r, in), B (out, r)), float32
+    config: dict
+
+
+def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
+    """A safetensors file as numpy arrays (F32/F16/BF16), without torch."""
+    dtypes = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        blob = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw = blob[start:end]
+        if info["dtype"] == "BF16":
+            arr = (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+        elif info["dtype"] in dtypes:
+            arr = np.frombuffer(raw, dtype=dtypes[info["dtype"]])
+        else:
+            raise KgcError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
+        out[name] = arr.reshape(info["shape"])
+    return out
+
+
+def read_lora(adapter: str | Path) -> Lora:
+    """A PEFT LoRA adapter folder, as float32 (A, B) pairs keyed by GGUF tensor base name."""
+    folder = Path(adapter)
+    cfg_path, st_path = folder / "adapter_config.json", folder / "adapter_model.safetensors"
+    if not cfg_path.is_file() or not st_path.is_file():
+        raise KgcError(f"{adapter} is not a LoRA adapter folder (needs adapter_config.json and "
+                       "adapter_model.safetensors, as `kgc-lite train` writes)")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("peft_type", "LORA") != "LORA":
+        raise KgcError(f"{adapter}: adapter type {cfg.get('peft_type')} is not LoRA")
+    rank, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
+    if cfg.get("rank_pattern") or cfg.get("alpha_pattern"):
+        raise KgcError(f"{adapter}: per-module rank/alpha patterns are not supported")
+    scale = alpha / (rank ** 0.5 if cfg.get("use_rslora") else rank)
+    tensors = read_safetensors(st_path)
+    halves: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in tensors.items():
+        m = _KEY.search(key)
+        if not m:
+            raise KgcError(f"{adapter}: unexpected tensor {key} (only attention and MLP projections are supported)")
+        layer, module, ab = m.groups()
+        halves.setdefault(f"blk.{layer}.{MODULE_TO_GGUF[module]}", {})[ab] = arr.astype(np.float32)
+    pairs = {}
+    for name, h in halves.items():
+        if set(h) != {"A", "B"}:
+            raise KgcError(f"{adapter}: {name} lacks its lora_A or lora_B")
+        pairs[name] = (h["A"], h["B"])
+    if not pairs:
+        raise KgcError(f"{adapter}: the adapter holds no LoRA tensors")
+    return Lora(rank, alpha, scale, pairs, cfg)
+
+
+def permute_rows(w: np.ndarray, n_head: int) -> np.ndarray:
+    """llama.cpp's Q/K row order (convert_hf_to_gguf `permute`) applied to the rows of w."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _arch_heads(reader) -> tuple[str, int, int]:
+    arch = _field(reader, "general.architecture")
+    n_head = int(_field(reader, f"{arch}.attention.head_count"))
+    n_kv = _field(reader, f"{arch}.attention.head_count_kv")
+    return arch, n_head, int(n_kv) if n_kv is not None else n_head
+
+
+def _field(reader, key: str):
+    f = reader.fields.get(key)
+    if f is None:
+        return None
+    v = f.contents()
+    return v
+
+
+def lora_b_for_gguf(name: str, b: np.ndarray, arch: str, n_head: int, n_kv: int, permute: bool = True) -> np.ndarray:
+    """B with its rows in the GGUF's order for this tensor."""
+    if permute and arch in PERMUTED_ARCHS:
+        if name.endswith(".attn_q"):
+            return permute_rows(b, n_head)
+        if name.endswith(".attn_k"):
+            return permute_rows(b, n_kv)
+    return b
+
+
+# -- merge into a GGUF base -----------------------------------------------------------------------------------
+def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, outtype: str = "F16",
+               permute: bool = True) -> Path:
+    """Dequantize a GGUF base, add the LoRA delta, write an F16 or F32 GGUF with the base's metadata.
+
+    `permute=False` exists only so the fidelity test can show that skipping the Q/K permutation is caught.
+    """
+    import gguf
+    if outtype not in ("F16", "F32"):
+        raise KgcError(f"merge writes F16 or F32 (got {outtype}); quantize afterwards")
+    lora = adapter if isinstance(adapter, Lora) else read_lora(adapter)
+    reader = gguf.GGUFReader(str(base))
+    arch, n_head, n_kv = _arch_heads(reader)
+    names = {t.name for t in reader.tensors}
+    missing = [n for n in lora.pairs if f"{n}.weight" not in names]
+    if missing:
+        raise KgcError(f"the adapter does not fit base {base}: it has no tensors {', '.join(missing[:3])}"
+                       f"{' …' if len(missing) > 3 else ''} (was it trained on another model?)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    writer = gguf.GGUFWriter(str(tmp), arch=arch)
+    _copy_metadata(reader, writer, {"general.file_type": (0 if outtype == "F32" else 1, gguf.GGUFValueType.UINT32)})
+    half = outtype == "F16"
+    for t in reader.tensors:
+        base_name = t.name[: -len(".weight")] if t.name.endswith(".weight") else None
+        pair = lora.pairs.get(base_name) if base_name else None
+        if t.tensor_type in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
+            w = np.asarray(t.data)
+        else:
+            w = gguf.quants.dequantize(t.data, t.tensor_type)
+        w = w.astype(np.float32).reshape(tuple(int(d) for d in reversed(t.shape)))
+        if pair is not None:
+            a, b = pair
+            if w.shape != (b.shape[0], a.shape[1]):
+                raise KgcError(f"the adapter does not fit base {base}: {t.name} is {w.shape[::-1]} in the GGUF, "
+                               f"the LoRA delta {(a.shape[1], b.shape[0])}")
+            b = lora_b_for_gguf(base_name, b, arch, n_head, n_kv, permute)
+            delta = (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale
+            w = (w.astype(np.float64) + delta).astype(np.float32)
+        if half and w.ndim >= 2:
+            w = w.astype(np.float16)
+        writer.add_tensor(t.name, w)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, out)
+    return out
+
+
+def _copy_metadata(reader, writer, override: dict) -> None:
+    import gguf
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue
+        if field.name in override:
+            value, vtype = override[field.name]
+            writer.add_key_value(field.name, value, vtype)
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
+
+
+# -- quantize -------------------------------------------------------------------------------------------------
+def quantize(src: str | Path, out: str | Path, qtype: str, threads: int | None = None) -> Path:
+    """llama.cpp's own quantizer (llama_model_quantize) from an F16/F32 GGUF."""
+    import llama_cpp
+    from .engine import _quiet_llama_logs
+    qtype = qtype.upper()
+    if qtype not in _FTYPE:
+        raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
+    _quiet_llama_logs()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, _FTYPE[qtype])
+    params.nthread = threads or (os.cpu_count() or 1)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+    if rc != 0 or not tmp.exists():
+        tmp.unlink(missing_ok=True)
+        raise KgcError(f"llama.cpp could not quantize {src} to {qtype} (status {rc})")
+    os.replace(tmp, out)
+    return out
+
+
+def merge_and_quantize(base: str | Path, adapter: str | Path, out: str | Path, qtype: str = "Q8_0",
+                       threads: int | None = None) -> Path:
+    """Merge into an F16 GGUF (or F32), then quantize to qtype; intermediate files are removed."""
+    qtype = qtype.upper()
+    if qtype in ("F16", "F32"):
+        return merge_gguf(base, adapter, out, qtype)
+    if qtype not in _FTYPE:
+        raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        f16 = merge_gguf(base, adapter, Path(tmp) / "merged-f16.gguf", "F16")
+        return quantize(f16, out, qtype, threads)
+
+
+# -- the adapter alone as a GGUF LoRA ---------------------------------------------------------------------------
+def export_lora(adapter: str | Path, base: str | Path, out: str | Path, outtype: str = "F16") -> Path:
+    """A GGUF LoRA adapter (llama.cpp's format: general.type=adapter, blk.N.X.weight.lora_a/.lora_b) for
+    `Llama(model_path=base, lora_path=out)`. The base GGUF supplies the architecture and head counts."""
+    import gguf
+    lora = read_lora(adapter)
+    reader = gguf.GGUFReader(str(base))
+    arch, n_head, n_kv = _arch_heads(reader)
+    names = {t.name for t in reader.tensors}
+    missing = [n for n in lora.pairs if f"{n}.weight" not in names]
+    if missing:
+        raise KgcError(f"the adapter does not fit base {base}: it has no tensors {', '.join(missing[:3])}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(out), arch=arch)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    # llama.cpp scales by alpha / rank; give it the alpha that reproduces PEFT's scale (rsLoRA included).
+    writer.add_float32("adapter.lora.alpha", float(lora.scale * lora.rank))
+    name = _field(reader, "general.name")
+    if name:
+        writer.add_string("general.name", f"{name} LoRA")
+    dt = np.float16 if outtype == "F16" else np.float32
+    for base_name in sorted(lora.pairs):
+        a, b = lora.pairs[base_name]
+        b = lora_b_for_gguf(base_name, b, arch, n_head, n_kv)
+        writer.add_tensor(f"{base_name}.weight.lora_a", np.ascontiguousarray(a.astype(dt)))
+        writer.add_tensor(f"{base_name}.weight.lora_b", np.ascontiguousarray(b.astype(dt)))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+# -- entry points ---------------------------------------------------------------------------------------------
+def base_gguf(ref: str | None) -> Path:
+    """The GGUF file of a base named by registry name (None: the default) or path; HF folders have none."""
+    from . import models
+    if ref and os.path.isdir(ref):
+        raise KgcError(f"base {ref} is a Hugging Face folder; a GGUF LoRA needs the base as GGUF (convert the "
+                       "merged model instead, or give the base's .gguf)")
+    if ref is None:  # the default model; if that is itself fine-tuned, its base
+        ref = models.spec_for(None).base
+    try:
+        return models.resolve(ref).path
+    except KgcError as exc:
+        raise KgcError(f"unknown base model {ref!r}: {exc}") from None
+
+
+def convert(adapter: str | Path, base: str | None, out: str | Path, qtype: str = "Q8_0",
+            threads: int | None = None, pre_tokenizer: str | None = None) -> Path:
+    """Merge `adapter` into `base` (registry name, .gguf, or Hugging Face folder) and write a qtype GGUF."""
+    qtype = qtype.upper()
+    if qtype not in _FTYPE:
+        raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
+    read_lora(adapter)  # fail early on a bad adapter folder
+    if base and os.path.isdir(base):
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            outtype = "F32" if qtype == "F32" else "F16"
+            merged = hf_merge_to_gguf(base, adapter, Path(tmp) / "merged.gguf", outtype, pre_tokenizer)
+            if qtype == outtype:
+                os.replace(merged, out)
+                return out
+            return quantize(merged, out, qtype, threads)
+    return merge_and_quantize(base_gguf(base), adapter, out, qtype, threads)
+
+
+# -- Hugging Face folder base ---------------------------------------------------------------------------------
+_HF_ARCH = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
+
+
+def hf_merge_to_gguf(folder: str | Path, adapter: str | Path | None, out: str | Path, outtype: str = "F16",
+                     pre_tokenizer: str | None = None) -> Path:
+    """A GGUF from a Hugging Face folder (llama and qwen2 architectures, BPE tokenizers), with a LoRA adapter
+    merged in (numpy, fp64 delta). A minimal counterpart of llama.cpp's convert_hf_to_gguf.py for the model
+    families kgc-lite fine-tunes; other architectures: convert with llama.cpp, then use the GGUF as --base."""
+    import gguf
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    arch = next((_HF_ARCH[a] for a in cfg.get("architectures", []) if a in _HF_ARCH), None)
+    if arch is None:
+        raise KgcError(f"{folder}: architecture {cfg.get('architectures')} is not supported by the built-in "
+                       f"converter ({', '.join(_HF_ARCH)}); convert the base with llama.cpp's convert_hf_to_gguf.py "
+                       "and pass the .gguf as --base")
+    weights = {}
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise KgcError(f"{folder}: no .safetensors weights")
+    for f in files:
+        weights.update(read_safetensors(f))
+    lora = read_lora(adapter) if adapter is not None else None
+    n_head = int(cfg["num_attention_heads"])
+    n_kv = int(cfg.get("num_key_value_heads", n_head))
+    n_layer = int(cfg["num_hidden_layers"])
+    hidden = int(cfg["hidden_size"])
+    head_dim = int(cfg.get("head_dim") or hidden // n_head)
+    w = gguf.GGUFWriter(str(out), arch=arch)
+    w.add_name(cfg.get("_name_or_path") or folder.name)
+    w.add_block_count(n_layer)
+    w.add_context_length(int(cfg.get("max_position_embeddings", 4096)))
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(int(cfg["intermediate_size"]))
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_kv)
+    rope = cfg.get("rope_theta") or (cfg.get("rope_parameters") or {}).get("rope_theta") or 10000.0
+    w.add_rope_freq_base(float(rope))  # transformers 5 keeps it in rope_parameters
+    w.add_layer_norm_rms_eps(float(cfg.get("rms_norm_eps", 1e-5)))
+    w.add_rope_dimension_count(head_dim)
+    w.add_vocab_size(int(cfg["vocab_size"]))
+    w.add_file_type(0 if outtype == "F32" else 1)
+    _hf_tokenizer(folder, w, int(cfg["vocab_size"]), pre_tokenizer or ("qwen2" if arch == "qwen2" else "default"))
+    names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+             "lm_head.weight": "output.weight"}
+    per_layer = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+    per_layer.update({k.split(".")[1]: v for k, v in MODULE_TO_GGUF.items()})
+    dt = np.float16 if outtype == "F16" else np.float32
+    for key in sorted(weights):
+        arr = weights[key].astype(np.float32)
+        m = re.match(r"model\.layers\.(\d+)\.(?:self_attn|mlp|)\.?(\w+)\.(weight|bias)$", key)
+        if key in names:
+            name = names[key]
+        elif m and m.group(2) in per_layer:
+            name = f"blk.{m.group(1)}.{per_layer[m.group(2)]}.{m.group(3)}"
+        elif key.endswith("rotary_emb.inv_freq"):
+            continue
+        else:
+            raise KgcError(f"{folder}: tensor {key} has no GGUF name in the built-in converter")
+        stem = name.rsplit(".", 1)[0]
+        if lora is not None and name.endswith(".weight") and stem in lora.pairs:
+            a, b = lora.pairs[stem]
+            arr = (arr.astype(np.float64) + (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale).astype(np.float32)
+        if arch in PERMUTED_ARCHS and stem.endswith((".attn_q", ".attn_k")):
+            arr = permute_rows(arr, n_head if stem.endswith(".attn_q") else n_kv)
+        w.add_tensor(name, arr.astype(dt) if arr.ndim >= 2 else arr)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return Path(out)
+
+
+def _hf_tokenizer(folder: Path, w, vocab_size: int, pre: str) -> None:
+    import gguf
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    model = tok.get("model", {})
+    if model.get("type") != "BPE":
+        raise KgcError(f"{folder}: only BPE tokenizers are supported by the built-in converter")
+    vocab = model["vocab"]
+    added = {t["id"]: t for t in tok.get("added_tokens", [])}
+    rev = {i: t for t, i in vocab.items()}
+    for i, t in added.items():
+        rev[i] = t["content"]
+    tokens, types = [], []
+    for i in range(vocab_size):
+        if i in rev:
+            tokens.append(rev[i])
+            types.append(gguf.TokenType.CONTROL if i in added and added[i].get("special") else
+                         gguf.TokenType.USER_DEFINED if i in added else gguf.TokenType.NORMAL)
+        else:
+            tokens.append(f"[PAD{i}]")
+            types.append(gguf.TokenType.UNUSED)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    gguf.SpecialVocab(folder, load_merges=True, n_vocab=vocab_size).add_to_gguf(w)
+
+
+# -- fine-tuned registry models ----------------------------------------------------------------------------------
+def adapter_dir(spec) -> Path:
+    from .models import registry_path
+    return (registry_path().parent / spec.adapter).resolve()
+
+
+def build_registry_model(spec) -> Path:
+    """Build a fine-tuned registry model into home()/models/NAME.gguf: verify the adapter's hash, resolve (and
+    verify) the base, merge, quantize to spec.quant, then check the result against spec.sha256. Takes a few
+    seconds for a 135M model; later runs find the file in the cache."""
+    from .data import file_sha256
+    from .models import home, resolve, verify_file
+    folder = adapter_dir(spec)
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise KgcError(f"model {spec.name!r}: its adapter {folder} is missing (reinstall kgc-lite)")
+    if spec.adapter_sha256 and file_sha256(weights) != spec.adapter_sha256:
+        raise KgcError(f"model {spec.name!r}: adapter {weights} does not match its sha256 in models.toml")
+    if not spec.base:
+        raise KgcError(f"model {spec.name!r} has an adapter but no base in models.toml")
+    base = resolve(spec.base)
+    out = home() / "models" / f"{spec.name}.gguf"
+    merge_and_quantize(base.path, folder, out, spec.quant)
+    try:
+        verify_file(out, spec.sha256, spec.name)
+    except KgcError:
+        out.unlink(missing_ok=True)
+        raise KgcError(f"model {spec.name!r}: the merged file built from {spec.base} + {folder.name} does not "
+                       "match its sha256 in models.toml (a different llama.cpp build may quantize differently)") from None
+    return out

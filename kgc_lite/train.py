@@ -1,0 +1,521 @@
+"""LoRA supervised fine-tuning for triplet extraction (`kgc-lite train`; needs the `[train]` extra).
+
+The training prompts are the very prompts `extract` sends: one `PromptBuilder` per sample, the same style,
+in-context examples, rationale option and chat format, tokenized the way the llama.cpp engine tokenizes them
+(prefix with BOS, the user's text with control tokens off, the template remainder with them on). The target is
+`PromptBuilder.answer(triplets)` followed by `end_of_answer(format)`; the loss covers those tokens only. Each
+sample is its own sequence (no packing); a step's samples are padded per micro-batch.
+
+In-context examples are drawn per sample from the same data set's training split with a seed derived from the
+run's seed and the sample's index, so a run is reproducible and the model sees many different shots.
+
+The base model is a registry name (e.g. `smollm2-135m`, the embedded default), a GGUF file (transformers
+dequantizes it), a local Hugging Face folder, or a hub id. Heavy imports (torch, transformers, peft) happen
+inside functions only.
+
+Outputs in the run folder: `adapter_config.json` + `adapter_model.safetensors` (PEFT format, fp16), `run_card.json`
+(base and its sha256, data files and their sha256, every option, the loss curve, timings), and `checkpoint/`
+(adapter, optimizer, scheduler and RNG state) from which `--resume` continues.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .data import TRIPLET_SETS, Example, file_sha256, load_gold, split_path
+from .errors import KgcError
+from .prompts import PromptBuilder, PromptConfig, draw_examples, end_of_answer
+from .schema import Schema, load_schema
+
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+IGNORE = -100
+
+
+@dataclass
+class TrainOptions:
+    """Every option of a run; the defaults are the recipe of Gajo & Barrón-Cedeño (2025)."""
+    base: str | None = None                  # registry name, .gguf, HF folder or hub id; None: the default model
+    data: tuple[str, ...] = ("ade", "conll04", "scierc")  # data set names, or JSONL files (then `schema`)
+    schema: str | None = None                # schema for JSONL data (name or file)
+    data_dir: str | None = None
+    style: str = "natural"
+    icl: int = 3
+    rationale: bool = False
+    format: str | None = None                # chatml/plain; None: from the registry entry, else chatml
+    rank: int = 16
+    alpha: float = 16.0
+    dropout: float = 0.05
+    lr: float = 2e-4
+    warmup: int = 10
+    steps: int = 200
+    batch: int = 8
+    micro_batch: int = 4
+    max_length: int = 1024
+    seed: int = 0
+    save_every: int = 25
+    threads: int | None = None
+    device: str | None = None                # cuda / cpu; None: cuda when present
+
+
+@dataclass
+class Sample:
+    dataset: str
+    index: int
+    input_ids: list[int]
+    labels: list[int]
+    prefix_len: int = 0       # leading tokens shared by every sample of its data set (0: none shared)
+
+
+@dataclass
+class DataSource:
+    name: str                 # data set name or file stem
+    path: Path
+    schema: Schema
+    examples: list[Example] = field(default_factory=list)
+
+
+# -- data ------------------------------------------------------------------------------------------------
+def load_sources(opts: TrainOptions) -> list[DataSource]:
+    if not opts.data:
+        raise KgcError("no training data given: name data sets (ade, conll04, scierc) or JSONL files")
+    sources = []
+    for item in opts.data:
+        if item in TRIPLET_SETS:
+            path = split_path(item, "train", opts.data_dir)
+            schema = load_schema(item)  # a benchmark set always uses its own schema
+            name = item
+        else:
+            path = Path(item)
+            if not path.is_file():
+                raise KgcError(f"training data {item!r} is neither a data set name ({', '.join(TRIPLET_SETS)}) "
+                               "nor an existing JSONL file")
+            if not opts.schema:
+                raise KgcError(f"training data {item} needs --schema (the relations its triplets use)")
+            schema = load_schema(opts.schema)
+            name = path.stem
+        examples = load_gold(path)
+        check_data(examples, schema, str(path))
+        sources.append(DataSource(name, path, schema, examples))
+    return sources
+
+
+def check_data(examples: list[Example], schema: Schema, where: str) -> None:
+    """Refuse data that cannot teach anything, or that names relations the schema lacks."""
+    if not examples:
+        raise KgcError(f"training data {where} holds no sentences")
+    if not any(ex.triplets for ex in examples):
+        raise KgcError(f"training data {where} holds no triplets (expected {{\"text\", \"triplets\": "
+                       "[[head, relation, tail], ...]}} records)")
+    names = set(schema.relation_names)
+    unknown: dict[str, int] = {}
+    for ex in examples:
+        for t in ex.triplets:
+            if t.relation not in names:
+                unknown[t.relation] = unknown.get(t.relation, 0) + 1
+    if unknown:
+        listed = ", ".join(f"{r} ({n}x)" for r, n in sorted(unknown.items(), key=lambda x: -x[1])[:5])
+        raise KgcError(f"training data {where} uses relations that schema {schema.name!r} lacks: {listed}; "
+                       f"the schema has {', '.join(sorted(names))}")
+
+
+class Tokens:
+    """Tokenization that matches the llama.cpp engine's (see extract.Extractor.prompt_tokens)."""
+
+    def __init__(self, tokenizer):
+        self.tok = tokenizer
+
+    def encode(self, text: str, bos: bool = False) -> list[int]:
+        ids = self.tok.encode(text, add_special_tokens=False)
+        bos_id = self.tok.bos_token_id
+        if bos and bos_id is not None and getattr(self.tok, "add_bos_token", False) and ids[:1] != [bos_id]:
+            ids = [bos_id] + ids
+        return ids
+
+
+def build_sample(builder: PromptBuilder, ex: Example, tokens: Tokens, prefix_cache: dict) -> tuple[list[int], list[int]]:
+    """(prompt tokens, target tokens) for one example under one builder."""
+    prefix = builder.prefix()
+    pre = prefix_cache.get(prefix)
+    if pre is None:
+        pre = prefix_cache[prefix] = tokens.encode(prefix, bos=True)
+    user, rest = builder.suffix_parts(ex.text)
+    prompt = pre + tokens.encode(user) + tokens.encode(rest)
+    target = tokens.encode(builder.answer(ex.triplets) + end_of_answer(builder.config.format))
+    return prompt, target
+
+
+def make_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, fmt: str,
+                 log: Callable[[str], None]) -> list[Sample]:
+    """Every training sentence as a tokenized sample, with per-sample seeded in-context examples."""
+    config = PromptConfig(style=opts.style, icl=opts.icl, rationale=opts.rationale, format=fmt)
+    samples: list[Sample] = []
+    skipped = 0
+    cache: dict[str, list[int]] = {}
+    for src in sources:
+        for i, ex in enumerate(src.examples):
+            shots = draw_examples(src.examples, opts.icl, seed=_sample_seed(opts.seed, src.name, i),
+                                  exclude_text=ex.text) if opts.icl else []
+            builder = PromptBuilder(src.schema, config, shots)
+            prompt, target = build_sample(builder, ex, tokens, cache if not opts.icl else {})
+            if len(prompt) + len(target) > opts.max_length:
+                skipped += 1
+                continue
+            shared = len(cache[builder.prefix()]) if not opts.icl else 0
+            samples.append(Sample(src.name, i, prompt + target, [IGNORE] * len(prompt) + target, shared))
+    if not samples:
+        raise KgcError(f"every training sample is longer than --max-length {opts.max_length} tokens; raise it")
+    if skipped:
+        log(f"skipped {skipped} of {skipped + len(samples)} samples longer than --max-length {opts.max_length}")
+    return samples
+
+
+def _sample_seed(seed: int, name: str, index: int) -> int:
+    return (seed * 1_000_003 + sum(ord(c) * 31 ** k for k, c in enumerate(name)) * 7919 + index) % (2 ** 31)
+
+
+def order(samples: list[Sample], steps: int, batch: int, seed: int) -> list[list[int]]:
+    """Sample indices per step. Each step's samples come from one data set, picked with probability
+    proportional to its size (so the mix over a run is the union's), each data set being walked through in
+    seeded shuffles (epochs). One data set per step lets the step share its prompt prefix (see _step_loss)."""
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(samples):
+        groups.setdefault(s.dataset, []).append(i)
+    names = sorted(groups)
+    weights = [len(groups[n]) for n in names]
+    pools: dict[str, list[int]] = {n: [] for n in names}
+    out = []
+    for _ in range(steps):
+        name = rng.choices(names, weights)[0]
+        step = []
+        while len(step) < batch:
+            if not pools[name]:
+                pools[name] = list(groups[name])
+                rng.shuffle(pools[name])
+            step.append(pools[name].pop())
+        out.append(step)
+    return out
+
+
+# -- model -----------------------------------------------------------------------------------------------
+@dataclass
+class BaseModel:
+    ref: str            # what the user named
+    kind: str           # gguf / folder / hub
+    path: str           # file, folder or hub id
+    sha256: str | None
+    prompt_format: str
+
+
+def resolve_base(base: str | None) -> BaseModel:
+    """Where the base model's weights are: registry name, GGUF file, HF folder or hub id."""
+    from . import models
+    if base is None:  # the default model; if that is itself fine-tuned, its base
+        base = models.spec_for(None).base or models.load_registry()[0]
+    if base is None or (not os.path.exists(base) and "/" not in base and not base.endswith(".gguf")):
+        try:
+            r = models.resolve(base)
+        except KgcError as exc:
+            raise KgcError(f"unknown base model {base!r}: {exc}") from None
+        return BaseModel(base or r.spec.name, "gguf", str(r.path), r.sha256, r.spec.prompt_format)
+    p = Path(base)
+    if p.is_file():
+        models.check_gguf_header(p)
+        return BaseModel(base, "gguf", str(p), file_sha256(p), "chatml")
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise KgcError(f"base model folder {base} has no config.json (expected a Hugging Face model folder)")
+        return BaseModel(base, "folder", str(p), _folder_sha256(p), "chatml")
+    if base.endswith(".gguf"):
+        raise KgcError(f"base model file {base} does not exist")
+    return BaseModel(base, "hub", base, None, "chatml")
+
+
+def _folder_sha256(folder: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        h.update(f.name.encode())
+        h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
+def load_base(base: BaseModel, dtype):
+    """(model, tokenizer) in transformers; a GGUF is dequantized on load."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    try:
+        if base.kind == "gguf":
+            folder, name = os.path.dirname(os.path.abspath(base.path)), os.path.basename(base.path)
+            tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=dtype)
+        else:
+            tok = AutoTokenizer.from_pretrained(base.path)
+            model = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KgcError(f"cannot load base model {base.ref!r} with transformers: {first}") from None
+    return model, tok
+
+
+def pick_device(opts: TrainOptions):
+    import torch
+    want = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise KgcError("--device cuda asked for, but torch sees no CUDA GPU")
+    if want == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    else:
+        dtype = torch.float32
+    return torch.device(want), dtype
+
+
+# -- training --------------------------------------------------------------------------------------------
+def _pad(batch: list[Sample], pad_id: int, device):
+    import torch
+    n = max(len(s.input_ids) for s in batch)
+    ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), n), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), n), dtype=torch.long)
+    for row, s in enumerate(batch):
+        ids[row, : len(s.input_ids)] = torch.tensor(s.input_ids)
+        labels[row, : len(s.labels)] = torch.tensor(s.labels)
+        mask[row, : len(s.input_ids)] = 1
+    return ids.to(device), labels.to(device), mask.to(device)
+
+
+def _step_loss(model, samples: list[Sample], micro: int, pad_id: int, device, share: bool = True) -> float:
+    """Forward + backward over one step's samples in length-sorted micro-batches; the loss is the mean over
+    all target tokens of the step (not a mean of micro-batch means).
+
+    Samples that share a prompt prefix (same data set, no per-sample in-context examples) run the prefix once
+    per micro-batch and attend to its keys/values, expanded over the batch; gradients flow back through it.
+    The result equals the unshared computation (checked in tests/test_train.py) at a fraction of the cost:
+    the schema instruction is most of a zero-shot prompt."""
+    ordered = sorted(samples, key=lambda s: len(s.input_ids))
+    total_targets = sum(sum(1 for x in s.labels if x != IGNORE) for s in ordered)
+    total = 0.0
+    for k in range(0, len(ordered), micro):
+        chunk = ordered[k:k + micro]
+        p = chunk[0].prefix_len
+        if share and p and all(s.prefix_len == p and s.input_ids[:p] == chunk[0].input_ids[:p] for s in chunk):
+            loss_sum = _shared_loss_sum(model, chunk, p, pad_id, device)
+        else:
+            loss_sum = _loss_sum(model, chunk, pad_id, device)
+        (loss_sum / total_targets).backward()
+        total += float(loss_sum.detach())
+    return total / total_targets
+
+
+def _loss_sum(model, chunk: list[Sample], pad_id: int, device):
+    import torch
+    ids, labels, mask = _pad(chunk, pad_id, device)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :].float()
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum")
+
+
+def _shared_loss_sum(model, chunk: list[Sample], p: int, pad_id: int, device):
+    import inspect
+    import torch
+    b = len(chunk)
+    params = inspect.signature(model.get_base_model().forward).parameters
+    cache_kw = "cache" if "cache" in params else "past_key_values"  # transformers 5 renamed it
+    prefix = torch.tensor([chunk[0].input_ids[:p]], device=device)
+    first = model(input_ids=prefix, use_cache=True)
+    cache = getattr(first, "cache", None) or first.past_key_values
+    for layer in cache.layers:
+        layer.keys = layer.keys.expand(b, -1, -1, -1)
+        layer.values = layer.values.expand(b, -1, -1, -1)
+    rest = [Sample(s.dataset, s.index, s.input_ids[p:], s.labels[p:]) for s in chunk]
+    ids, labels, mask = _pad(rest, pad_id, device)
+    n = ids.shape[1]
+    full_mask = torch.cat([torch.ones((b, p), dtype=mask.dtype, device=device), mask], dim=1)
+    positions = torch.arange(p, p + n, device=device)
+    extra = {"cache_position": positions} if "cache_position" in params else {}
+    logits = model(input_ids=ids, attention_mask=full_mask, use_cache=True, position_ids=positions.expand(b, n),
+                   **{cache_kw: cache}, **extra).logits[:, :-1, :].float()
+    # The prefix's last position predicts the first token after it: always prompt, never a target.
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum")
+
+
+def _oom_hint(exc: BaseException, opts: TrainOptions) -> KgcError:
+    return KgcError(f"out of memory while training ({str(exc).splitlines()[0][:120]}); lower --micro-batch "
+                    f"(now {opts.micro_batch}) or --max-length (now {opts.max_length}), or use fewer --icl examples")
+
+
+def train(opts: TrainOptions, out: str | Path, resume: bool = False,
+          log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> Path:
+    """Run LoRA SFT; returns the run folder. Raises KgcError on bad input."""
+    for name, value, low in (("--rank", opts.rank, 1), ("--steps", opts.steps, 1), ("--batch", opts.batch, 1),
+                             ("--micro-batch", opts.micro_batch, 1), ("--max-length", opts.max_length, 16)):
+        if value < low:
+            raise KgcError(f"{name} must be >= {low}")
+    PromptConfig(style=opts.style, icl=opts.icl, rationale=opts.rationale)  # validates style / icl
+    out = Path(out)
+    ckpt = out / "checkpoint"
+    if not resume and (out / "run_card.json").exists():
+        raise KgcError(f"{out} already holds a finished run; pick another --out or pass --resume")
+    if resume and ckpt.is_dir():
+        saved = json.loads((ckpt / "options.json").read_text())
+        mine = _comparable(asdict(opts))
+        if _comparable(saved) != mine:
+            diff = sorted(k for k in mine if mine.get(k) != saved.get(k))
+            raise KgcError(f"cannot resume {out}: options differ from the checkpoint's ({', '.join(diff)})")
+    sources = load_sources(opts)
+    base = resolve_base(opts.base)
+    fmt = opts.format or base.prompt_format
+
+    try:
+        import torch
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    except ImportError as exc:
+        raise KgcError(f"training needs the [train] extra (pip install 'kgc-lite[train]'): {exc}") from None
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed)
+    device, dtype = pick_device(opts)
+    log(f"loading base {base.ref} ({base.kind}) on {device} as {str(dtype).replace('torch.', '')}")
+    t0 = time.perf_counter()
+    model, tok = load_base(base, dtype)
+    tokens = Tokens(tok)
+    samples = make_samples(sources, opts, tokens, fmt, log)
+    lengths = sorted(len(s.input_ids) for s in samples)
+    log(f"{len(samples)} samples from {', '.join(s.name for s in sources)}; tokens per sample: median "
+        f"{lengths[len(lengths) // 2]}, max {lengths[-1]}")
+    present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    targets = [m for m in TARGET_MODULES if m in present]
+    if not targets:
+        raise KgcError(f"base model {base.ref} has none of the projections LoRA targets ({', '.join(TARGET_MODULES)})")
+    lcfg = LoraConfig(r=opts.rank, lora_alpha=opts.alpha, lora_dropout=opts.dropout, target_modules=targets,
+                      bias="none", task_type="CAUSAL_LM")
+    model = get_peft_model(model, lcfg)
+    model.to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.0)
+
+    def lr_at(step: int) -> float:  # linear warm-up, then linear decay to 0
+        if step < opts.warmup:
+            return (step + 1) / opts.warmup
+        return max(0.0, (opts.steps - step) / max(1, opts.steps - opts.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_at)
+    plan = order(samples, opts.steps, opts.batch, opts.seed)
+    curve: list[dict] = []
+    start_step = 0
+    elapsed_before = 0.0
+    if resume and ckpt.is_dir():
+        from safetensors.torch import load_file
+        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        optim.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["torch_rng"])
+        curve, start_step, elapsed_before = state["curve"], state["step"], state.get("seconds", 0.0)
+        log(f"resumed from step {start_step}")
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    log(f"LoRA r={opts.rank} alpha={opts.alpha} on {', '.join(targets)}: "
+        f"{sum(p.numel() for p in params) / 1e6:.2f}M trainable parameters; loaded in {time.perf_counter() - t0:.0f}s")
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    for step in range(start_step, opts.steps):
+        t = time.perf_counter()
+        try:
+            loss = _step_loss(model, [samples[i] for i in plan[step]], opts.micro_batch, pad_id, device)
+        except KeyboardInterrupt:
+            optim.zero_grad(set_to_none=True)
+            if curve and step > start_step:
+                _save_checkpoint(model, optim, sched, ckpt, opts, curve, step,
+                                 elapsed_before + time.perf_counter() - t_start)
+            raise KgcError(f"interrupted at step {step}; the checkpoint in {ckpt} holds step {step if step > start_step else start_step}, "
+                           "and --resume continues from it") from None
+        except (RuntimeError, MemoryError) as exc:
+            if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                raise _oom_hint(exc, opts) from None
+            raise
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+        curve.append({"step": step + 1, "loss": round(loss, 5), "lr": optim.param_groups[0]["lr"],
+                      "seconds": round(time.perf_counter() - t, 2)})
+        done = step + 1
+        spent = elapsed_before + time.perf_counter() - t_start
+        eta = (time.perf_counter() - t_start) / (done - start_step) * (opts.steps - done)
+        log(f"step {done}/{opts.steps} loss {loss:.4f} ({curve[-1]['seconds']:.1f}s; {spent / 60:.1f} min, "
+            f"eta {eta / 60:.1f} min)")
+        if done % opts.save_every == 0 or done == opts.steps:
+            _save_checkpoint(model, optim, sched, ckpt, opts, curve, done, spent)
+    seconds = elapsed_before + time.perf_counter() - t_start
+    save_adapter(model, out)
+    card = {
+        "kind": "kgc-lite LoRA adapter",
+        "base": {"ref": base.ref, "kind": base.kind, "path": base.path, "sha256": base.sha256},
+        "data": [{"name": s.name, "path": str(s.path), "sha256": file_sha256(s.path), "sentences": len(s.examples),
+                  "schema": s.schema.name} for s in sources],
+        "samples": len(samples),
+        "options": asdict(opts) | {"format": fmt},
+        "target_modules": targets,
+        "device": str(device), "dtype": str(dtype).replace("torch.", ""),
+        "train_seconds": round(seconds, 1),
+        "final_loss": curve[-1]["loss"] if curve else None,
+        "loss_curve": curve,
+        "versions": _versions(),
+    }
+    (out / "run_card.json").write_text(json.dumps(card, indent=1))
+    log(f"wrote {out / 'adapter_model.safetensors'} and {out / 'run_card.json'} ({seconds / 60:.1f} min)")
+    return out
+
+
+def _comparable(d: dict) -> dict:
+    d = dict(d)
+    for k in ("save_every", "threads", "steps"):  # may change between a run and its resumption
+        d.pop(k, None)
+    d["data"] = list(d.get("data") or [])
+    return d
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for mod in ("torch", "transformers", "peft"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    return out
+
+
+def save_adapter(model, out: Path, dtype: str = "float16") -> None:
+    """The adapter in PEFT format (adapter_config.json + adapter_model.safetensors), fp16 by default."""
+    import torch
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+    out.mkdir(parents=True, exist_ok=True)
+    state = get_peft_model_state_dict(model)
+    cast = getattr(torch, dtype)
+    save_file({k: v.detach().to("cpu", cast).contiguous() for k, v in state.items()},
+              str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+    model.peft_config["default"].save_pretrained(str(out))
+
+
+def _save_checkpoint(model, optim, sched, ckpt: Path, opts: TrainOptions, curve, step: int, seconds: float) -> None:
+    import torch
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_adapter(model, tmp, dtype="float32")
+    torch.save({"optim": optim.state_dict(), "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(),
+                "curve": curve, "step": step, "seconds": seconds}, tmp / "state.pt")
+    (tmp / "options.json").write_text(json.dumps(asdict(opts) | {"data": list(opts.data)}, indent=1))
+    if ckpt.exists():
+        import shutil
+        shutil.rmtree(ckpt)
+    tmp.rename(ckpt)

@@ -1,0 +1,240 @@
+"""`kgc-lite convert`: merged-GGUF fidelity against transformers with the adapter merged, the Q/K permutation and
+the LoRA scale (a wrong one must fail), GGUF LoRA export, the fine-tuned registry model's build, bad input.
+
+Reference: transformers loads the same base GGUF (dequantized), PEFT applies the adapter and merges it; llama.cpp
+runs the merged GGUF. Next-token logits are compared on several prompts (Pearson correlation over the vocabulary,
+and the top-1 token)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kgc_lite import convert
+from kgc_lite.errors import KgcError
+
+from .conftest import ROOT
+
+torch = pytest.importorskip("torch", reason="needs the [train] extra")
+
+PROMPTS = [
+    "<|im_start|>user\nWho founded Microsoft?<|im_end|>\n<|im_start|>assistant\n",
+    "The capital of France is",
+    "<|im_start|>user\nText: John Smith works for Acme Corp in Boston .<|im_end|>\n<|im_start|>assistant\n[[",
+    "Adverse effects of aspirin include",
+]
+SHIPPED = ROOT / "adapters" / "smollm2-135m-kg"
+
+
+def task_prompts() -> list[str]:
+    """Extraction prompts as `extract` builds them for the fine-tuned default (natural, 0 examples)."""
+    from kgc_lite.prompts import PromptBuilder, PromptConfig
+    from kgc_lite.schema import load_schema
+    cases = [("conll04", "Ann Lee , a spokeswoman for Acme Corp in Boston , said the plant will close ."),
+             ("conll04", "The mayor of Springfield was shot by John Doe in 1990 ."),
+             ("ade", "Severe hepatitis developed after treatment with isoniazid ."),
+             ("scierc", "We use a maximum entropy model for part-of-speech tagging of German text .")]
+    out = []
+    for schema, text in cases:
+        b = PromptBuilder(load_schema(schema), PromptConfig(icl=0))
+        out.append(b.prompt(text))
+    return out
+
+
+def corr(a, b) -> float:
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@pytest.fixture(scope="module")
+def hf(default_model):
+    from kgc_lite.train import BaseModel, load_base
+    model, tok = load_base(BaseModel("base", "gguf", str(default_model.path), None, "chatml"), torch.float32)
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="module")
+def token_ids(default_model):
+    from kgc_lite.engine import Engine
+    eng = Engine(default_model.path, n_ctx=256, n_threads=2)
+    ids = [eng.tokenize(p, bos=True) for p in PROMPTS]
+    eng.close()
+    return ids
+
+
+def reference_logits(hf, adapter_dir, token_ids):
+    """transformers + PEFT, adapter merged into the weights (then unmerged, so the base model is reusable)."""
+    from peft import PeftModel
+    pm = PeftModel.from_pretrained(hf, str(adapter_dir))
+    pm.merge_adapter()
+    with torch.no_grad():
+        out = [pm(input_ids=torch.tensor([ids])).logits[0, -1].double().numpy() for ids in token_ids]
+    pm.unmerge_adapter()
+    pm.unload()
+    return out
+
+
+def llama_logits(path, token_ids, lora_path=None):
+    from kgc_lite.engine import Engine
+    if lora_path is None:
+        eng = Engine(path, n_ctx=256, n_threads=2)
+        out = [eng.next_logits(ids).astype(np.float64) for ids in token_ids]
+        eng.close()
+        return out
+    import llama_cpp
+    llm = llama_cpp.Llama(model_path=str(path), lora_path=str(lora_path), n_ctx=256, n_threads=2, verbose=False)
+    out = []
+    for ids in token_ids:
+        llm.reset()
+        llm.eval(ids)
+        ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        out.append(np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float64))
+    llm.close()
+    return out
+
+
+def random_adapter(hf, folder: Path, qk_std=0.1, other_std=0.01, seed=0) -> Path:
+    """A LoRA whose delta is large on Q and K (so a wrong permutation shows) and mild elsewhere."""
+    from peft import LoraConfig, get_peft_model
+    from kgc_lite.train import TARGET_MODULES, save_adapter
+    torch.manual_seed(seed)
+    pm = get_peft_model(hf, LoraConfig(r=8, lora_alpha=16, target_modules=list(TARGET_MODULES), lora_dropout=0.0))
+    with torch.no_grad():
+        for n, p in pm.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, qk_std if ("q_proj" in n or "k_proj" in n) else other_std)
+    save_adapter(pm, folder, dtype="float32")
+    pm.unload()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def task_ids(default_model):
+    from kgc_lite.engine import Engine
+    eng = Engine(default_model.path, n_ctx=1024, n_threads=2)
+    ids = [eng.tokenize(p, bos=True) for p in task_prompts()]
+    eng.close()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def rand_case(hf, token_ids, tmp_path_factory):
+    folder = random_adapter(hf, tmp_path_factory.mktemp("rand") / "adapter")
+    return folder, reference_logits(hf, folder, token_ids)
+
+
+def test_merged_f16_matches_transformers_and_wrong_permutation_or_scale_fails(default_model, rand_case, token_ids,
+                                                                              tmp_path):
+    folder, ref = rand_case
+    good = llama_logits(convert.merge_gguf(default_model.path, folder, tmp_path / "f16.gguf", "F16"), token_ids)
+    for r, g in zip(ref, good):
+        assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
+    nope = llama_logits(convert.merge_gguf(default_model.path, folder, tmp_path / "noperm.gguf", "F16",
+                                           permute=False), token_ids)
+    assert min(corr(r, g) for r, g in zip(ref, nope)) < 0.999
+    lora = convert.read_lora(folder)
+    lora.scale *= 2
+    scaled = llama_logits(convert.merge_gguf(default_model.path, lora, tmp_path / "scale.gguf", "F16"), token_ids)
+    assert min(corr(r, g) for r, g in zip(ref, scaled)) < 0.999
+
+
+def test_gguf_lora_export_matches_merge(default_model, rand_case, token_ids, tmp_path):
+    """The exported GGUF LoRA on an F16 base gives the merged model's logits (llama.cpp applies it at run time)."""
+    folder, ref = rand_case
+    empty = tmp_path / "zero"
+    shutil.copytree(folder, empty)
+    f16_base = convert.merge_gguf(default_model.path, _zero_adapter(empty), tmp_path / "base16.gguf", "F16")
+    lora = convert.export_lora(folder, default_model.path, tmp_path / "lora.gguf")
+    got = llama_logits(f16_base, token_ids, lora_path=lora)
+    for r, g in zip(ref, got):
+        assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
+
+
+def _zero_adapter(folder: Path) -> Path:
+    """The same adapter with B = 0: merging it writes the plain base as F16."""
+    from safetensors.numpy import save_file
+    tensors = convert.read_safetensors(folder / "adapter_model.safetensors")
+    save_file({k: (np.zeros_like(v) if "lora_B" in k else v).copy() for k, v in tensors.items()},
+              str(folder / "adapter_model.safetensors"))
+    return folder
+
+
+@pytest.mark.skipif(not (SHIPPED / "adapter_model.safetensors").exists(), reason="no shipped adapter")
+def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, tmp_path):
+    """F16 and Q8_0: correlation >= 0.999 and the same top-1 on every extraction prompt; Q4 types: figures
+    reported (run with -s)."""
+    token_ids = task_ids
+    ref = reference_logits(hf, SHIPPED, token_ids)
+    f16 = convert.merge_gguf(default_model.path, SHIPPED, tmp_path / "m-F16.gguf", "F16")
+    figures = {}
+    for q in ("F16", "Q8_0", "Q4_K_M", "Q4_0"):
+        path = f16 if q == "F16" else convert.quantize(f16, tmp_path / f"m-{q}.gguf", q)
+        got = llama_logits(path, token_ids)
+        figures[q] = ([round(corr(r, g), 5) for r, g in zip(ref, got)],
+                      [bool(r.argmax() == g.argmax()) for r, g in zip(ref, got)])
+    print("fidelity (correlation per prompt, top-1 equal):", json.dumps(figures))
+    for q in ("F16", "Q8_0"):
+        assert min(figures[q][0]) >= 0.999 and all(figures[q][1]), (q, figures[q])
+
+
+def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
+    """An HF folder base: the built-in converter writes llama's permuted Q/K and merges the adapter the same way."""
+    folder, ref = rand_case
+    base_dir = tmp_path / "hf"
+    base_dir.mkdir()
+    # A GGUF-loaded model refuses save_pretrained; write the folder a Hub checkpoint would have.
+    from safetensors.torch import save_file
+    state = {k: v.detach().contiguous() for k, v in hf.state_dict().items()
+             if not (k == "lm_head.weight" and hf.config.tie_word_embeddings)}
+    save_file(state, str(base_dir / "model.safetensors"), metadata={"format": "pt"})
+    hf.config.architectures = hf.config.architectures or ["LlamaForCausalLM"]
+    hf.config.to_json_file(str(base_dir / "config.json"))
+    import llama_cpp
+    from transformers import AutoTokenizer
+    p = str(default_model.path)
+    AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)).save_pretrained(base_dir)
+    out = convert.convert(folder, str(base_dir), tmp_path / "hf-merged.gguf", "F16", pre_tokenizer="smollm")
+    got = llama_logits(out, token_ids)
+    for r, g in zip(ref, got):
+        assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
+
+
+# -- bad input ------------------------------------------------------------------------------------------------
+def test_bad_adapter_and_base(tmp_path, default_model):
+    with pytest.raises(KgcError, match="not a LoRA adapter folder"):
+        convert.read_lora(tmp_path)
+    with pytest.raises(KgcError, match="unknown quantization"):
+        convert.quantize(default_model.path, tmp_path / "x.gguf", "Q3_FOO")
+    with pytest.raises(KgcError, match="unknown base model"):
+        convert.base_gguf("no-such-model")
+
+
+def test_adapter_for_another_model(tmp_path, default_model):
+    from safetensors.numpy import save_file
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 2}))
+    save_file({"base_model.model.model.layers.99.self_attn.q_proj.lora_A.weight": np.zeros((2, 576), np.float32),
+               "base_model.model.model.layers.99.self_attn.q_proj.lora_B.weight": np.zeros((576, 2), np.float32)},
+              str(folder / "adapter_model.safetensors"))
+    with pytest.raises(KgcError, match="does not fit base"):
+        convert.merge_gguf(default_model.path, folder, tmp_path / "o.gguf")
+
+
+def test_registry_model_builds_and_verifies(tmp_path, monkeypatch):
+    """The fine-tuned default is merged + quantized at first use into KGC_LITE_HOME and checked by sha256."""
+    from kgc_lite import models
+    default, specs = models.load_registry()
+    tuned = [s for s in specs.values() if s.adapter]
+    if not tuned:
+        pytest.skip("no fine-tuned model in models.toml")
+    monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
+    spec = tuned[0]
+    r = models.resolve(spec.name)
+    assert r.path == tmp_path / "models" / f"{spec.name}.gguf" and r.sha256 == spec.sha256
+    assert models.resolve(spec.name).path == r.path  # second time: from the cache

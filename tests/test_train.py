@@ -1,0 +1,187 @@
+"""`kgc-lite train`: a tiny real run on the CPU (train -> resume -> convert -> quantize -> llama.cpp -> extract),
+training-sample construction against the extraction prompts, the shared-prefix loss, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgc_lite.data import Example, Triplet
+from kgc_lite.errors import KgcError
+from kgc_lite.prompts import PromptBuilder, PromptConfig, end_of_answer
+from kgc_lite.schema import load_schema
+
+from .conftest import run_cli
+
+torch = pytest.importorskip("torch", reason="needs the [train] extra")
+from kgc_lite import train as tr  # noqa: E402
+
+SENTENCES = [
+    ("Ann Lee works for Acme Corp in Boston .", [["Ann Lee", "Work_for", "Acme Corp"],
+                                                 ["Acme Corp", "Organization_based_in", "Boston"]]),
+    ("Bob Stone , a lawyer at Hill & Co , lives in Denver .", [["Bob Stone", "Work_for", "Hill & Co"],
+                                                               ["Bob Stone", "Live_in", "Denver"]]),
+    ("Paris is in France .", [["Paris", "Located_in", "France"]]),
+    ("Carl Moss killed Dan Ross in Reno .", [["Carl Moss", "Kill", "Dan Ross"]]),
+    ("Eve Park joined Zeta Labs , based in Austin .", [["Eve Park", "Work_for", "Zeta Labs"],
+                                                       ["Zeta Labs", "Organization_based_in", "Austin"]]),
+    ("The weather was fine .", []),
+]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps({"text": t, "triplets": tr_}) + "\n" for t, tr_ in rows))
+    return path
+
+
+def tiny(data, **kw):
+    base = dict(data=(str(data),), schema="conll04", icl=1, rank=4, alpha=8, steps=2, batch=2, micro_batch=2,
+                max_length=320, save_every=1, threads=2, warmup=1, lr=1e-3)
+    base.update(kw)
+    return tr.TrainOptions(**base)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    data = write_jsonl(folder / "tiny.jsonl", SENTENCES)
+    out = folder / "run"
+    logs: list[str] = []
+    tr.train(tiny(data), out, log=logs.append)
+    first_curve = json.loads((out / "run_card.json").read_text())["loss_curve"]
+    # Resume the finished run for one more step: it must continue from the checkpoint, not start again.
+    tr.train(tiny(data, steps=3), out, resume=True, log=logs.append)
+    return out, data, logs, first_curve
+
+
+def test_run_card_and_adapter(tiny_run):
+    out, data, logs, first_curve = tiny_run
+    card = json.loads((out / "run_card.json").read_text())
+    assert card["base"]["sha256"] and len(card["base"]["sha256"]) == 64
+    assert card["data"][0]["sha256"] and card["data"][0]["sentences"] == len(SENTENCES)
+    assert card["options"]["rank"] == 4 and card["options"]["icl"] == 1 and card["options"]["format"] == "chatml"
+    assert [c["step"] for c in card["loss_curve"]] == [1, 2, 3]
+    assert card["loss_curve"][:2] == first_curve  # resumed, not restarted
+    assert any("resumed from step 2" in m for m in logs)
+    assert all(c["loss"] > 0 for c in card["loss_curve"])
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["r"] == 4 and set(cfg["target_modules"]) == set(tr.TARGET_MODULES)
+    assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000  # fp16, rank 4
+
+
+def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
+    from kgc_lite import convert
+    from kgc_lite.extract import ExtractOptions, Extractor
+    out, *_ = tiny_run
+    gguf_path = convert.convert(out, None, tmp_path / "tiny-q8.gguf", "Q8_0")
+    ex = Extractor(str(gguf_path), "conll04", ExtractOptions(icl=0, max_tokens=64), n_ctx=1024, n_threads=2)
+    triplets = ex.extract("Ann Lee works for Acme Corp in Boston .")
+    assert isinstance(triplets, list)  # grammar-constrained: whatever it says is schema-valid
+    assert all(t.relation in ex.schema.relation_names for t in triplets)
+
+
+def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
+    import llama_cpp
+    out, *_ = tiny_run
+    lora = tmp_path / "tiny-lora.gguf"
+    r = run_cli("convert", str(out), "--lora-only", "--out", str(lora))
+    assert r.returncode == 0, r.stderr.decode()
+    from kgc_lite.models import resolve
+    llm = llama_cpp.Llama(model_path=str(resolve(None).path), lora_path=str(lora), n_ctx=256, verbose=False)
+    assert llm.create_completion("Paris is", max_tokens=2)["choices"][0]["text"] is not None
+
+
+def test_training_prompts_are_the_extraction_prompts(default_model):
+    """The sample's tokens are the engine's tokens of PromptBuilder's prompt, then the answer + end marker."""
+    from kgc_lite.engine import Engine
+    from kgc_lite.extract import ExtractOptions, Extractor
+    from transformers import AutoTokenizer
+    import os
+    p = str(default_model.path)
+    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
+    schema = load_schema("conll04")
+    ex = Example(SENTENCES[0][0], tuple(Triplet(*t) for t in SENTENCES[0][1]))
+    builder = PromptBuilder(schema, PromptConfig(icl=3), schema.examples)
+    prompt, target = tr.build_sample(builder, ex, tok, {})
+    engine = Engine(p, n_ctx=1024, n_threads=1)
+    extractor = Extractor(None, schema, ExtractOptions(icl=3), engine=engine, resolved=default_model)
+    assert prompt == extractor.prompt_tokens(ex.text)
+    assert target == engine.tokenize(builder.answer(ex.triplets) + end_of_answer("chatml"))
+
+
+def test_shared_prefix_loss_equals_plain_loss(default_model):
+    from peft import LoraConfig, get_peft_model
+    opts = tr.TrainOptions(data=("conll04",), icl=0)
+    model, tok = tr.load_base(tr.resolve_base(None), torch.float32)
+    schema = load_schema("conll04")
+    src = tr.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:4]])
+    samples = tr.make_samples([src], opts, tr.Tokens(tok), "chatml", lambda m: None)
+    assert all(s.prefix_len > 50 for s in samples)
+    torch.manual_seed(0)
+    m = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.05)
+    results = []
+    for share in (False, True):
+        m.zero_grad()
+        loss = tr._step_loss(m, samples, 4, tok.eos_token_id, "cpu", share=share)
+        results.append((loss, [p.grad.clone() for p in m.parameters() if p.requires_grad]))
+    assert abs(results[0][0] - results[1][0]) < 1e-5
+    assert max(float((a - b).abs().max()) for a, b in zip(results[0][1], results[1][1])) < 1e-4
+
+
+def test_order_is_seeded_and_one_dataset_per_step():
+    samples = [tr.Sample("a" if i < 30 else "b", i, [1], [1]) for i in range(40)]
+    plan = tr.order(samples, 20, 4, seed=3)
+    assert plan == tr.order(samples, 20, 4, seed=3)
+    assert all(len({samples[i].dataset for i in step}) == 1 for step in plan)
+
+
+# -- bad input ------------------------------------------------------------------------------------------------
+def test_unknown_base(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", SENTENCES)
+    with pytest.raises(KgcError, match="unknown base model 'no-such-model'"):
+        tr.train(tiny(data, base="no-such-model"), tmp_path / "o")
+    with pytest.raises(KgcError, match="does not exist"):
+        tr.train(tiny(data, base=str(tmp_path / "missing.gguf")), tmp_path / "o")
+
+
+def test_data_without_triplets(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [(t, []) for t, _ in SENTENCES])
+    with pytest.raises(KgcError, match="holds no triplets"):
+        tr.train(tiny(data), tmp_path / "o")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "no triplets key"}\n')
+    with pytest.raises(KgcError, match="triplets"):
+        tr.train(tiny(bad), tmp_path / "o")
+
+
+def test_schema_data_mismatch(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", SENTENCES + [("X cures Y .", [["X", "Cures", "Y"]])])
+    with pytest.raises(KgcError, match="relations that schema 'conll04' lacks: Cures"):
+        tr.train(tiny(data), tmp_path / "o")
+    with pytest.raises(KgcError, match="needs --schema"):
+        tr.train(tiny(data, schema=None), tmp_path / "o")
+
+
+def test_unknown_data_name(tmp_path):
+    with pytest.raises(KgcError, match="neither a data set name"):
+        tr.train(tr.TrainOptions(data=("conll05",)), tmp_path / "o")
+
+
+def test_oom_hint():
+    msg = str(tr._oom_hint(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), tr.TrainOptions()))
+    assert "out of memory" in msg and "--micro-batch" in msg and "--max-length" in msg
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [(t, []) for t, _ in SENTENCES])
+    r = run_cli("train", "--data", str(data), "--schema", "conll04", "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    err = r.stderr.decode().strip()
+    assert err.startswith("kgc-lite: error:") and "holds no triplets" in err and "Traceback" not in err
+    r = run_cli("convert", str(tmp_path), "--out", str(tmp_path / "x.gguf"))
+    assert r.returncode == 1 and "is not a LoRA adapter folder" in r.stderr.decode()
