@@ -187,10 +187,10 @@ def plots(docs: list[dict], out_dir: Path) -> list[Path]:
         ax.set_xlabel("sentences / s")
         ax.set_ylabel("strict F1 (%)")
         ax.set_title("F1 vs throughput")
-        ax.legend(fontsize=6, loc="best")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         fig.tight_layout()
         path = out_dir / "f1_vs_throughput.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         written.append(path)
     return written
