@@ -155,9 +155,7 @@ class Engine:
         try:
             for _ in range(max_tokens):
                 logits = self._logits()
-                token = int(np.argmax(logits))
-                if sampler is not None and not self._allowed(sampler, token, float(logits[token])):
-                    token = self._constrained_argmax(sampler, logits)
+                token = self._pick(sampler, logits)
                 if lib.llama_vocab_is_eog(self.vocab, token):
                     finished = True
                     break
@@ -188,6 +186,13 @@ class Engine:
             return self._allowed(sampler, lib.llama_vocab_eos(self.vocab), 0.0)
         finally:
             lib.llama_sampler_free(sampler)
+
+    def _pick(self, sampler, logits: np.ndarray) -> int:
+        """Grammar-first greedy choice: the argmax if the grammar allows it, else the best allowed token."""
+        token = int(np.argmax(logits))
+        if sampler is not None and not self._allowed(sampler, token, float(logits[token])):
+            token = self._constrained_argmax(sampler, logits)
+        return token
 
     def _allowed(self, sampler, token: int, logit: float) -> bool:
         lib = self._lib
@@ -309,11 +314,8 @@ class Engine:
                 step: list[tuple[int, int, int, bool]] = []
                 still = []
                 for k in live:
-                    row = logits[k]
-                    token = int(np.argmax(row))
                     smp = samplers[k]
-                    if smp is not None and not self._allowed(smp, token, float(row[token])):
-                        token = self._constrained_argmax(smp, row)
+                    token = self._pick(smp, logits[k])
                     if lib.llama_vocab_is_eog(self.vocab, token):
                         finished[k] = True
                         continue
