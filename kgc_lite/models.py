@@ -46,6 +46,9 @@ class ModelSpec:
     # --prompt-style / --icl default to these.
     prompt_style: str = "code"
     icl: int = 3
+    # QA4RE relation sets (schema names) the model was fine-tuned to answer: `kgc-lite qa4re` without --model
+    # picks the first registry model listing the asked-for set, else the default.
+    qa4re_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelSpec]]:
         extra = set(entry) - known
         if extra:
             raise KgcError(f"model registry {path}: model {name!r} has unknown keys {sorted(extra)}")
+        if "qa4re_sets" in entry:
+            entry = dict(entry, qa4re_sets=tuple(entry["qa4re_sets"]))
         specs[name] = ModelSpec(name=name, **entry)
     default = raw.get("default") or next(iter(specs), "")
     return default, specs
@@ -89,6 +94,16 @@ def spec_for(name: str | None) -> ModelSpec:
     if name not in specs:
         raise KgcError(f"unknown model {name!r}; known: {', '.join(specs)} (or give a .gguf path)")
     return specs[name]
+
+
+def qa4re_model_for(schema_name: str) -> str:
+    """The model `kgc-lite qa4re` uses for a relation set when none is named: one fine-tuned for that set
+    (registry order), else the registry default."""
+    default, specs = load_registry()
+    for name, spec in specs.items():
+        if schema_name in spec.qa4re_sets:
+            return name
+    return default
 
 
 def _package_file(spec: ModelSpec) -> Path | None:

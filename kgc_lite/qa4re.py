@@ -362,6 +362,9 @@ class QA4RE:
             raise KgcError(f"answer mode must be one of {', '.join(ANSWER_MODES)} (got {answer!r})")
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         self._schemas: dict[str, Schema | KgcError] = {}
+        if model is None and resolved is None:
+            from .models import qa4re_model_for
+            model = qa4re_model_for(self.schema.name)
         self.model = resolved or resolve(model)
         self.answer_mode = answer
         self.shuffle = shuffle
@@ -594,23 +597,23 @@ def format_semeval(result: dict) -> str:
 
 
 # -- training examples in QA format -------------------------------------------------------------------------------
-def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", fmt: str = "chatml",
-                   seed: int = 0, shuffle: bool = False, negatives_per_positive: float = 1.0,
-                   end: bool = False, data_root: str | Path | None = None) -> Iterator[tuple[str, str]]:
-    """(prompt_text, answer_text) pairs in QA4RE format, built by the same QAPrompt and options as inference.
+QA_SOURCES = ("semeval", "conll04", "ade", "scierc")
+
+
+def training_questions(sources: Iterable[str] = ("semeval",), split: str = "train", seed: int = 0,
+                       shuffle: bool = False, negatives_per_positive: float = 1.0,
+                       data_root: str | Path | None = None) -> Iterator[tuple[str, Pair, list[Option], Option]]:
+    """(source, pair, options, gold option) for every training question, built with the options inference offers.
 
     sources: "semeval" (every labelled pair; Other -> none of the above) and/or triplet sets "conll04", "ade",
     "scierc" (every gold (head, tail) pair is a positive for its relation; other ordered pairs of the same
     sentence's gold entities are none-of-the-above negatives, at most `negatives_per_positive` per positive
     per sentence, drawn with `seed`). Entity types are given when the data has them and they admit the gold
-    relation, so options are pruned as at inference with types. answer_text is the letter, followed by the
-    end-of-answer marker when end=True. The prompt text starts without BOS: the trainer's tokenizer adds it.
+    relation, so options are pruned as at inference with types.
     """
-    prompt = QAPrompt(fmt)
     rng = random.Random(seed)
-    stop = end_of_answer(fmt) if end else ""
 
-    def make(schema: Schema, pair: Pair, relation: str | None, reversed_: bool) -> tuple[str, str] | None:
+    def make(schema: Schema, pair: Pair, relation: str | None, reversed_: bool):
         try:
             options = build_options(schema, pair, shuffle, seed)
         except InputError:
@@ -620,9 +623,11 @@ def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", 
             return make(schema, replace(pair, head_type=None, tail_type=None), relation, reversed_)
         if target is None:
             return None
-        return prompt.text(pair.text, options), target.letter + stop
+        return pair, options, target
 
     for source in sources:
+        if source not in QA_SOURCES:
+            raise KgcError(f"unknown QA4RE training source {source!r}; use {', '.join(QA_SOURCES)}")
         if source == "semeval":
             schema = load_schema("semeval")
             for ex in load_semeval(split, data_root):
@@ -632,7 +637,7 @@ def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", 
                     rel, rev = _undirected(ex.label), ex.label.endswith("(e2,e1)")
                 made = make(schema, Pair(ex.id, ex.text, ex.head, ex.tail), rel, rev)
                 if made:
-                    yield made
+                    yield (source, *made)
             continue
         schema = load_schema(source)
         for ex in load_split(source, split, data_root):
@@ -647,11 +652,26 @@ def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", 
                 made = make(schema, Pair(ex.id or "", ex.text, h, t, types.get(h), types.get(t)),
                             trip.relation, False)
                 if made:
-                    yield made
+                    yield (source, *made)
             entities = list(dict.fromkeys(m for ht in gold for m in ht))
             others = [(a, b) for a in entities for b in entities if a != b and (a, b) not in gold]
             rng.shuffle(others)
             for a, b in others[: int(math.ceil(negatives_per_positive * len(gold)))]:
                 made = make(schema, Pair(ex.id or "", ex.text, a, b, types.get(a), types.get(b)), None, False)
                 if made:
-                    yield made
+                    yield (source, *made)
+
+
+def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", fmt: str = "chatml",
+                   seed: int = 0, shuffle: bool = False, negatives_per_positive: float = 1.0,
+                   end: bool = False, data_root: str | Path | None = None) -> Iterator[tuple[str, str]]:
+    """(prompt_text, answer_text) for every question of training_questions, with the inference QAPrompt.
+
+    answer_text is the letter, followed by the end-of-answer marker when end=True. The prompt text starts
+    without BOS (a tokenizer adds it).
+    """
+    prompt = QAPrompt(fmt)
+    stop = end_of_answer(fmt) if end else ""
+    for _, pair, options, target in training_questions(sources, split, seed, shuffle, negatives_per_positive,
+                                                       data_root):
+        yield prompt.text(pair.text, options), target.letter + stop

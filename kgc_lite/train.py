@@ -6,6 +6,10 @@ in-context examples, rationale option and chat format, tokenized the way the lla
 `PromptBuilder.answer(triplets)` followed by `end_of_answer(format)`; the loss covers those tokens only. Each
 sample is its own sequence (no packing); a step's samples are padded per micro-batch.
 
+With `--task qa4re` the samples are QA4RE questions instead (kgc_lite/qa4re.py: `training_questions`, the
+`QAPrompt` inference sends, tokenized in the same three parts) and the target is the gold option's letter alone.
+The LM head is applied only at target positions, which for a one-letter answer skips nearly all of its cost.
+
 In-context examples are drawn per sample from the same data set's training split with a seed derived from the
 run's seed and the sample's index, so a run is reproducible and the model sees many different shots.
 
@@ -40,10 +44,14 @@ TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 IGNORE = -100
 
 
+TASKS = ("triplets", "qa4re")
+
+
 @dataclass
 class TrainOptions:
     """Every option of a run; the defaults are the recipe of Gajo & Barrón-Cedeño (2025)."""
     base: str | None = None                  # registry name, .gguf, HF folder or hub id; None: the default model
+    task: str = "triplets"                   # triplets: extract's prompts; qa4re: QA4RE questions (one letter)
     data: tuple[str, ...] = ("ade", "conll04", "scierc")  # data set names, or JSONL files (then `schema`)
     schema: str | None = None                # schema for JSONL data (name or file)
     data_dir: str | None = None
@@ -64,6 +72,11 @@ class TrainOptions:
     save_every: int = 25
     threads: int | None = None
     device: str | None = None                # cuda / cpu; None: cuda when present
+    shuffle_options: bool = False            # qa4re: shuffle each question's options (seeded)
+    negatives: float = 1.0                   # qa4re, triplet sets: none-of-the-above pairs per gold pair
+    init_adapter: str | None = None          # start from this adapter's LoRA weights (fresh optimizer/schedule)
+    skip_steps: int = 0                      # skip the first N steps of the seeded data plan (continue an epoch)
+    mix: str = "size"                        # how steps pick a data set: size (the union's mix) or equal
 
 
 @dataclass
@@ -81,12 +94,17 @@ class DataSource:
     path: Path
     schema: Schema
     examples: list[Example] = field(default_factory=list)
+    questions: int = 0        # qa4re: training questions built from it
 
 
 # -- data ------------------------------------------------------------------------------------------------
 def load_sources(opts: TrainOptions) -> list[DataSource]:
+    if opts.task not in TASKS:
+        raise KgcError(f"--task must be one of {', '.join(TASKS)} (got {opts.task!r})")
     if not opts.data:
         raise KgcError("no training data given: name data sets (ade, conll04, scierc) or JSONL files")
+    if opts.task == "qa4re":
+        return _qa_sources(opts)
     sources = []
     for item in opts.data:
         if item in TRIPLET_SETS:
@@ -105,6 +123,22 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
         examples = load_gold(path)
         check_data(examples, schema, str(path))
         sources.append(DataSource(name, path, schema, examples))
+    return sources
+
+
+def _qa_sources(opts: TrainOptions) -> list[DataSource]:
+    """QA4RE training reads the benchmark sets only (their train splits): semeval, conll04, ade, scierc."""
+    from .data import data_dir
+    from .qa4re import QA_SOURCES
+    sources = []
+    for item in opts.data:
+        if item not in QA_SOURCES:
+            raise KgcError(f"--task qa4re trains on {', '.join(QA_SOURCES)} (their train splits); got {item!r}")
+        path = (data_dir(opts.data_dir) / "semeval2010" / "train.jsonl" if item == "semeval"
+                else split_path(item, "train", opts.data_dir))
+        if not path.is_file():
+            raise KgcError(f"training data {item!r} not found at {path}")
+        sources.append(DataSource(item, path, load_schema(item)))
     return sources
 
 
@@ -178,20 +212,57 @@ def make_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, 
     return samples
 
 
+def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, fmt: str,
+                    log: Callable[[str], None]) -> list[Sample]:
+    """Every QA4RE training question as a sample: the prompt inference sends, tokenized in the same parts
+    (instruction prefix with BOS, sentence and options as user text, closing with control tokens), and the
+    gold option's letter as the one target token (inference reads that position's letter logits)."""
+    from .qa4re import QAPrompt, training_questions
+    prompt = QAPrompt(fmt)
+    prefix = tokens.encode(prompt.prefix(), bos=True)
+    closing = tokens.encode(prompt.closing())
+    letters: dict[str, list[int]] = {}
+    samples: list[Sample] = []
+    skipped = 0
+    counts: dict[str, int] = {}
+    for source, pair, options, target in training_questions([s.name for s in sources], "train", opts.seed,
+                                                            opts.shuffle_options, opts.negatives, opts.data_dir):
+        ids = prefix + tokens.encode(prompt.sentence(pair.text)) + tokens.encode(prompt.options(options)) + closing
+        answer = letters.setdefault(target.letter, tokens.encode(target.letter))
+        if len(ids) + len(answer) > opts.max_length:
+            skipped += 1
+            continue
+        counts[source] = counts.get(source, 0) + 1
+        samples.append(Sample(source, counts[source] - 1, ids + answer, [IGNORE] * len(ids) + answer, len(prefix)))
+    if not samples:
+        raise KgcError(f"no QA4RE training question fits in --max-length {opts.max_length} tokens; raise it")
+    if skipped:
+        log(f"skipped {skipped} of {skipped + len(samples)} questions longer than --max-length {opts.max_length}")
+    for src in sources:
+        src.questions = counts.get(src.name, 0)
+    return samples
+
+
 def _sample_seed(seed: int, name: str, index: int) -> int:
     return (seed * 1_000_003 + sum(ord(c) * 31 ** k for k, c in enumerate(name)) * 7919 + index) % (2 ** 31)
 
 
-def order(samples: list[Sample], steps: int, batch: int, seed: int) -> list[list[int]]:
+MIXES = ("size", "equal")
+
+
+def order(samples: list[Sample], steps: int, batch: int, seed: int, mix: str = "size") -> list[list[int]]:
     """Sample indices per step. Each step's samples come from one data set, picked with probability
-    proportional to its size (so the mix over a run is the union's), each data set being walked through in
-    seeded shuffles (epochs). One data set per step lets the step share its prompt prefix (see _step_loss)."""
+    proportional to its size (mix "size": the mix over a run is the union's) or uniformly (mix "equal": small
+    data sets are seen more often, in more epochs), each data set being walked through in seeded shuffles
+    (epochs). One data set per step lets the step share its prompt prefix (see _step_loss)."""
+    if mix not in MIXES:
+        raise KgcError(f"--mix must be one of {', '.join(MIXES)} (got {mix!r})")
     rng = random.Random(seed)
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(samples):
         groups.setdefault(s.dataset, []).append(i)
     names = sorted(groups)
-    weights = [len(groups[n]) for n in names]
+    weights = [len(groups[n]) if mix == "size" else 1 for n in names]
     pools: dict[str, list[int]] = {n: [] for n in names}
     out = []
     for _ in range(steps):
@@ -316,21 +387,34 @@ def _step_loss(model, samples: list[Sample], micro: int, pad_id: int, device, sh
 
 
 def _loss_sum(model, chunk: list[Sample], pad_id: int, device):
-    import torch
     ids, labels, mask = _pad(chunk, pad_id, device)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :].float()
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum")
+    return _target_loss_sum(model, labels, input_ids=ids, attention_mask=mask)
+
+
+def _target_loss_sum(model, labels, **inputs):
+    """Summed cross-entropy over the target positions, projecting only those positions onto the vocabulary:
+    the LM head is skipped for prompt tokens (for a one-letter QA4RE answer that is nearly every position)."""
+    import torch
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = causal.model(**inputs).last_hidden_state[:, :-1, :]
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
+    logits = causal.lm_head(hidden[keep]).float()
+    cap = getattr(causal.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
 
 
 def _shared_loss_sum(model, chunk: list[Sample], p: int, pad_id: int, device):
     import inspect
     import torch
     b = len(chunk)
-    params = inspect.signature(model.get_base_model().forward).parameters
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(causal.model.forward).parameters
     cache_kw = "cache" if "cache" in params else "past_key_values"  # transformers 5 renamed it
     prefix = torch.tensor([chunk[0].input_ids[:p]], device=device)
-    first = model(input_ids=prefix, use_cache=True)
+    first = causal.model(input_ids=prefix, use_cache=True)  # the prefix holds no targets: no LM head
     cache = getattr(first, "cache", None) or first.past_key_values
     for layer in cache.layers:
         layer.keys = layer.keys.expand(b, -1, -1, -1)
@@ -341,11 +425,9 @@ def _shared_loss_sum(model, chunk: list[Sample], p: int, pad_id: int, device):
     full_mask = torch.cat([torch.ones((b, p), dtype=mask.dtype, device=device), mask], dim=1)
     positions = torch.arange(p, p + n, device=device)
     extra = {"cache_position": positions} if "cache_position" in params else {}
-    logits = model(input_ids=ids, attention_mask=full_mask, use_cache=True, position_ids=positions.expand(b, n),
-                   **{cache_kw: cache}, **extra).logits[:, :-1, :].float()
     # The prefix's last position predicts the first token after it: always prompt, never a target.
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum")
+    return _target_loss_sum(model, labels, input_ids=ids, attention_mask=full_mask, use_cache=True,
+                            position_ids=positions.expand(b, n), **{cache_kw: cache}, **extra)
 
 
 def _oom_hint(exc: BaseException, opts: TrainOptions) -> KgcError:
@@ -361,6 +443,9 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         if value < low:
             raise KgcError(f"{name} must be >= {low}")
     PromptConfig(style=opts.style, icl=opts.icl, rationale=opts.rationale)  # validates style / icl
+    if opts.task == "qa4re" and (opts.icl or opts.rationale):
+        raise KgcError("--task qa4re asks zero-shot questions answered by one letter: pass --icl 0 and no "
+                       "--rationale")
     out = Path(out)
     ckpt = out / "checkpoint"
     if not resume and (out / "run_card.json").exists():
@@ -371,6 +456,11 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         if _comparable(saved) != mine:
             diff = sorted(k for k in mine if mine.get(k) != saved.get(k))
             raise KgcError(f"cannot resume {out}: options differ from the checkpoint's ({', '.join(diff)})")
+    if opts.skip_steps < 0:
+        raise KgcError("--skip-steps must be >= 0")
+    if opts.mix not in MIXES:
+        raise KgcError(f"--mix must be one of {', '.join(MIXES)} (got {opts.mix!r})")
+    init = _check_init_adapter(opts) if opts.init_adapter else None
     sources = load_sources(opts)
     base = resolve_base(opts.base)
     fmt = opts.format or base.prompt_format
@@ -388,7 +478,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     t0 = time.perf_counter()
     model, tok = load_base(base, dtype)
     tokens = Tokens(tok)
-    samples = make_samples(sources, opts, tokens, fmt, log)
+    samples = (make_qa_samples if opts.task == "qa4re" else make_samples)(sources, opts, tokens, fmt, log)
     lengths = sorted(len(s.input_ids) for s in samples)
     log(f"{len(samples)} samples from {', '.join(s.name for s in sources)}; tokens per sample: median "
         f"{lengths[len(lengths) // 2]}, max {lengths[-1]}")
@@ -399,6 +489,10 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     lcfg = LoraConfig(r=opts.rank, lora_alpha=opts.alpha, lora_dropout=opts.dropout, target_modules=targets,
                       bias="none", task_type="CAUSAL_LM")
     model = get_peft_model(model, lcfg)
+    if init is not None:
+        from safetensors.torch import load_file
+        set_peft_model_state_dict(model, load_file(str(init / "adapter_model.safetensors")))
+        log(f"LoRA weights from {init}")
     model.to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -409,7 +503,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             return (step + 1) / opts.warmup
         return max(0.0, (opts.steps - step) / max(1, opts.steps - opts.warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_at)
-    plan = order(samples, opts.steps, opts.batch, opts.seed)
+    plan = order(samples, opts.skip_steps + opts.steps, opts.batch, opts.seed, opts.mix)[opts.skip_steps:]
     curve: list[dict] = []
     start_step = 0
     elapsed_before = 0.0
@@ -460,9 +554,13 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     card = {
         "kind": "kgc-lite LoRA adapter",
         "base": {"ref": base.ref, "kind": base.kind, "path": base.path, "sha256": base.sha256},
-        "data": [{"name": s.name, "path": str(s.path), "sha256": file_sha256(s.path), "sentences": len(s.examples),
-                  "schema": s.schema.name} for s in sources],
+        "task": opts.task,
+        "data": [{"name": s.name, "path": str(s.path), "sha256": file_sha256(s.path), "schema": s.schema.name,
+                  **({"questions": s.questions} if opts.task == "qa4re" else {"sentences": len(s.examples)})}
+                 for s in sources],
         "samples": len(samples),
+        **({"init_adapter": {"path": str(init), "sha256": file_sha256(init / "adapter_model.safetensors")}}
+           if init is not None else {}),
         "options": asdict(opts) | {"format": fmt},
         "target_modules": targets,
         "device": str(device), "dtype": str(dtype).replace("torch.", ""),
@@ -476,8 +574,22 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     return out
 
 
+def _check_init_adapter(opts: TrainOptions) -> Path:
+    """The --init-adapter folder, checked against this run's LoRA shape before anything heavy loads."""
+    folder = Path(opts.init_adapter)
+    cfg_path = folder / "adapter_config.json"
+    if not (cfg_path.is_file() and (folder / "adapter_model.safetensors").is_file()):
+        raise KgcError(f"--init-adapter {folder} is not a LoRA adapter folder (needs adapter_config.json and "
+                       "adapter_model.safetensors)")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("r") != opts.rank:
+        raise KgcError(f"--init-adapter {folder} has rank {cfg.get('r')}, this run --rank {opts.rank}: pass "
+                       f"--rank {cfg.get('r')}")
+    return folder
+
+
 def _comparable(d: dict) -> dict:
-    d = dict(d)
+    d = {**asdict(TrainOptions()), **d}  # options added since a checkpoint was written take their defaults
     for k in ("save_every", "threads", "steps"):  # may change between a run and its resumption
         d.pop(k, None)
     d["data"] = list(d.get("data") or [])

@@ -99,3 +99,12 @@ def test_models_cli():
     assert verify.returncode == 0 and verify.stdout.startswith(b"ok ")
     unknown = run_cli("models", "verify", "nope")
     assert unknown.returncode == 1 and b"unknown model" in unknown.stderr and b"Traceback" not in unknown.stderr
+
+
+def test_qa4re_picks_a_model_fine_tuned_for_the_relation_set(isolated):
+    Path(isolated["KGC_LITE_MODELS"]).write_text(
+        'default = "general"\n[models.general]\nfile = "a.gguf"\n'
+        '[models.semeval-qa]\nfile = "b.gguf"\nqa4re_sets = ["semeval"]\n')
+    assert models.qa4re_model_for("semeval") == "semeval-qa"
+    assert models.qa4re_model_for("conll04") == "general"
+    assert models.spec_for("semeval-qa").qa4re_sets == ("semeval",)

@@ -280,3 +280,17 @@ def test_too_long_question_is_a_record_error(qa):
     text = "word " * 3000 + "fire and cable"
     out = list(qa.records([Pair("long", text, "fire", "cable")]))
     assert "more than the context" in out[0]["error"]
+
+
+def test_fine_tuned_semeval_model_is_picked_and_answers_by_content(default_model, engine):
+    """Without --model, the semeval relation set gets smollm2-135m-qa4re (built at first use from the shipped
+    adapter). On 12 sentences written for this test (one or two per relation, plus Other) it gets 8 right
+    when this was written; the untuned base answers by letter position (D or A) and gets at most 2."""
+    pairs = list(read_pairs([str(FIXTURES / "qa4re_labelled.jsonl")]))
+    tuned = QA4RE(None, "semeval", n_threads=2)
+    assert tuned.model.spec.name == "smollm2-135m-qa4re"
+    right = [r["label"] == r["gold"] for r in tuned.records(pairs)]
+    tuned.close()
+    base = QA4RE(schema="semeval", engine=engine, resolved=default_model)
+    base_right = [r["label"] == r["gold"] for r in base.records(pairs)]
+    assert sum(right) >= 7 and sum(base_right) <= 3, (right, base_right)

@@ -185,3 +185,84 @@ def test_cli_errors_are_one_line(tmp_path):
     assert err.startswith("kgc-lite: error:") and "holds no triplets" in err and "Traceback" not in err
     r = run_cli("convert", str(tmp_path), "--out", str(tmp_path / "x.gguf"))
     assert r.returncode == 1 and "is not a LoRA adapter folder" in r.stderr.decode()
+
+
+def test_target_only_lm_head_equals_full_logits_loss(default_model):
+    """_loss_sum projects only the target positions onto the vocabulary; the loss is the full-logits one."""
+    opts = tr.TrainOptions(data=("conll04",), icl=0)
+    model, tok = tr.load_base(tr.resolve_base(None), torch.float32)
+    schema = load_schema("conll04")
+    src = tr.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:3]])
+    samples = tr.make_samples([src], opts, tr.Tokens(tok), "chatml", lambda m: None)
+    ids, labels, mask = tr._pad(samples, tok.eos_token_id, "cpu")
+    with torch.no_grad():
+        mine = float(tr._loss_sum(model, samples, tok.eos_token_id, "cpu"))
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :]
+        full = float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                                       ignore_index=tr.IGNORE, reduction="sum"))
+    assert full > 1 and abs(mine - full) / full < 1e-5
+
+
+def test_qa4re_samples_are_the_inference_questions(default_model):
+    """--task qa4re: each sample is QA4RE.tokens() of its question (engine tokenization) plus the gold letter."""
+    import os
+    from transformers import AutoTokenizer
+    from kgc_lite.engine import Engine
+    from kgc_lite.qa4re import QA4RE, training_questions
+    from .test_qa4re import _has_data
+    if not _has_data():
+        pytest.skip("benchmark data not found")
+    p = str(default_model.path)
+    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
+    opts = tr.TrainOptions(task="qa4re", data=("semeval", "conll04"), icl=0)
+    sources = tr.load_sources(opts)
+    samples = tr.make_qa_samples(sources, opts, tok, "chatml", lambda m: None)
+    questions = list(training_questions(["semeval", "conll04"]))
+    assert len(samples) == len(questions) == sum(s.questions for s in sources)
+    qa = QA4RE(engine=Engine(p, n_ctx=1024, n_threads=1), resolved=default_model)
+    for k in (0, 1, 2, len(samples) - 1):  # SemEval's first questions and CoNLL04's last
+        source, pair, options, target = questions[k]
+        s = samples[k]
+        assert s.dataset == source
+        assert s.input_ids[:-1] == qa.tokens(pair.text, options)
+        assert s.labels[:-1] == [tr.IGNORE] * (len(s.labels) - 1)
+        assert s.labels[-1] == qa.letter_ids["ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(target.letter)]
+        assert s.prefix_len == len(qa._prefix)
+
+
+def test_qa4re_task_refuses_unknown_data_and_icl(tmp_path):
+    with pytest.raises(KgcError, match="qa4re trains on"):
+        tr.load_sources(tr.TrainOptions(task="qa4re", data=("tiny.jsonl",)))
+    with pytest.raises(KgcError, match="--icl 0"):
+        tr.train(tr.TrainOptions(task="qa4re", data=("semeval",), icl=3), tmp_path / "run")
+
+
+def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
+    """--init-adapter: with lr 0 the saved adapter is the init adapter, weight for weight (so the weights were
+    loaded into the LoRA layers, not a fresh init); the plan with --skip-steps continues the seeded order."""
+    from safetensors.torch import load_file
+    out, data, *_ = tiny_run
+    cont = tmp_path / "cont"
+    card = json.loads((tr.train(tiny(data, init_adapter=str(out), skip_steps=3, steps=1, lr=0.0, warmup=0), cont,
+                                log=lambda m: None) / "run_card.json").read_text())
+    before, after = load_file(str(out / "adapter_model.safetensors")), load_file(str(cont / "adapter_model.safetensors"))
+    assert before.keys() == after.keys() and any(float(v.abs().max()) > 0 for k, v in before.items() if "lora_B" in k)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert card["init_adapter"]["path"] == str(out) and len(card["init_adapter"]["sha256"]) == 64
+    samples = list(range(len(SENTENCES)))
+    fake = [tr.Sample("tiny", i, [], []) for i in samples]
+    assert tr.order(fake, 3, 2, 0) == tr.order(fake, 3 + 2, 2, 0)[:3]  # so skipping 3 of 5 continues a 3-step run
+    with pytest.raises(KgcError, match="rank 4, this run --rank 8"):
+        tr.train(tiny(data, init_adapter=str(out), rank=8), tmp_path / "bad", log=lambda m: None)
+    with pytest.raises(KgcError, match="not a LoRA adapter folder"):
+        tr.train(tiny(data, init_adapter=str(tmp_path)), tmp_path / "bad2", log=lambda m: None)
+
+
+def test_equal_mix_balances_data_sets():
+    fake = [tr.Sample("big", i, [], []) for i in range(90)] + [tr.Sample("small", i, [], []) for i in range(10)]
+    def share(mix):
+        plan = tr.order(fake, 400, 2, 0, mix)
+        return sum(fake[s[0]].dataset == "small" for s in plan) / len(plan)
+    assert 0.05 < share("size") < 0.16 and 0.42 < share("equal") < 0.58
+    with pytest.raises(KgcError, match="--mix must be one of"):
+        tr.order(fake, 1, 1, 0, "nope")

@@ -19,16 +19,21 @@ def train_command(
     base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model: a models.toml name, a .gguf file "
                                        "(dequantized by transformers), a Hugging Face folder or hub id. "
                                        "Default: models.toml's default (the embedded SmolLM2-135M-Instruct)."),
+    task: str = typer.Option("triplets", "--task", help="triplets: the prompts `extract` sends, answered with "
+                             "triplets; qa4re: QA4RE multiple-choice questions (`kgc-lite qa4re`), answered with one "
+                             "letter."),
     data: List[str] = typer.Option(["ade", "conll04", "scierc"], "--data", "-d", help="Training data: ade, conll04, "
                                    "scierc (their train splits; comma-separated or repeated: any mix), or JSONL "
-                                   'files of {"text", "triplets"} (then --schema).'),
+                                   'files of {"text", "triplets"} (then --schema). With --task qa4re: semeval, '
+                                   "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
+                                   "none-of-the-above)."),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of JSONL training data (name or "
                                          ".toml/.json file); the benchmark sets use their own."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA",
                                            help="Folder holding kgc/ (default: ../shared/data)."),
     prompt_style: str = typer.Option("natural", "--prompt-style", help=f"Answer style: {' or '.join(STYLES)}."),
-    icl: int = typer.Option(3, "--icl", min=0, help="In-context examples per training prompt, drawn per sample "
-                            "(seeded) from the same data set."),
+    icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples per training prompt, drawn "
+                                      "per sample (seeded) from the same data set (default: 3; qa4re: 0)."),
     rationale: bool = typer.Option(False, "--rationale/--no-rationale", help="Train the model to list relations "
                                    "and entities before the triplets."),
     prompt_format: Optional[str] = typer.Option(None, "--format", help=f"Prompt format: {' or '.join(FORMATS)} "
@@ -47,11 +52,26 @@ def train_command(
     seed: int = typer.Option(0, "--seed", help="Seed for sample order, in-context draws and LoRA init."),
     save_every: int = typer.Option(25, "--save-every", min=1, help="Checkpoint every N steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out's checkpoint (same options)."),
+    mix: str = typer.Option("size", "--mix", help="How each step picks its data set when several are given: "
+                            "size (in proportion to their sizes: the union's mix) or equal (each equally often; "
+                            "small sets get more epochs)."),
+    init_adapter: Optional[str] = typer.Option(None, "--init-adapter", help="Start from this adapter folder's "
+                                               "LoRA weights (same --rank) with a fresh optimizer and schedule: "
+                                               "train a shipped adapter further."),
+    skip_steps: int = typer.Option(0, "--skip-steps", min=0, help="Skip the first N steps of the seeded "
+                                   "sample order; with --init-adapter and the same --seed and --batch, the run "
+                                   "picks up the data where the adapter's run stopped."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads for torch."),
     device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu (default: cuda when present; bf16 "
                                          "there, fp32 on the CPU)."),
+    shuffle_options: bool = typer.Option(False, "--shuffle-options/--no-shuffle-options", help="qa4re: shuffle "
+                                         "each question's options (seeded), so the model must read them rather "
+                                         "than learn letter positions."),
+    negatives: float = typer.Option(1.0, "--negatives", min=0.0, help="qa4re on triplet sets: none-of-the-above "
+                                    "questions per gold pair of a sentence."),
 ) -> None:
-    """Fine-tune a LoRA adapter on triplet extraction with the prompts `extract` uses (loss on the answer only)."""
+    """Fine-tune a LoRA adapter with the prompts `extract` (or `qa4re`, with --task qa4re) sends; the loss
+    covers the answer only."""
     from ..train import TrainOptions, train
     if prompt_style not in STYLES:
         raise fail(f"--prompt-style must be one of: {', '.join(STYLES)} (got {prompt_style!r})", 2)
@@ -59,11 +79,18 @@ def train_command(
         raise fail(f"--format must be one of: {', '.join(FORMATS)} (got {prompt_format!r})", 2)
     if device not in (None, "cpu", "cuda"):
         raise fail(f"--device must be cpu or cuda (got {device!r})", 2)
+    from ..train import TASKS
+    if task not in TASKS:
+        raise fail(f"--task must be one of: {', '.join(TASKS)} (got {task!r})", 2)
+    if icl is None:
+        icl = 0 if task == "qa4re" else 3
     items = tuple(x.strip() for d in data for x in d.split(",") if x.strip())
-    opts = TrainOptions(base=base, data=items, schema=schema, data_dir=data_dir, style=prompt_style, icl=icl,
+    opts = TrainOptions(base=base, task=task, data=items, schema=schema, data_dir=data_dir, style=prompt_style, icl=icl,
                         rationale=rationale, format=prompt_format, rank=rank, alpha=alpha, dropout=dropout, lr=lr,
                         warmup=warmup, steps=steps, batch=batch, micro_batch=micro_batch, max_length=max_length,
-                        seed=seed, save_every=save_every, threads=threads, device=device)
+                        seed=seed, save_every=save_every, threads=threads, device=device,
+                        shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
+                        skip_steps=skip_steps, mix=mix)
     train(opts, out, resume=resume)
 
 
