@@ -294,3 +294,16 @@ def test_fine_tuned_semeval_model_is_picked_and_answers_by_content(default_model
     base = QA4RE(schema="semeval", engine=engine, resolved=default_model)
     base_right = [r["label"] == r["gold"] for r in base.records(pairs)]
     assert sum(right) >= 7 and sum(base_right) <= 3, (right, base_right)
+
+
+def test_cli_root_flag_takes_the_subcommand_options():
+    """`kgc-lite --qa4re --schema conll04 --threads 1` works as the design card writes it, options and all."""
+    r = run_cli("--qa4re", "--schema", "conll04", "--threads", "1",
+                input=b'{"id": "g", "text": "Bill Gates founded Microsoft .", "head": "Bill Gates", "tail": "Microsoft"}\n')
+    assert r.returncode == 0, r.stderr
+    out = _lines(r.stdout)
+    assert len(out) == 1 and out[0]["id"] == "g"
+    assert out[0]["relation"] in (None, "Work_for", "Organization_based_in", "Located_in", "Live_in", "Kill")
+    bad = run_cli("--qa4re", "--schema", "no-such-set", input=b'{"text": "a b", "head": "a", "tail": "b"}\n')
+    assert bad.returncode == 1 and b"Traceback" not in bad.stderr
+    assert run_cli("--qa4re", "--help").stdout.startswith(b"Usage: kgc-lite")

@@ -99,9 +99,18 @@ def root(ctx: typer.Context,
         raise typer.Exit(0)
 
 
-def main() -> None:
+def _route_qa4re(args: list[str]) -> list[str]:
+    """`kgc-lite --qa4re [OPTIONS] [FILES]` is `kgc-lite qa4re [OPTIONS] [FILES]`, so the design card's form takes
+    every qa4re option too (`cat pairs.jsonl | kgc-lite --qa4re --schema conll04`)."""
+    if "--qa4re" in args and args[0].startswith("-") and not {"-h", "--help", "--version"} & set(args):
+        return ["qa4re", *(a for a in args if a != "--qa4re")]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _route_qa4re(list(sys.argv[1:] if argv is None else argv))
     try:
-        app()
+        app(args=args, prog_name="kgc-lite")
     except KgcError as exc:
         raise SystemExit(fail(str(exc)).exit_code)
     except KeyboardInterrupt:
