@@ -166,8 +166,10 @@ def _zero_adapter(folder: Path) -> Path:
 
 @pytest.mark.skipif(not (SHIPPED / "adapter_model.safetensors").exists(), reason="no shipped adapter")
 def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, tmp_path):
-    """F16 and Q8_0: correlation >= 0.999 and the same top-1 on every extraction prompt; Q4 types: figures
-    reported (run with -s)."""
+    """F16: correlation >= 0.999 and the same top-1 on every extraction prompt (the merge is exact). Q8_0: the same
+    top-1, and quantizing the merged model costs no more correlation than quantizing the plain base does on the same
+    prompt (within 0.0005): the base alone sits at 0.9991-0.9993 there, so a fixed 0.999 would test Q8_0's noise,
+    not the merge. Q4 types: figures reported (run with -s)."""
     token_ids = task_ids
     ref = reference_logits(hf, SHIPPED, token_ids)
     f16 = convert.merge_gguf(default_model.path, SHIPPED, tmp_path / "m-F16.gguf", "F16")
@@ -177,9 +179,16 @@ def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, 
         got = llama_logits(path, token_ids)
         figures[q] = ([round(corr(r, g), 5) for r, g in zip(ref, got)],
                       [bool(r.argmax() == g.argmax()) for r, g in zip(ref, got)])
+    zero = tmp_path / "zero"
+    shutil.copytree(SHIPPED, zero)
+    base_ref = reference_logits(hf, _zero_adapter(zero), token_ids)
+    base_q8 = convert.quantize(convert.merge_gguf(default_model.path, zero, tmp_path / "b-F16.gguf", "F16"),
+                               tmp_path / "b-Q8_0.gguf", "Q8_0")
+    figures["base Q8_0"] = ([round(corr(r, g), 5) for r, g in zip(base_ref, llama_logits(base_q8, token_ids))], [])
     print("fidelity (correlation per prompt, top-1 equal):", json.dumps(figures))
-    for q in ("F16", "Q8_0"):
-        assert min(figures[q][0]) >= 0.999 and all(figures[q][1]), (q, figures[q])
+    assert min(figures["F16"][0]) >= 0.999 and all(figures["F16"][1]), figures["F16"]
+    assert all(figures["Q8_0"][1]), figures
+    assert all(m >= b - 0.0005 for m, b in zip(figures["Q8_0"][0], figures["base Q8_0"][0])), figures
 
 
 def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
