@@ -391,11 +391,16 @@ def _loss_sum(model, chunk: list[Sample], pad_id: int, device):
     return _target_loss_sum(model, labels, input_ids=ids, attention_mask=mask)
 
 
+def _causal(model):
+    """The causal LM under a PEFT wrapper (its `.model` body and `.lm_head` are called separately)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def _target_loss_sum(model, labels, **inputs):
     """Summed cross-entropy over the target positions, projecting only those positions onto the vocabulary:
     the LM head is skipped for prompt tokens (for a one-letter QA4RE answer that is nearly every position)."""
     import torch
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal = _causal(model)
     hidden = causal.model(**inputs).last_hidden_state[:, :-1, :]
     targets = labels[:, 1:]
     keep = targets != IGNORE
@@ -410,7 +415,7 @@ def _shared_loss_sum(model, chunk: list[Sample], p: int, pad_id: int, device):
     import inspect
     import torch
     b = len(chunk)
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal = _causal(model)
     params = inspect.signature(causal.model.forward).parameters
     cache_kw = "cache" if "cache" in params else "past_key_values"  # transformers 5 renamed it
     prefix = torch.tensor([chunk[0].input_ids[:p]], device=device)
@@ -575,16 +580,13 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
 
 
 def _check_init_adapter(opts: TrainOptions) -> Path:
-    """The --init-adapter folder, checked against this run's LoRA shape before anything heavy loads."""
+    """The --init-adapter folder, read by the converter's adapter reader (the same checks as `convert`) and
+    held to this run's rank, before anything heavy loads."""
+    from .convert import read_lora
     folder = Path(opts.init_adapter)
-    cfg_path = folder / "adapter_config.json"
-    if not (cfg_path.is_file() and (folder / "adapter_model.safetensors").is_file()):
-        raise KgcError(f"--init-adapter {folder} is not a LoRA adapter folder (needs adapter_config.json and "
-                       "adapter_model.safetensors)")
-    cfg = json.loads(cfg_path.read_text())
-    if cfg.get("r") != opts.rank:
-        raise KgcError(f"--init-adapter {folder} has rank {cfg.get('r')}, this run --rank {opts.rank}: pass "
-                       f"--rank {cfg.get('r')}")
+    rank = read_lora(folder).rank
+    if rank != opts.rank:
+        raise KgcError(f"--init-adapter {folder} has rank {rank}, this run --rank {opts.rank}: pass --rank {rank}")
     return folder
 
 

@@ -110,13 +110,18 @@ def test_training_prompts_are_the_extraction_prompts(default_model):
     assert target == engine.tokenize(builder.answer(ex.triplets) + end_of_answer("chatml"))
 
 
-def test_shared_prefix_loss_equals_plain_loss(default_model):
-    from peft import LoraConfig, get_peft_model
-    opts = tr.TrainOptions(data=("conll04",), icl=0)
+def conll04_samples(n: int):
+    """The base model, its tokenizer, and 0-ICL CoNLL04 training samples of the first n SENTENCES."""
     model, tok = tr.load_base(tr.resolve_base(None), torch.float32)
     schema = load_schema("conll04")
-    src = tr.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:4]])
-    samples = tr.make_samples([src], opts, tr.Tokens(tok), "chatml", lambda m: None)
+    src = tr.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:n]])
+    opts = tr.TrainOptions(data=("conll04",), icl=0)
+    return model, tok, tr.make_samples([src], opts, tr.Tokens(tok), "chatml", lambda m: None)
+
+
+def test_shared_prefix_loss_equals_plain_loss(default_model):
+    from peft import LoraConfig, get_peft_model
+    model, tok, samples = conll04_samples(4)
     assert all(s.prefix_len > 50 for s in samples)
     torch.manual_seed(0)
     m = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
@@ -189,11 +194,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 def test_target_only_lm_head_equals_full_logits_loss(default_model):
     """_loss_sum projects only the target positions onto the vocabulary; the loss is the full-logits one."""
-    opts = tr.TrainOptions(data=("conll04",), icl=0)
-    model, tok = tr.load_base(tr.resolve_base(None), torch.float32)
-    schema = load_schema("conll04")
-    src = tr.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:3]])
-    samples = tr.make_samples([src], opts, tr.Tokens(tok), "chatml", lambda m: None)
+    model, tok, samples = conll04_samples(3)
     ids, labels, mask = tr._pad(samples, tok.eos_token_id, "cpu")
     with torch.no_grad():
         mine = float(tr._loss_sum(model, samples, tok.eos_token_id, "cpu"))

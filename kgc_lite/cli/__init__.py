@@ -84,17 +84,13 @@ def write_jsonl(records: Iterable[dict], progress: Progress | None = None) -> in
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context,
          qa4re: bool = typer.Option(False, "--qa4re", help="Classify entity pairs read from stdin as multiple-choice "
-                                    "QA (same as `kgc-lite qa4re -`)."),
+                                    "QA: `kgc-lite --qa4re [OPTIONS] [FILES]` is `kgc-lite qa4re [OPTIONS] [FILES]`."),
          version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
     if version:
         from importlib.metadata import version as pkg_version
         typer.echo(pkg_version("kgc-lite"))
         raise typer.Exit(0)
-    if ctx.invoked_subcommand is None:
-        if qa4re:
-            from .qa4re import qa4re_command
-            ctx.invoke(qa4re_command)
-            return
+    if ctx.invoked_subcommand is None:  # `--qa4re` never gets here: main() routes it to the qa4re command
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
 

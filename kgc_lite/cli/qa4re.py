@@ -1,8 +1,5 @@
-"""`kgc-lite qa4re` (also `kgc-lite --qa4re`): entity pairs in, one chosen relation per pair out (JSONL).
-
-Parameters use `Annotated`, so every default is a plain value and the root callback can call
-`qa4re_command()` with no arguments for `cat pairs.jsonl | kgc-lite --qa4re`.
-"""
+"""`kgc-lite qa4re` (also `kgc-lite --qa4re`, which `cli.main` routes here with all its options): entity pairs
+in, one chosen relation per pair out (JSONL)."""
 
 from __future__ import annotations
 
