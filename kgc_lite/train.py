@@ -76,7 +76,7 @@ class TrainOptions:
     negatives: float = 1.0                   # qa4re, triplet sets: none-of-the-above pairs per gold pair
     init_adapter: str | None = None          # start from this adapter's LoRA weights (fresh optimizer/schedule)
     skip_steps: int = 0                      # skip the first N steps of the seeded data plan (continue an epoch)
-    mix: str = "size"                        # how steps pick a data set: size (the union's mix) or equal
+    mix: str = "size"                        # how steps pick a data set: size, equal, or weights name=w,...
 
 
 @dataclass
@@ -250,19 +250,42 @@ def _sample_seed(seed: int, name: str, index: int) -> int:
 MIXES = ("size", "equal")
 
 
+def mix_weights(mix: str, sizes: dict[str, int] | None = None) -> dict[str, float]:
+    """The weight each data set gets when a step picks one: "size" (its sample count: the union's mix), "equal"
+    (1 each), or explicit "name=w,name=w" weights (every data set named, w >= 0, some w > 0). With sizes None
+    only the form is checked (early, before the data is loaded)."""
+    err = f"--mix must be size, equal or weights like ade=1,scierc=2 (got {mix!r})"
+    if mix in MIXES:
+        return {n: (float(k) if mix == "size" else 1.0) for n, k in (sizes or {}).items()}
+    weights: dict[str, float] = {}
+    for part in mix.split(","):
+        name, eq, w = part.partition("=")
+        try:
+            weights[name.strip()] = float(w)
+        except ValueError:
+            raise KgcError(err) from None
+        if not eq or not name.strip() or not weights[name.strip()] >= 0:
+            raise KgcError(err)
+    if not any(weights.values()):
+        raise KgcError(f"--mix {mix!r}: at least one weight must be > 0")
+    if sizes is not None and set(weights) != set(sizes):
+        raise KgcError(f"--mix {mix!r} must give a weight to each data set of the run, exactly: "
+                       f"{', '.join(sorted(sizes))}")
+    return weights
+
+
 def order(samples: list[Sample], steps: int, batch: int, seed: int, mix: str = "size") -> list[list[int]]:
-    """Sample indices per step. Each step's samples come from one data set, picked with probability
-    proportional to its size (mix "size": the mix over a run is the union's) or uniformly (mix "equal": small
-    data sets are seen more often, in more epochs), each data set being walked through in seeded shuffles
-    (epochs). One data set per step lets the step share its prompt prefix (see _step_loss)."""
-    if mix not in MIXES:
-        raise KgcError(f"--mix must be one of {', '.join(MIXES)} (got {mix!r})")
+    """Sample indices per step. Each step's samples come from one data set, picked with probability given by
+    mix_weights (size: in proportion to its size, so a run's mix is the union's; equal: uniformly, so small
+    data sets are seen in more epochs; name=w: as weighted), each data set being walked through in seeded
+    shuffles (epochs). One data set per step lets the step share its prompt prefix (see _step_loss)."""
     rng = random.Random(seed)
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(samples):
         groups.setdefault(s.dataset, []).append(i)
     names = sorted(groups)
-    weights = [len(groups[n]) if mix == "size" else 1 for n in names]
+    by_name = mix_weights(mix, {n: len(groups[n]) for n in names})
+    weights = [by_name[n] for n in names]
     pools: dict[str, list[int]] = {n: [] for n in names}
     out = []
     for _ in range(steps):
@@ -463,10 +486,10 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             raise KgcError(f"cannot resume {out}: options differ from the checkpoint's ({', '.join(diff)})")
     if opts.skip_steps < 0:
         raise KgcError("--skip-steps must be >= 0")
-    if opts.mix not in MIXES:
-        raise KgcError(f"--mix must be one of {', '.join(MIXES)} (got {opts.mix!r})")
+    mix_weights(opts.mix)
     init = _check_init_adapter(opts) if opts.init_adapter else None
     sources = load_sources(opts)
+    mix_weights(opts.mix, {s.name: 1 for s in sources})     # names checked before the model loads
     base = resolve_base(opts.base)
     fmt = opts.format or base.prompt_format
 

@@ -167,9 +167,10 @@ def _zero_adapter(folder: Path) -> Path:
 @pytest.mark.skipif(not (SHIPPED / "adapter_model.safetensors").exists(), reason="no shipped adapter")
 def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, tmp_path):
     """F16: correlation >= 0.999 and the same top-1 on every extraction prompt (the merge is exact). Q8_0: the same
-    top-1, and quantizing the merged model costs no more correlation than quantizing the plain base does on the same
-    prompt (within 0.0005): the base alone sits at 0.9988-0.9993 there, so a fixed 0.999 would test Q8_0's noise,
-    not the merge. Q4 types: figures reported (run with -s)."""
+    top-1, every prompt >= 0.998, and the correlation lost to quantizing (1 - corr, mean over the prompts) at most
+    1.5x what quantizing the plain base loses on the same prompts. The base alone sits at 0.9988-0.9993 there, so a
+    fixed 0.999 would test Q8_0's rounding noise, not the merge; and that noise falls on different prompts for
+    different weights, so the comparison is of means, not prompt by prompt. Q4 types: figures reported (-s)."""
     token_ids = task_ids
     ref = reference_logits(hf, SHIPPED, token_ids)
     f16 = convert.merge_gguf(default_model.path, SHIPPED, tmp_path / "m-F16.gguf", "F16")
@@ -188,7 +189,9 @@ def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, 
     print("fidelity (correlation per prompt, top-1 equal):", json.dumps(figures))
     assert min(figures["F16"][0]) >= 0.999 and all(figures["F16"][1]), figures["F16"]
     assert all(figures["Q8_0"][1]), figures
-    assert all(m >= b - 0.0005 for m, b in zip(figures["Q8_0"][0], figures["base Q8_0"][0])), figures
+    assert min(figures["Q8_0"][0]) >= 0.998, figures
+    lost = [sum(1 - c for c in figures[k][0]) / len(figures[k][0]) for k in ("Q8_0", "base Q8_0")]
+    assert lost[0] <= 1.5 * lost[1], (lost, figures)
 
 
 def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):

@@ -177,6 +177,15 @@ def test_unknown_data_name(tmp_path):
         tr.train(tr.TrainOptions(data=("conll05",)), tmp_path / "o")
 
 
+def test_mix_names_checked_before_the_model_loads(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", SENTENCES)
+    # an unknown base would fail later: the mix error must come first
+    with pytest.raises(KgcError, match="exactly: d"):
+        tr.train(tiny(data, mix="scierc=1", base="no-such-model"), tmp_path / "o")
+    with pytest.raises(KgcError, match="--mix must be size, equal or weights"):
+        tr.train(tiny(data, mix="d=", base="no-such-model"), tmp_path / "o")
+
+
 def test_oom_hint():
     msg = str(tr._oom_hint(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), tr.TrainOptions()))
     assert "out of memory" in msg and "--micro-batch" in msg and "--max-length" in msg
@@ -265,5 +274,11 @@ def test_equal_mix_balances_data_sets():
         plan = tr.order(fake, 400, 2, 0, mix)
         return sum(fake[s[0]].dataset == "small" for s in plan) / len(plan)
     assert 0.05 < share("size") < 0.16 and 0.42 < share("equal") < 0.58
-    with pytest.raises(KgcError, match="--mix must be one of"):
-        tr.order(fake, 1, 1, 0, "nope")
+    assert 0.68 < share("big=1,small=3") < 0.82 and share("big=0,small=1") == 1.0
+    for bad in ("nope", "big=1,small", "big=x,small=1", "big=-1,small=1"):
+        with pytest.raises(KgcError, match="--mix must be size, equal or weights"):
+            tr.order(fake, 1, 1, 0, bad)
+    with pytest.raises(KgcError, match="at least one weight"):
+        tr.order(fake, 1, 1, 0, "big=0,small=0")
+    with pytest.raises(KgcError, match="exactly: big, small"):
+        tr.order(fake, 1, 1, 0, "big=1,other=1")

@@ -53,8 +53,9 @@ def train_command(
     save_every: int = typer.Option(25, "--save-every", min=1, help="Checkpoint every N steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out's checkpoint (same options)."),
     mix: str = typer.Option("size", "--mix", help="How each step picks its data set when several are given: "
-                            "size (in proportion to their sizes: the union's mix) or equal (each equally often; "
-                            "small sets get more epochs)."),
+                            "size (in proportion to their sizes: the union's mix), equal (each equally often; "
+                            "small sets get more epochs), or weights for each set, e.g. "
+                            "ade=1,conll04=1,scierc=2."),
     init_adapter: Optional[str] = typer.Option(None, "--init-adapter", help="Start from this adapter folder's "
                                                "LoRA weights (same --rank) with a fresh optimizer and schedule: "
                                                "train a shipped adapter further."),
