@@ -253,18 +253,18 @@ MIXES = ("size", "equal")
 def mix_weights(mix: str, sizes: dict[str, int] | None = None) -> dict[str, float]:
     """The weight each data set gets when a step picks one: "size" (its sample count: the union's mix), "equal"
     (1 each), or explicit "name=w,name=w" weights (every data set named, w >= 0, some w > 0). With sizes None
-    only the form is checked (early, before the data is loaded)."""
+    only the form is checked."""
     err = f"--mix must be size, equal or weights like ade=1,scierc=2 (got {mix!r})"
     if mix in MIXES:
         return {n: (float(k) if mix == "size" else 1.0) for n, k in (sizes or {}).items()}
     weights: dict[str, float] = {}
     for part in mix.split(","):
-        name, eq, w = part.partition("=")
+        name, eq, w = (x.strip() for x in part.partition("="))
         try:
-            weights[name.strip()] = float(w)
+            weights[name] = float(w)
         except ValueError:
             raise KgcError(err) from None
-        if not eq or not name.strip() or not weights[name.strip()] >= 0:
+        if not eq or not name or not weights[name] >= 0:
             raise KgcError(err)
     if not any(weights.values()):
         raise KgcError(f"--mix {mix!r}: at least one weight must be > 0")
@@ -486,10 +486,9 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             raise KgcError(f"cannot resume {out}: options differ from the checkpoint's ({', '.join(diff)})")
     if opts.skip_steps < 0:
         raise KgcError("--skip-steps must be >= 0")
-    mix_weights(opts.mix)
     init = _check_init_adapter(opts) if opts.init_adapter else None
     sources = load_sources(opts)
-    mix_weights(opts.mix, {s.name: 1 for s in sources})     # names checked before the model loads
+    mix_weights(opts.mix, {s.name: 1 for s in sources})     # form and names, checked before the model loads
     base = resolve_base(opts.base)
     fmt = opts.format or base.prompt_format
 
