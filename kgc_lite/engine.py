@@ -1,6 +1,6 @@
 """The model engine: llama.cpp through llama-cpp-python, greedy decoding under a GBNF grammar.
 
-Three things make it faster than calling `create_completion` per input:
+Three things make it faster than calling `create_completion` per input (kgc_lite/decoding.py adds more):
 - Prefix reuse: callers pass the prompt as (prefix tokens, input tokens); the KV cache of the longest common
   prefix with the previous call is kept, so a fixed instruction + examples prefix is evaluated once.
 - Grammar-first sampling: the grammar is checked against the greedy token only, and applied to the whole
@@ -34,6 +34,10 @@ class EngineStats:
     generate_seconds: float = 0.0
     full_grammar_passes: int = 0  # steps where the greedy token was rejected and the grammar ran over the vocab
     calls: int = 0
+    decode_calls: int = 0        # llama.cpp evaluations by the fast decoder (kgc_lite/decoding.py)
+    forced_tokens: int = 0       # answer tokens the grammar allowed alone, appended without a sampling step
+    drafted_tokens: int = 0      # tokens drafted from the input inside entity strings
+    accepted_tokens: int = 0     # drafted tokens that were the model's own greedy choice
     extra: dict = field(default_factory=dict)
 
 
@@ -214,21 +218,38 @@ class Engine:
             raise KgcError("internal error: the grammar allows no token")
         return best
 
-    # -- batched generation -------------------------------------------------------------------------
-    def generate_batch(self, prefix: list[int], suffixes: list[list[int]], grammars: list[str | None],
-                       max_tokens: int = 512, stops: list | None = None, n_seq: int = 8) -> list[tuple[str, bool]]:
-        """Greedy answers for several inputs that share `prefix`, decoded together, `n_seq` at a time.
+    # -- batched evaluation (used by kgc_lite/decoding.py) ---------------------------------------------------
+    def grammars(self):
+        """llguidance's view of this model's vocabulary, built once (about a second) and kept."""
+        if getattr(self, "_grammars", None) is None:
+            from .decoding import _Grammars
+            self._grammars = _Grammars(self)
+        return self._grammars
 
-        The prefix is evaluated once into sequence 0 of a unified KV cache; each input's sequence starts as a
-        copy of it (cells are shared, not duplicated), then every step decodes one token for each live
-        sequence in a single llama_decode call. Results equal `generate` on prefix + suffix up to float
-        rounding in batched matrix products.
-        """
-        results: list[tuple[str, bool]] = []
-        for i in range(0, len(suffixes), n_seq):
-            results += self._batch_group(prefix, suffixes[i:i + n_seq], grammars[i:i + n_seq], max_tokens,
-                                         (stops or [None] * len(suffixes))[i:i + n_seq], n_seq)
-        return results
+    def call_costs(self, prefix: list[int]):
+        """Seconds one llama.cpp call of k tokens (one sequence, last logits only) takes on this machine, as a
+        function of k: measured once per engine (about 20 calls) and interpolated between 1, 2, 4 and 8."""
+        if getattr(self, "_call_costs", None) is None:
+            lib = self._lib
+            mem = lib.llama_get_memory(self._bctx)
+            scratch = self._bctx_seqs  # the highest sequence id: free while nothing decodes
+            sizes = (1, 2, 4, 8)
+            seconds = {}
+            for k in sizes:
+                runs = []
+                for _ in range(3):
+                    lib.llama_memory_seq_rm(mem, scratch, -1, -1)
+                    lib.llama_memory_seq_cp(mem, 0, scratch, -1, -1)
+                    entries = [(prefix[j % len(prefix)], len(prefix) + j, scratch, j == k - 1) for j in range(k)]
+                    start = time.perf_counter()
+                    self._decode(entries)
+                    runs.append(time.perf_counter() - start)
+                seconds[k] = sorted(runs)[1]
+            lib.llama_memory_seq_rm(mem, scratch, -1, -1)
+            xs = np.array(sizes, dtype=float)
+            ys = np.array([seconds[k] for k in sizes])
+            self._call_costs = lambda k: float(np.interp(k, xs, ys, right=ys[-1] * k / xs[-1]))
+        return self._call_costs
 
     def _batch_context(self, n_seq: int):
         lib = self._lib
@@ -243,10 +264,14 @@ class Engine:
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = self.llm.context_params.n_threads
         params.no_perf = True
+        # The same attention kernel as the Llama context (flash attention off by default there, "auto" here):
+        # otherwise the two paths round differently and greedy near-ties flip between them.
+        params.flash_attn_type = self.llm.context_params.flash_attn_type
         self._bctx = lib.llama_init_from_model(self.llm.model, params)
         if not self._bctx:
             raise KgcError("llama.cpp could not create a batched context (out of memory?); try --batch 1")
         self._bctx_seqs = n_seq
+        self._bseq_len = self.n_ctx  # longest one sequence may grow (prefix + input + answer)
         self._bbatch = lib.llama_batch_init(self._bcap, 0, n_seq + 1)
         self._bprefix: list[int] = []
 
@@ -265,95 +290,6 @@ class Engine:
         b.n_tokens = len(entries)
         if lib.llama_decode(self._bctx, b) != 0:
             raise KgcError("llama.cpp failed to decode a batch (context full?); try a smaller --batch")
-
-    def _batch_group(self, prefix, suffixes, grammars, max_tokens, stops, n_seq):
-        lib = self._lib
-        self._batch_context(n_seq)
-        mem = lib.llama_get_memory(self._bctx)
-        start = time.perf_counter()
-        if self._bprefix != prefix:
-            lib.llama_memory_clear(mem, True)
-            for i in range(0, len(prefix), self._bcap):
-                self._decode([(t, i + j, 0, False) for j, t in enumerate(prefix[i:i + self._bcap])])
-            self._bprefix = list(prefix)
-            self.stats.prompt_tokens += len(prefix)
-        else:
-            self.stats.cached_tokens += len(prefix) * len(suffixes)
-        n = len(suffixes)
-        for seq in range(1, n + 1):
-            lib.llama_memory_seq_rm(mem, seq, -1, -1)
-            lib.llama_memory_seq_cp(mem, 0, seq, -1, -1)
-        # Evaluate the suffixes, packing whole ones into batches; keep each one's last-token logits.
-        logits: list[np.ndarray | None] = [None] * n
-        pending: list[tuple[int, int, int, bool]] = []
-        owners: list[int] = []
-        for k, suffix in enumerate(suffixes):
-            if len(pending) + len(suffix) > self._bcap and pending:
-                self._flush_suffixes(pending, owners, logits)
-                pending, owners = [], []
-            for j, t in enumerate(suffix):
-                last = j == len(suffix) - 1
-                pending.append((t, len(prefix) + j, k + 1, last))
-                if last:
-                    owners.append(k)
-        self._flush_suffixes(pending, owners, logits)
-        self.stats.prompt_tokens += sum(len(x) for x in suffixes)
-        self.stats.prompt_seconds += time.perf_counter() - start
-
-        start = time.perf_counter()
-        samplers = [lib.llama_sampler_init_grammar(self.vocab, g.encode("utf-8"), b"root") if g else None
-                    for g in grammars]
-        if any(g and not smp for g, smp in zip(grammars, samplers)):
-            raise KgcError("internal error: the generated grammar does not parse")
-        outs: list[list[int]] = [[] for _ in range(n)]
-        finished = [False] * n
-        live = list(range(n))
-        positions = [len(prefix) + len(sfx) for sfx in suffixes]
-        try:
-            while live:
-                step: list[tuple[int, int, int, bool]] = []
-                still = []
-                for k in live:
-                    smp = samplers[k]
-                    token = self._pick(smp, logits[k])
-                    if lib.llama_vocab_is_eog(self.vocab, token):
-                        finished[k] = True
-                        continue
-                    if smp is not None:
-                        lib.llama_sampler_accept(smp, token)
-                    outs[k].append(token)
-                    if (stops[k] is not None and stops[k](self.llm.detokenize([token]))) or \
-                            len(outs[k]) >= max_tokens:
-                        continue
-                    step.append((token, positions[k], k + 1, True))
-                    positions[k] += 1
-                    still.append(k)
-                live = still
-                if not live:
-                    break
-                self._decode(step)
-                for i, k in enumerate(live):
-                    ptr = lib.llama_get_logits_ith(self._bctx, i)
-                    logits[k] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
-        finally:
-            for smp in samplers:
-                if smp is not None:
-                    lib.llama_sampler_free(smp)
-            for seq in range(1, n + 1):
-                lib.llama_memory_seq_rm(mem, seq, -1, -1)
-            self.stats.generate_seconds += time.perf_counter() - start
-            self.stats.generated_tokens += sum(len(o) for o in outs)
-            self.stats.calls += n
-        return [(self.detokenize(o), f) for o, f in zip(outs, finished)]
-
-    def _flush_suffixes(self, pending, owners, logits) -> None:
-        if not pending:
-            return
-        self._decode(pending)
-        rows = [i for i, entry in enumerate(pending) if entry[3]]  # batch positions of the last tokens
-        for i, k in zip(rows, owners):
-            ptr = self._lib.llama_get_logits_ith(self._bctx, i)
-            logits[k] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def close(self) -> None:
         self._close_batch_context()

@@ -142,6 +142,31 @@ class Score:
                 "errors": dict(self.errors)}
 
 
+def zero_rte_metrics(gold: list[Example], predictions: Mapping[str, list[Key | Triplet]]) -> dict:
+    """The metrics published on the zero-shot FewRel / Wiki-ZSL splits (RelationPrompt, ZETT), next to the
+    strict micro scores: on sentences with one gold triplet, single-triplet accuracy (the first triplet the
+    model writes, i.e. its one triplet, equals the gold one; a sentence with no prediction is wrong) and the
+    stricter exact-set accuracy (it writes that triplet and nothing else); on sentences with more than one gold
+    triplet, strict micro P/R/F1. Predictions must keep the model's order (lists, not sets)."""
+    single = correct_first = correct_set = 0
+    multi = Counts()
+    for ex in gold:
+        g = {t.key for t in ex.triplets}
+        pred = [tuple(t[:3]) for t in predictions.get(ex.id, ())]
+        if len(g) == 1:
+            single += 1
+            correct_first += bool(pred) and pred[0] in g
+            correct_set += set(pred) == g
+        elif len(g) > 1:
+            p = set(pred)
+            multi.add(Counts(len(g & p), len(p - g), len(g - p)))
+    return {"single_triplet_sentences": single,
+            "single_triplet_accuracy": correct_first / single if single else 0.0,
+            "single_triplet_exact_set_accuracy": correct_set / single if single else 0.0,
+            "multi_triplet_sentences": sum(1 for ex in gold if len({t.key for t in ex.triplets}) > 1),
+            "multi_triplet": multi.as_dict()}
+
+
 def score(gold: list[Example], predictions: Mapping[str, Iterable[Key | Triplet]]) -> Score:
     """Score predictions (gold id -> triplets; a missing id predicts nothing) against the gold sentences."""
     s = Score()
@@ -412,6 +437,13 @@ def summary_table(metrics: dict, title: str = "") -> str:
     errs = metrics.get("errors")
     if errs:
         lines.append("errors: " + ", ".join(f"{k.replace('_', ' ')} {_n(v)}" for k, v in errs.items()))
+    if "single_triplet_accuracy" in metrics:
+        m = metrics["multi_triplet"]
+        lines.append(f"zero-shot: single-triplet accuracy {pct(metrics['single_triplet_accuracy']).strip()} "
+                     f"(exact set {pct(metrics['single_triplet_exact_set_accuracy']).strip()}; "
+                     f"{metrics['single_triplet_sentences']} sentences), multi-triplet P/R/F1 "
+                     f"{pct(m['precision']).strip()}/{pct(m['recall']).strip()}/{pct(m['f1']).strip()} "
+                     f"({metrics['multi_triplet_sentences']} sentences)")
     lines.append(f"{metrics.get('sentences', 0)} sentences, {metrics.get('gold_triplets', 0)} gold triplets")
     return "\n".join(lines)
 
@@ -424,12 +456,13 @@ def _n(x: float) -> str:
 def run_extraction(gold: list[Example], *, schema, options, model: str | None = None,
                    pool: list[Example] | None = None, seeds: Iterable[int] = (0,), n_threads: int | None = None,
                    n_gpu_layers: int = 0, n_ctx: int | None = None, save_predictions: str | Path | None = None,
-                   progress=None, log=None) -> tuple[list[dict], dict]:
+                   progress=None, log=None, extra_metrics=None) -> tuple[list[dict], dict]:
     """Extract from every gold sentence once per seed (the seed draws the in-context examples from `pool`;
     with no pool the schema's own examples are used and every run is the same), and score each run.
 
     Each gold sentence is one unit (never split), and its predictions can be saved as `kgc-lite extract`
     records with the gold id, so `kgc-lite eval --predictions` on the saved file gives the same numbers.
+    `extra_metrics(gold, predictions)`, if given, adds to each run's metrics (e.g. zero_rte_metrics).
     Returns (per-run results, model info).
     """
     import time
@@ -469,6 +502,8 @@ def run_extraction(gold: list[Example], *, schema, options, model: str | None = 
         stats = {k: v - before.get(k, 0) for k, v in vars(engine.stats).items() if isinstance(v, (int, float))}
         metrics = score(gold, predictions).as_dict()
         metrics["extraction_errors"] = len(errors)
+        if extra_metrics:
+            metrics.update(extra_metrics(gold, predictions))
         shots = [e.id for e in ex.prompts.examples]
         runs.append({"seed": seed, "icl_example_ids": shots, "seconds": round(seconds, 3),
                      "sentences_per_second": len(gold) / seconds if seconds else None, "engine": stats,

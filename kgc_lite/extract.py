@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .data import Example, Triplet
+from .decoding import Answer, Decoder, Request
 from .engine import Engine
 from .grammar import TripletGrammar
 from .inputs import BadRecord, Document, Unit, split_units
@@ -27,6 +28,10 @@ class ExtractOptions:
     entities: str = "text"
     max_triplets: int = 24
     max_tokens: int = 768
+    decoder: str = "fast"       # "fast" (kgc_lite/decoding.py) or "plain" (one token per call; the reference)
+    drafts: bool = True         # copy drafts inside entity strings (fast decoder only)
+    confidence: bool = True     # per-triplet confidence (fast decoder only)
+    min_confidence: float = 0.0  # triplets below this confidence are dropped
 
 
 class Extractor:
@@ -55,24 +60,38 @@ class Extractor:
 
     def answer(self, text: str) -> str:
         """The model's raw (grammar-constrained) answer for one text."""
-        out, _ = self.engine.generate(self.prompt_tokens(text), self.grammar.for_text(text), self.options.max_tokens,
-                                      stop=_RepeatGuard(self.prompts))
-        return out
+        if self.options.decoder == "plain":
+            out, _ = self.engine.generate(self.prompt_tokens(text), self.grammar.for_text(text),
+                                          self.options.max_tokens, stop=_RepeatGuard(self.prompts))
+            return out
+        return next(self._decoder(1).run([self._request(text)])).text
 
     def extract(self, text: str) -> list[Triplet]:
-        return self._triplets(text, self.answer(text))
+        return self.extract_many([text], 1)[0]
 
     def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
-        """Triplets for several texts, decoded `batch` at a time in one llama.cpp batch (more throughput
-        than one by one). Batched matrix products round differently, so a near-tie in greedy decoding can
-        occasionally go the other way."""
-        if batch <= 1 or len(texts) == 1:
-            return [self.extract(t) for t in texts]
-        suffixes = [self.prompt_tokens(t)[len(self._prefix):] for t in texts]
-        answers = self.engine.generate_batch(self._prefix, suffixes, [self.grammar.for_text(t) for t in texts],
-                                             self.options.max_tokens, [_RepeatGuard(self.prompts) for _ in texts],
-                                             n_seq=batch)
-        return [self._triplets(t, a) for t, (a, _) in zip(texts, answers)]
+        """Triplets for several texts, decoded up to `batch` at a time (more throughput than one by one).
+        Batched matrix products round differently, so a near-tie in greedy decoding can occasionally go the
+        other way."""
+        if self.options.decoder == "plain":
+            return [self._triplets(t, self.answer(t)) for t in texts]
+        answers = self._decoder(batch).run(self._request(t) for t in texts)
+        return [self._found(a) for a in answers]
+
+    def _decoder(self, batch: int) -> Decoder:
+        return Decoder(self.engine, self._prefix, n_seq=batch, drafts=self.options.drafts)
+
+    def _request(self, text: str, payload=None) -> Request:
+        return Request(self.prompt_tokens(text)[len(self._prefix):], self.grammar.for_text(text), text,
+                       _RepeatGuard(self.prompts), self.options.max_tokens, payload)
+
+    def _found(self, answer: Answer) -> list[Triplet]:
+        triplets = self._triplets(answer.request.source, answer.text)
+        if not self.options.confidence:
+            return triplets
+        scores = self.prompts.confidences(answer.text, answer.tokens, answer.probs, self.engine.llm.detokenize)
+        scored = [Triplet(*t[:5], scores.get(t.key, 1.0)) for t in triplets]
+        return [t for t in scored if t.confidence >= self.options.min_confidence]
 
     def _triplets(self, text: str, answer: str) -> list[Triplet]:
         # A relation between a mention and itself is a degenerate answer, never a fact worth keeping.
@@ -83,33 +102,37 @@ class Extractor:
         return triplets
 
     def records(self, documents: Iterator[Document | BadRecord], max_chars: int = 1200,
-                batch: int = 1, sentences: bool = True) -> Iterator[dict]:
+                batch: int = 1, sentences: bool = True, skip=None) -> Iterator[dict]:
         """One output record per unit of each document (see kgc_lite/output.schema.json), in input order.
 
-        With batch > 1, up to `batch` units are decoded together; a record is written when its group is done.
+        Up to `batch` units decode at once; each record is yielded as soon as it and all before it are done.
+        `skip(item)`, if given, drops units (and bad records) before the model sees them: --resume's done ones.
         """
-        group: list[Unit | BadRecord] = []
-        for item in _units(documents, max_chars, sentences):
-            group.append(item)
-            if len(group) >= batch:
-                yield from self._group_records(group, batch)
-                group = []
-        yield from self._group_records(group, batch)
+        if self.options.decoder == "plain":
+            for item in _units(documents, max_chars, sentences, skip):
+                yield ({"id": item.id, "error": item.error} if isinstance(item, BadRecord)
+                       else unit_record(item, self._triplets(item.text, self.answer(item.text))))
+            return
 
-    def _group_records(self, group: list, batch: int) -> Iterator[dict]:
-        units = [u for u in group if isinstance(u, Unit)]
-        found = iter(self.extract_many([u.text for u in units], batch) if units else [])
-        for item in group:
-            yield {"id": item.id, "error": item.error} if isinstance(item, BadRecord) else unit_record(item, next(found))
+        def requests():
+            for item in _units(documents, max_chars, sentences, skip):
+                if isinstance(item, BadRecord):
+                    yield Request(payload=item, passthrough=True)
+                else:
+                    yield self._request(item.text, item)
+
+        for answer in self._decoder(batch).run(requests()):
+            item = answer.request.payload
+            yield ({"id": item.id, "error": item.error} if isinstance(item, BadRecord)
+                   else unit_record(item, self._found(answer)))
 
 
 def _units(documents: Iterator[Document | BadRecord], max_chars: int,
-           sentences: bool) -> Iterator[Unit | BadRecord]:
+           sentences: bool, skip=None) -> Iterator[Unit | BadRecord]:
     for doc in documents:
-        if isinstance(doc, BadRecord):
-            yield doc
-        else:
-            yield from split_units(doc, max_chars, sentences)
+        for item in [doc] if isinstance(doc, BadRecord) else split_units(doc, max_chars, sentences):
+            if skip is None or not skip(item):
+                yield item
 
 
 class _RepeatGuard:
@@ -137,6 +160,8 @@ def unit_record(unit: Unit, triplets: list[Triplet]) -> dict:
             item["head_type"] = t.head_type
         if t.tail_type:
             item["tail_type"] = t.tail_type
+        if t.confidence is not None:
+            item["confidence"] = round(t.confidence, 4)
         for role, mention in (("head", t.head), ("tail", t.tail)):
             pos = unit.text.find(mention)
             if pos >= 0:

@@ -80,29 +80,161 @@ class TripletGrammar:
         return self._body.replace("$entity", self._free if self._free is not None else entity_span_rules(text))
 
 
+# Span boundaries. A head or tail may not end on sentence punctuation or a dangling joiner ("California." and
+# "Acme," are not entities; "Apple Inc.", "U.S." and "St. Louis" are), nor begin on what only closes or follows.
+_NO_END = set(",;:!?-–—/&…")
+_NO_START = set(",;:!?…")
+_OPENERS = {"(": ")", "[": "]", "{": "}", "“": "”", "«": "»"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+class SpanPieces:
+    """One text's word pieces and where an entity span may start and end.
+
+    Brackets and quotes inside a span are balanced: it holds both of a pair or neither ("Microsoft (MSFT)", a
+    quoted title, never "1994)" or "(by 3%"); straight double quotes pair up in order, and an opener or closer
+    with no partner may not end a span. A period may end a span only where it closes an initial or an
+    abbreviation (inputs.abbreviation_period), not a sentence.
+    """
+
+    def __init__(self, text: str):
+        from .inputs import abbreviation_period
+
+        self.text = text
+        self.words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        n = len(self.words)
+        pieces = [text[a:b] for a, b in self.words]
+        # link[i]: piece i may follow piece i-1 in one span (no line break, a short gap)
+        self.link = [False] + [("\n" not in (g := text[self.words[i - 1][1]:self.words[i][0]]) and "\r" not in g
+                                and len(g) <= 3) for i in range(1, n)]
+        self.pairs: list[tuple[int, int]] = []         # (opener piece, closer piece), properly nested
+        self.parent: list[int | None] = []             # the pair enclosing each pair
+        self.enclosure: list[int | None] = [None] * n  # innermost pair p with opener < piece <= closer
+        opener_of: dict[int, int] = {}
+        closer_of: dict[int, int] = {}
+        stack: list[tuple[int, str]] = []              # (piece, its character) of open brackets / quotes
+        for i, piece in enumerate(pieces):
+            top = stack[-1] if stack else None
+            closes = top is not None and ((piece == '"' and top[1] == '"') or _CLOSERS.get(piece) == top[1])
+            if closes:
+                o = stack.pop()[0]
+                p = len(self.pairs)
+                self.pairs.append((o, i))
+                opener_of[o], closer_of[i] = p, p
+            elif piece in _OPENERS or piece == '"':
+                stack.append((i, piece))
+        # parents and enclosures, now that every pair is known
+        by_open = {o: p for p, (o, _) in enumerate(self.pairs)}
+        self.parent = [None] * len(self.pairs)
+        open_pairs: list[int] = []
+        for i in range(n):
+            if i in closer_of:
+                p = closer_of[i]
+                self.enclosure[i] = p
+                if open_pairs and open_pairs[-1] == p:
+                    open_pairs.pop()
+                continue
+            self.enclosure[i] = open_pairs[-1] if open_pairs else None
+            if i in by_open:
+                p = by_open[i]
+                self.parent[p] = open_pairs[-1] if open_pairs else None
+                open_pairs.append(p)
+        self.can_start = [False] * n
+        self.can_end = [False] * n
+        for i, piece in enumerate(pieces):
+            word = piece[0].isalnum() or piece[0] == "_"
+            if word:
+                self.can_start[i] = self.can_end[i] = True
+                continue
+            matched_closer = i in closer_of
+            matched_opener = i in opener_of
+            bracket = piece in _OPENERS or piece in _CLOSERS or piece == '"'
+            if piece == ".":
+                self.can_end[i] = abbreviation_period(text, self.words[i][0])
+                # ".NET" starts with its period; a sentence's period starts nothing
+                self.can_start[i] = ((i == 0 or self.words[i - 1][1] < self.words[i][0]) and i + 1 < n
+                                     and self.words[i + 1][0] == self.words[i][1] and pieces[i + 1][0].isalnum())
+            elif bracket:
+                self.can_end[i] = matched_closer
+                self.can_start[i] = matched_opener or (piece in _OPENERS)
+            else:
+                self.can_end[i] = piece not in _NO_END
+                self.can_start[i] = piece not in _NO_START
+
+    def allowed(self, start: int, end: int) -> bool:
+        """Whether text[start:end] is a span the grammar accepts."""
+        firsts = [i for i, (a, _) in enumerate(self.words) if a == start]
+        lasts = [i for i, (_, b) in enumerate(self.words) if b == end]
+        if not firsts or not lasts or lasts[0] < firsts[0]:
+            return False
+        s, e = firsts[0], lasts[0]
+        if not (self.can_start[s] and self.can_end[e]) or not all(self.link[s + 1:e + 1]):
+            return False
+        return all((s <= o <= e) == (s <= c <= e) for o, c in self.pairs)
+
+    def enclosure_after(self, k: int) -> int | None:
+        """The innermost pair still open just after piece k."""
+        p = self.enclosure[k]
+        return self.parent[p] if p is not None and self.pairs[p][1] == k else p
+
+
 def entity_span_rules(text: str) -> str:
-    """Rules `entity` / `span` accepting exactly the quoted, JSON-escaped spans of whole words of text.
+    """Rules `entity` / `span` accepting exactly the quoted, JSON-escaped spans of whole words of text that
+    SpanPieces allows (no trailing sentence punctuation, balanced brackets and quotes).
 
     Word i may be continued by word i+1 (with the exact characters between them) unless a line break lies
-    between. Identical continuations are merged, which keeps repeated words cheap.
+    between. Continuations are shared by every start, so the grammar grows linearly with the input: one chain
+    for spans that start outside any brackets, and one more over each bracketed stretch for spans that start
+    inside it (they stop before its closing bracket). A chain may end only where every bracket it entered is
+    closed again. Identical starts are merged, which keeps repeated words cheap.
     """
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    sp = SpanPieces(text)
+    words = sp.words
     if not words:
         return template("entity_free.gbnf").template  # nothing to copy from: fall back to free strings
+
     def piece(i: int) -> str:
         return literal(quote(text[words[i][0]:words[i][1]])[1:-1])
 
+    def name(variant: int | None, k: int) -> str:
+        return f"c{k}" if variant is None else f"c{k}q{variant}"
+
     n = len(words)
-    cont: list[str | None] = [None] * (n + 1)  # cont[i]: rule for "separator + word i + maybe more"
+    cont: dict[tuple[int | None, int], str] = {}  # (chain, i) -> rule for "separator + word i + maybe more"
     rules: list[str] = []
-    for i in range(n - 1, 0, -1):
-        gap = text[words[i - 1][1]:words[i][0]]
-        if "\n" in gap or "\r" in gap or len(gap) > 3:
+    for k in range(n - 1, 0, -1):
+        if not sp.link[k]:
             continue
+        gap = text[words[k - 1][1]:words[k][0]]
         sep = literal(quote(gap)[1:-1]) + " " if gap else ""
-        rules.append(f"c{i} ::= {sep}{piece(i)}" + (f" {cont[i + 1]}?" if cont[i + 1] else ""))
-        cont[i] = f"c{i}"
-    starts = [piece(i) + (f" {cont[i + 1]}?" if cont[i + 1] else "") for i in range(n)]
+        chains: list[int | None] = [None]
+        p = sp.enclosure[k]
+        while p is not None:
+            chains.append(p)
+            p = sp.parent[p]
+        for v in chains:
+            if v is not None and sp.pairs[v][1] == k:
+                continue  # a span that starts inside a bracket pair stays inside it
+            nxt = cont.get((v, k + 1)) if k + 1 < n else None
+            if sp.can_end[k] and sp.enclosure_after(k) == v:
+                body = f"{sep}{piece(k)}" + (f" {nxt}?" if nxt else "")
+            elif nxt:
+                body = f"{sep}{piece(k)} {nxt}"
+            else:
+                continue
+            cont[(v, k)] = name(v, k)
+            rules.append(f"{name(v, k)} ::= {body}")
+    starts = []
+    for s in range(n):
+        if not sp.can_start[s]:
+            continue
+        nxt = cont.get((sp.enclosure[s], s + 1)) if s + 1 < n else None
+        if sp.can_end[s]:
+            starts.append(piece(s) + (f" {nxt}?" if nxt else ""))
+        elif nxt:
+            starts.append(f"{piece(s)} {nxt}")
+    if not starts:  # punctuation only ("..."): single pieces, so that heads and tails stay spans of the text
+        starts = [piece(i) for i in range(n)]
     starts = list(dict.fromkeys(starts))
     return template("entity_spans.gbnf").substitute(
         starts=" | ".join(starts), continuations="\n".join(reversed(rules)))

@@ -173,6 +173,29 @@ class PromptBuilder:
         """Every complete (head, relation, tail) in an answer, in order, duplicates kept."""
         return _parse_natural(answer) if self.config.style == "natural" else _parse_code(answer)
 
+    def confidences(self, answer: str, tokens: list[int], probs: list[float | None],
+                    detokenize) -> dict[tuple[str, str, str], float]:
+        """Each triplet's confidence, by key: the lowest probability among the tokens the model chose that
+        overlap the triplet's text in the answer (grammar-forced tokens, whose probability is None, are left
+        out; 1.0 if all were forced). A repeated triplet keeps its first occurrence's score."""
+        spans, pos = [], 0
+        for token in tokens:
+            n = len(detokenize([token]))
+            spans.append((pos, pos + n))
+            pos += n
+        pattern = _NATURAL_TRIPLE if self.config.style == "natural" else _CODE_TRIPLE
+        base = max(answer.rfind("Triplets:"), 0) if self.config.style == "natural" else 0
+        out: dict[tuple[str, str, str], float] = {}
+        for m in pattern.finditer(answer, base):
+            try:
+                key = tuple(orjson.loads(g) for g in m.groups())
+            except orjson.JSONDecodeError:
+                continue
+            b0, b1 = len(answer[:m.start()].encode()), len(answer[:m.end()].encode())
+            chosen = [p for (s, e), p in zip(spans, probs) if p is not None and s < b1 and e > b0]
+            out.setdefault(key, min(chosen) if chosen else 1.0)
+        return out
+
     def parse(self, answer: str) -> list[Triplet]:
         """Triplets from an answer; tolerant of unconstrained output (unknown relations are dropped)."""
         names = set(self.schema.relation_names)

@@ -13,6 +13,10 @@ The LM head is applied only at target positions, which for a one-letter answer s
 In-context examples are drawn per sample from the same data set's training split with a seed derived from the
 run's seed and the sample's index, so a run is reproducible and the model sees many different shots.
 
+With multi-schema data (`--data fewrel`, `--data kgc,fewrel,wikizsl`; kgc_lite/schema_data.py) every sample has
+its own schema (relations shuffled, distractors, other names, empty answers, detokenized copies), and samples are
+tokenized when a step first asks for them rather than all up front (there are a few hundred thousand).
+
 The base model is a registry name (e.g. `smollm2-135m`, the embedded default), a GGUF file (transformers
 dequantizes it), a local Hugging Face folder, or a hub id. Heavy imports (torch, transformers, peft) happen
 inside functions only.
@@ -77,6 +81,14 @@ class TrainOptions:
     init_adapter: str | None = None          # start from this adapter's LoRA weights (fresh optimizer/schedule)
     skip_steps: int = 0                      # skip the first N steps of the seeded data plan (continue an epoch)
     mix: str = "size"                        # how steps pick a data set: size, equal, or weights name=w,...
+    # multi-schema data (schema_data.py): held-out zero-shot split and the augmentations, each can be turned off
+    held_out: str = "fewrel/unseen_10_seed_0"
+    shuffle_relations: bool = True
+    distractors: bool = True
+    max_relations: int = 20
+    rename_relations: bool = True
+    empty_answers: bool = True
+    detok_copies: bool = True
 
 
 @dataclass
@@ -95,6 +107,7 @@ class DataSource:
     schema: Schema
     examples: list[Example] = field(default_factory=list)
     questions: int = 0        # qa4re: training questions built from it
+    multi: object = None      # the schema_data.MultiSchemaData it belongs to (multi-schema data), else None
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -105,6 +118,9 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
         raise KgcError("no training data given: name data sets (ade, conll04, scierc) or JSONL files")
     if opts.task == "qa4re":
         return _qa_sources(opts)
+    from .schema_data import is_multi_schema
+    if is_multi_schema(opts.data):
+        return _multi_sources(opts)
     sources = []
     for item in opts.data:
         if item in TRIPLET_SETS:
@@ -124,6 +140,32 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
         check_data(examples, schema, str(path))
         sources.append(DataSource(name, path, schema, examples))
     return sources
+
+
+def augment_options(opts: TrainOptions):
+    from .schema_data import AugmentOptions
+    return AugmentOptions(shuffle=opts.shuffle_relations, distractors=opts.distractors, names=opts.rename_relations,
+                          empty=opts.empty_answers, detok=opts.detok_copies,
+                          max_relations=max(2, opts.max_relations))
+
+
+def _multi_sources(opts: TrainOptions) -> list[DataSource]:
+    """Multi-schema sources (schema_data.MultiSchemaData), one DataSource each; each holds the schema of the
+    relations its prompts draw from."""
+    from .schema import Relation
+    from .schema_data import MultiSchemaData
+    if opts.schema:
+        raise KgcError("--schema does not apply to multi-schema data (every sample has its own)")
+    if opts.icl:
+        raise KgcError("multi-schema data trains zero-shot prompts (each has its own schema): pass --icl 0")
+    multi = MultiSchemaData(opts.data, opts.seed, augment_options(opts), opts.held_out or None, opts.data_dir)
+    out = []
+    for src in multi.sources:
+        pool = multi.pools[src.family].values()
+        schema = Schema(f"{src.name} ({src.family} pool)", tuple(Relation(r.name, r.description, r.head, r.tail)
+                                                                 for r in pool))
+        out.append(DataSource(src.name, src.paths[0], schema, src.examples, multi=multi))
+    return out
 
 
 def _qa_sources(opts: TrainOptions) -> list[DataSource]:
@@ -191,6 +233,8 @@ def make_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, 
                  log: Callable[[str], None]) -> list[Sample]:
     """Every training sentence as a tokenized sample, with per-sample seeded in-context examples."""
     config = PromptConfig(style=opts.style, icl=opts.icl, rationale=opts.rationale, format=fmt)
+    if sources and sources[0].multi is not None:
+        return SchemaSamples(sources[0].multi, config, tokens, opts.max_length)
     samples: list[Sample] = []
     skipped = 0
     cache: dict[str, list[int]] = {}
@@ -210,6 +254,35 @@ def make_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, 
     if skipped:
         log(f"skipped {skipped} of {skipped + len(samples)} samples longer than --max-length {opts.max_length}")
     return samples
+
+
+class SchemaSamples:
+    """Multi-schema samples by index, built and tokenized on demand (schema_data.MultiSchemaData.item): the
+    same index gives the same sample in every run with the same seed. `datasets[i]` names sample i's source
+    without building it. A sample longer than max_length is rebuilt without distractors, and if still too long
+    replaced by the next index that fits (counted in `replaced`)."""
+
+    def __init__(self, data, config: PromptConfig, tokens: Tokens, max_length: int):
+        self.data = data
+        self.config = config
+        self.tokens = tokens
+        self.max_length = max_length
+        self.datasets = data.datasets
+        self.replaced = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> Sample:
+        for shift in range(min(len(self.data), 1000)):  # past that, max_length is the problem, not the sample
+            j = (i + shift) % len(self.data)
+            for distractors in (None, False):
+                schema, ex = self.data.item(j, distractors)
+                prompt, target = build_sample(PromptBuilder(schema, self.config), ex, self.tokens, {})
+                if len(prompt) + len(target) <= self.max_length:
+                    self.replaced += shift > 0
+                    return Sample(self.datasets[i], i, prompt + target, [IGNORE] * len(prompt) + target)
+        raise KgcError(f"no multi-schema training sample fits in --max-length {self.max_length} tokens; raise it")
 
 
 def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, fmt: str,
@@ -281,8 +354,9 @@ def order(samples: list[Sample], steps: int, batch: int, seed: int, mix: str = "
     shuffles (epochs). One data set per step lets the step share its prompt prefix (see _step_loss)."""
     rng = random.Random(seed)
     groups: dict[str, list[int]] = {}
-    for i, s in enumerate(samples):
-        groups.setdefault(s.dataset, []).append(i)
+    datasets = getattr(samples, "datasets", None)  # SchemaSamples: names without building every sample
+    for i, name in enumerate(datasets if datasets is not None else (s.dataset for s in samples)):
+        groups.setdefault(name, []).append(i)
     names = sorted(groups)
     by_name = mix_weights(mix, {n: len(groups[n]) for n in names})
     weights = [by_name[n] for n in names]
@@ -506,9 +580,12 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     model, tok = load_base(base, dtype)
     tokens = Tokens(tok)
     samples = (make_qa_samples if opts.task == "qa4re" else make_samples)(sources, opts, tokens, fmt, log)
-    lengths = sorted(len(s.input_ids) for s in samples)
-    log(f"{len(samples)} samples from {', '.join(s.name for s in sources)}; tokens per sample: median "
-        f"{lengths[len(lengths) // 2]}, max {lengths[-1]}")
+    probe = samples if isinstance(samples, list) else [samples[i] for i in range(0, len(samples),
+                                                                                max(1, len(samples) // 200))]
+    lengths = sorted(len(s.input_ids) for s in probe)
+    log(f"{len(samples)} samples from {', '.join(s.name for s in sources)}; tokens per sample"
+        f"{'' if probe is samples else f' (in {len(probe)} of them)'}: median {lengths[len(lengths) // 2]}, "
+        f"max {lengths[-1]}")
     present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
     targets = [m for m in TARGET_MODULES if m in present]
     if not targets:
@@ -586,6 +663,8 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
                   **({"questions": s.questions} if opts.task == "qa4re" else {"sentences": len(s.examples)})}
                  for s in sources],
         "samples": len(samples),
+        **({"multi_schema": sources[0].multi.describe(), "replaced_too_long": samples.replaced}
+           if sources and sources[0].multi is not None else {}),
         **({"init_adapter": {"path": str(init), "sha256": file_sha256(init / "adapter_model.safetensors")}}
            if init is not None else {}),
         "options": asdict(opts) | {"format": fmt},

@@ -3,7 +3,7 @@
 import pytest
 
 from kgc_lite.data import Triplet
-from kgc_lite.grammar import TripletGrammar, entity_span_rules, letter_grammar
+from kgc_lite.grammar import SpanPieces, TripletGrammar, entity_span_rules, letter_grammar
 from kgc_lite.prompts import PromptBuilder, PromptConfig
 from kgc_lite.schema import load_schema
 
@@ -57,9 +57,63 @@ def test_spans_do_not_cross_line_breaks(engine):
     assert not engine.grammar_accepts(grammar, builder.answer([Triplet("Lee\nworks", "Work_for", "Acme")]))
 
 
+PLAIN = "Tim Cook of Apple Inc. lives in Cupertino, California. He met Dr. Smith in St. Louis, in the U.S."
+
+
+def _accepts_entity(engine, text: str, mention: str) -> bool:
+    schema = load_schema("conll04")
+    config = PromptConfig()
+    grammar = TripletGrammar(schema, config).for_text(text)
+    other = text.split()[0]  # the tail: any span of the text
+    return engine.grammar_accepts(grammar, PromptBuilder(schema, config).answer([Triplet(mention, "Work_for",
+                                                                                          other)]))
+
+
+@pytest.mark.parametrize("mention,ok", [
+    ("California", True), ("California.", False), ("Cupertino,", False), ("Cupertino, California", True),
+    ("Apple Inc.", True), ("Apple Inc", True), ("Dr.", True), ("Dr. Smith", True), ("St. Louis", True),
+    ("Louis,", False), ("U.S.", True), ("the U.S.", True), ("Cupertino, California. He", True)])
+def test_spans_do_not_swallow_sentence_punctuation(engine, mention, ok):
+    assert _accepts_entity(engine, PLAIN, mention) is ok
+
+
+@pytest.mark.parametrize("mention,ok", [
+    ("Microsoft (MSFT)", True), ("(MSFT)", True), ("MSFT", True), ("MSFT)", False), ("3%)", False),
+    ("(by 3%)", True), ("(by 3%).", False), ("Microsoft (", False), ('"Redmond Daily"', True),
+    ('Redmond Daily"', False), ('"Redmond', False), ("said:", False), (", said", False), ("MSFT) rose", False),
+    ("(by 3", False), ("Microsoft (MSFT) rose", True)])
+def test_closing_brackets_and_quotes_need_their_opener(engine, mention, ok):
+    text = 'Microsoft (MSFT) rose (by 3%). The "Redmond Daily" said: fine!'
+    assert _accepts_entity(engine, text, mention) is ok
+
+
+def test_tokenized_text_keeps_its_spans_but_not_a_spaced_period(engine):
+    text = "He lives in Redmond , Washington . ( By ITAR-TASS ) N.Y ."
+    assert _accepts_entity(engine, text, "Redmond , Washington")
+    assert _accepts_entity(engine, text, "( By ITAR-TASS )")
+    assert not _accepts_entity(engine, text, "Washington .")
+    assert not _accepts_entity(engine, text, "N.Y .")
+
+
+@pytest.mark.parametrize("text", [PLAIN[:60], 'A (b "c" d) e, f. G "h (i) j" k; (l [m] n) o.', "x ) y ( z \" w"])
+def test_span_rules_agree_with_span_pieces(engine, text):
+    """The grammar accepts exactly the spans SpanPieces.allowed names, for every pair of word boundaries."""
+    sp = SpanPieces(text)
+    checked = 0
+    for a, _ in sp.words:
+        for _, b in sp.words:
+            if b > a:
+                assert _accepts_entity(engine, text, text[a:b]) is sp.allowed(a, b), text[a:b]
+                checked += 1
+    assert checked >= 28
+
+
 def test_span_grammar_grows_linearly():
     words = " ".join(f"w{i}" for i in range(400))
     assert len(entity_span_rules(words)) < 60 * 400
+    # brackets add one chain per bracketed stretch, not one per start
+    bracketed = " ".join(f"w{i} ( x{i} )" for i in range(100))
+    assert len(entity_span_rules(bracketed)) < 2 * 60 * 400
 
 
 def test_letter_grammar(engine):

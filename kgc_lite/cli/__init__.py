@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from typing import Iterable, Optional
 
 import orjson
@@ -37,27 +36,40 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
 
 
 class Progress:
-    """A one-line progress counter on stderr, shown only when stderr is a terminal."""
+    """A progress bar on stderr (tqdm): count, units/s, and a bar with ETA once the total is known. Shown only
+    when stderr is a terminal unless forced; stdout never sees it."""
 
-    def __init__(self, what: str, enabled: bool | None = None):
+    def __init__(self, what: str, enabled: bool | None = None, total: int | None = None, initial: int = 0):
         self.what = what
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.count = 0
-        self.start = time.perf_counter()
-        self._last = 0.0
+        self.count = initial  # a resumed run starts at what is already done
+        self.total = total
+        self._bar = None
 
-    def tick(self) -> None:
-        self.count += 1
-        now = time.perf_counter()
-        if self.enabled and now - self._last > 0.5:
-            self._last = now
-            rate = self.count / max(now - self.start, 1e-9)
-            sys.stderr.write(f"\r{self.count} {self.what} ({rate:.1f}/s)")
-            sys.stderr.flush()
+    def _open(self):
+        if self._bar is None and self.enabled:
+            from tqdm import tqdm  # lazily: most runs write to a pipe and never draw a bar
+            self._bar = tqdm(total=self.total, initial=self.count, unit=" " + self.what, file=sys.stderr,
+                             dynamic_ncols=True, mininterval=0.5, smoothing=0.1, leave=True)
+        return self._bar
+
+    def tick(self, n: int = 1) -> None:
+        bar = self._open()  # before counting: a new bar starts at the count so far
+        self.count += n
+        if bar is not None:
+            bar.update(n)
+
+    def set_total(self, total: int) -> None:
+        """Known only now (counted in the background, say): the bar gains its ETA from here on."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
 
     def done(self) -> None:
-        if self.enabled and self.count:
-            sys.stderr.write("\n")
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def write_jsonl(records: Iterable[dict], progress: Progress | None = None) -> int:
@@ -121,3 +133,4 @@ from . import eval as _eval  # noqa: E402,F401
 from . import qa4re as _qa4re  # noqa: E402,F401
 from . import doctor as _doctor  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401

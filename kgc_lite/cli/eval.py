@@ -9,13 +9,14 @@ from typing import List, Optional
 import typer
 
 from .. import evaluate as ev
-from ..data import SPLITS, TRIPLET_SETS, data_dir, file_sha256, load_gold, load_split, split_path
+from ..data import (SPLITS, TRIPLET_SETS, ZERO_RTE_SETS, data_dir, detokenize_examples, file_sha256, load_gold,
+                    load_split, load_zero_rte, split_path, zero_rte_splits)
 from ..errors import KgcError
 from ..grammar import ENTITY_MODES
 from ..prompts import STYLES
 from . import Progress, app, fail
 
-DATASETS = (*TRIPLET_SETS, "semeval")
+DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
 
 
 def _say(message: str) -> None:
@@ -29,15 +30,27 @@ def _check_choice(value: str, allowed, name: str) -> None:
 
 
 def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data: Optional[str],
-                   limit: Optional[int]):
-    """(gold examples, data description, default schema name)."""
+                   limit: Optional[int], sample: Optional[int] = None, sample_seed: int = 0, detok: bool = False,
+                   detok_trim: bool = True):
+    """(gold examples, data description, default schema: a built-in name, a Schema, or None).
+
+    --limit keeps the first N sentences, --sample a seeded random N of them (in file order), and --detok turns
+    the pre-tokenized text and its heads and tails into ordinary punctuation (data.detokenize)."""
+    default_schema = dataset if dataset in TRIPLET_SETS else None
     if gold:
         path = Path(gold)
         examples = load_gold(path)
         desc = {"dataset": dataset or path.stem, "split": None, "path": str(path)}
+    elif dataset in ZERO_RTE_SETS:
+        from ..schema_data import wikidata_schema
+        examples, relations, path = load_zero_rte(dataset, split, data)
+        default_schema = wikidata_schema(relations, f"{dataset}-{split}")
+        desc = {"dataset": dataset, "split": split, "path": str(path.relative_to(data_dir(data))),
+                "seeds": [int(split.rsplit("_", 1)[-1])] if split.rsplit("_", 1)[-1].isdigit() else None,
+                "schema_relations": [{"id": r.id, "name": r.name, "as": r.identifier} for r in relations]}
     else:
         if not dataset:
-            raise fail("give --dataset (ade, conll04, scierc, semeval) or --gold FILE", 2)
+            raise fail("give --dataset (" + ", ".join(DATASETS) + ") or --gold FILE", 2)
         path = split_path(dataset, split, data)
         examples = load_split(dataset, split, data)
         desc = {"dataset": dataset, "split": split, "path": str(path.relative_to(data_dir(data)))
@@ -49,9 +62,20 @@ def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data
         raise KgcError(f"gold file {path}: sentence ids are not unique")
     if limit is not None:
         examples = examples[:limit]
+    if sample is not None and sample < len(examples):
+        import random
+        keep = set(random.Random(sample_seed).sample(range(len(examples)), sample))
+        examples = [e for i, e in enumerate(examples) if i in keep]
+        desc.update({"sample": sample, "sample_seed": sample_seed})
+    if detok:
+        examples, stats = detokenize_examples(examples, trim=detok_trim)
+        desc.update({"detok": True, "detok_trim": detok_trim, **{f"detok_{k}": v for k, v in stats.items()}})
+        if stats["dropped_triplets"]:
+            _say(f"kgc-lite: note: {stats['dropped_triplets']} gold triplet(s) could not be kept in ordinary "
+                 "punctuation (a head or tail not found in the detokenized sentence); they are left out")
     desc.update({"sha256": file_sha256(path), "sentences": len(examples), "limit": limit,
                  "gold_triplets": sum(len({t.key for t in e.triplets}) for e in examples)})
-    return examples, desc, (dataset if dataset in TRIPLET_SETS else None)
+    return examples, desc, default_schema
 
 
 @app.command("eval")
@@ -86,6 +110,15 @@ def eval_command(
                              "example draw; reports the mean and spread."),
     seed: int = typer.Option(0, "--seed", help="First seed."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N gold sentences."),
+    sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Score a random N of the gold sentences "
+                                         "(seeded by --seed, kept in file order): for sets sorted by relation, "
+                                         "such as FewRel's zero-shot tests, where the first N are one relation."),
+    detok: bool = typer.Option(False, "--detok/--no-detok", help="Score on a copy in ordinary punctuation "
+                               "('Redmond, Washington.' for 'Redmond , Washington .'); heads and tails follow "
+                               "(kgc_lite/data.py detokenize)."),
+    detok_trim: bool = typer.Option(True, "--detok-trim/--no-detok-trim", help="With --detok: cut a sentence "
+                                    "period that a gold head or tail swallowed ('Texas.' -> 'Texas'; 'U.S.' "
+                                    "keeps its period)."),
     only_predicted: bool = typer.Option(False, "--only-predicted", help="With --predictions: score only gold "
                                         "sentences that have a prediction record (default: a missing one "
                                         "predicts nothing)."),
@@ -98,34 +131,43 @@ def eval_command(
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
-    Runs a model over a benchmark split (or --gold file), or scores an existing --predictions file.
+    Runs a model over a benchmark split (or --gold file), or scores an existing --predictions file. FewRel and
+    Wiki-ZSL splits (e.g. --dataset fewrel --split unseen_5_seed_0) are zero-shot: the schema holds only the
+    held-out test relations, and single-triplet accuracy and multi-triplet F1 are reported too.
     """
     if prompt_style is not None:
         _check_choice(prompt_style, STYLES, "--prompt-style")
     _check_choice(entities, ENTITY_MODES, "--entities")
-    icl_pool = icl_pool or ("schema" if gold else "train")
+    zero_shot = dataset in ZERO_RTE_SETS
+    icl_pool = icl_pool or ("schema" if gold or zero_shot else "train")
     _check_choice(icl_pool, ("train", "schema"), "--icl-pool")
-    _check_choice(split, SPLITS, "--split")
     if dataset is not None:
         _check_choice(dataset, DATASETS, "--dataset")
+    if zero_shot and not gold:
+        _check_choice(split, zero_rte_splits(dataset, data), "--split")
+    else:
+        _check_choice(split, SPLITS, "--split")
     if dataset == "semeval":
         return _eval_semeval(model, split, limit, threads, seed, runs, out, data)
     source = ev.source_sha256()  # the code as it was when the run started
-    examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit)
+    examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
     schema_name = schema or default_schema
     if predictions:
-        _eval_predictions(predictions, examples, desc, only_predicted, out, schema_name)
+        _eval_predictions(predictions, examples, desc, only_predicted, out,
+                          schema_name if isinstance(schema_name, str) or schema_name is None else schema_name.name)
         return
     if not schema_name:
         raise fail("--schema is needed with --gold (conll04, ade, scierc or a schema file)", 2)
     from ..extract import ExtractOptions
     from ..schema import load_schema
-    schema_obj = load_schema(schema_name)
+    schema_obj = load_schema(schema_name) if isinstance(schema_name, str) else schema_name
     pool = None
     if icl_pool == "train":
         if dataset not in TRIPLET_SETS:
             raise fail("--icl-pool train needs --dataset (ade, conll04 or scierc); use --icl-pool schema", 2)
         pool = load_split(dataset, "train", data)
+        if detok:  # in-context examples in the same punctuation as the test sentences
+            pool = detokenize_examples(pool, trim=detok_trim)[0]
     if pool is None and runs > 1:
         _say("kgc-lite: note: with --icl-pool schema every run uses the same examples, so the runs agree")
     prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
@@ -134,7 +176,8 @@ def eval_command(
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
                                              seeds=seeds, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx,
-                                             save_predictions=save_predictions, progress=counter, log=_say)
+                                             save_predictions=save_predictions, progress=counter, log=_say,
+                                             extra_metrics=ev.zero_rte_metrics if zero_shot else None)
     metrics = ev.aggregate([r["metrics"] for r in run_list])
     speeds = [r["sentences_per_second"] for r in run_list if r["sentences_per_second"]]
     metrics["sentences_per_second"] = ev.spread(speeds)

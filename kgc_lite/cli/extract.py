@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import List, Optional
 
 import typer
@@ -9,13 +10,19 @@ import typer
 from ..errors import InputError, KgcError
 from ..extract import ExtractOptions, Extractor
 from ..grammar import ENTITY_MODES
-from ..inputs import read_documents
+from ..inputs import BadRecord, count_units, read_documents
 from ..engine import resolve_gpu_layers
+from ..data import file_sha256
 from ..models import resolve
+from .. import output as out
+from ..schema import load_schema
 from ..prompts import STYLES
 from . import Progress, app, fail, write_jsonl
 
 ON_ERROR = ("stop", "skip")
+DECODERS = ("fast", "plain")
+# Units in flight by default: measured with `kgc-lite bench --batch B` (results/README.md, "Speed").
+DEFAULT_BATCH = 8
 
 
 @app.command("extract")
@@ -41,39 +48,126 @@ def extract_command(
                                   "sentences are cut at spaces."),
     on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1); "
                                  "skip: write an error line for it and go on."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, max=64, help="Units decoded together in one llama.cpp "
-                              "batch: more throughput, output in groups of this size."),
+    batch: int = typer.Option(DEFAULT_BATCH, "--batch", "-b", min=1, max=64, help="Units in flight at once, "
+                              "decoded together in each llama.cpp call (continuous batching: a finished unit's "
+                              "place goes to the next one at once; output stays in input order, each line "
+                              "written as soon as it and all before it are done). 1: one unit at a time."),
+    decoder: str = typer.Option("fast", "--decoder", help="fast: grammar-forced tokens and input-copy drafts are "
+                                "evaluated together, no sampling step each (same answers as plain up to rare "
+                                "float near-ties); plain: one token per llama.cpp call, the reference path."),
+    confidence: bool = typer.Option(True, "--confidence/--no-confidence", help="Give each triplet a "
+                                    "\"confidence\": the lowest probability of a token the model chose inside it "
+                                    "(fast decoder only)."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Drop triplets whose "
+                                         "confidence is below this (0: keep all)."),
     n_gpu_layers: Optional[int] = typer.Option(None, "--n-gpu-layers", help="Layers to offload to a CUDA/Metal "
                                                "GPU (-1: all). Default: all when the build has a GPU backend."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (default: cores, max 8)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens (default: the model's "
                                       "entry in models.toml)."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a counter on stderr "
-                                            "(default: when stderr is a terminal)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a progress bar on "
+                                            "stderr, with an ETA when the inputs are files (default: when stderr "
+                                            "is a terminal)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Append records to this file (one fsync'ed "
+                                         "line each) instead of stdout; what made it goes to FILE.meta.json."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted -o run: repair a torn last "
+                                "line, skip the units already written; refused if model, schema, options or "
+                                "inputs differ."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", "--ray", help="Run on a Ray cluster: its "
+                                              "address (e.g. 127.0.0.1:6379, or 'auto'), or 'local' to start one "
+                                              "here. Needs -o, input files and the [ray] extra."),
+    actors: int = typer.Option(2, "--actors", min=1, help="With --ray-address: model actors, each using "
+                               "--threads CPUs (default threads: 1 per actor)."),
 ) -> None:
     """Extract (head, relation, tail) triplets from text; one JSON line per sentence-sized unit."""
     for value, allowed, name in ((prompt_style, STYLES, "--prompt-style"), (entities, ENTITY_MODES, "--entities"),
-                                 (on_error, ON_ERROR, "--on-error")):
+                                 (on_error, ON_ERROR, "--on-error"), (decoder, DECODERS, "--decoder")):
         if value is not None and value not in allowed:
             raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
+    if min_confidence > 0 and (not confidence or decoder != "fast"):
+        raise fail("--min-confidence needs the confidence of the fast decoder (drop --no-confidence / "
+                   "--decoder plain)", 2)
+    if resume and not output:
+        raise fail("--resume continues an -o file; give -o FILE", 2)
+    if ray_address and not output:
+        raise fail("--ray-address writes with -o FILE (records are merged into input order at the end)", 2)
+    sources = files or ["-"]
+    if ray_address and "-" in sources:
+        raise fail("--ray-address reads input files (Ray Data reads them on the workers), not stdin", 2)
     resolved = resolve(model)
     n_gpu_layers = resolve_gpu_layers(n_gpu_layers, warn=lambda m: typer.echo(f"kgc-lite: warning: {m}", err=True))
     options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
-                             icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities)
-    extractor = Extractor(schema=schema, options=options, n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
-                          resolved=resolved)
-    counter = Progress("units", progress)
-    errors = 0
-    for source in files or ["-"]:
-        try:
-            errors += write_jsonl(_stop_at_bad(extractor.records(read_documents([source], jsonl), max_chars, batch, split),
-                                               on_error), counter)
-        except KgcError as exc:
-            if on_error == "stop":
-                raise
-            errors += write_jsonl([{"id": source, "error": str(exc)}])
+                             icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities,
+                             decoder=decoder, confidence=confidence and decoder == "fast",
+                             min_confidence=min_confidence)
+    schema_obj = load_schema(schema)
+    done = None
+    if output:
+        fp = out.fingerprint(model_sha256=resolved.sha256 or file_sha256(resolved.path), model_name=resolved.spec.name,
+                             schema=schema_obj, options=options, max_chars=max_chars, split=split, jsonl=jsonl,
+                             batch=batch, gpu=n_gpu_layers != 0, sources=sources)
+        done = out.prepare(output, fp, resume, note=lambda m: typer.echo(f"kgc-lite: {m}", err=True),
+                           ray=bool(ray_address))
+    counter = Progress("units", progress, initial=sum(done.values()) if done else 0)
+    if counter.enabled and all(s != "-" for s in sources):
+        # Splitting is cheap next to the model, but a big input still takes a moment: count in the background
+        # and let the bar gain its total and ETA when the count is in.
+        threading.Thread(target=lambda: _set_total(counter, sources, jsonl, max_chars, split), daemon=True).start()
+    try:
+        if ray_address:
+            from .. import scale
+            errors = scale.extract(address=ray_address, actors=actors, sources=sources, output=output, done=done,
+                                   model=model, model_sha256=resolved.sha256, schema=schema_obj, options=options,
+                                   jsonl=jsonl, max_chars=max_chars, split=split, batch=batch, threads=threads or 1,
+                                   n_gpu_layers=n_gpu_layers, n_ctx=ctx, on_error=on_error, tick=counter.tick)
+        else:
+            extractor = Extractor(schema=schema_obj, options=options, n_ctx=ctx, n_threads=threads,
+                                  n_gpu_layers=n_gpu_layers, resolved=resolved)
+            errors = _run(extractor, sources, output, done, counter, jsonl=jsonl, max_chars=max_chars, batch=batch,
+                          split=split, on_error=on_error)
+    finally:
+        counter.done()
     if errors and on_error == "skip":
         typer.echo(f"kgc-lite: {errors} record(s) skipped with errors", err=True)
+
+
+def _run(extractor: Extractor, sources: list[str], output: Optional[str], done, counter: Progress, *, jsonl: bool,
+         max_chars: int, batch: int, split: bool, on_error: str) -> int:
+    skip = out.Skipper(done) if done else None
+    sink = out.JsonlSink(output) if output else None
+
+    def write(records) -> int:
+        if sink:
+            return out.write_records(records, sink, counter.tick)
+        return write_jsonl(_ticking(records, counter))
+
+    errors = 0
+    try:
+        for source in sources:
+            try:
+                errors += write(_stop_at_bad(extractor.records(read_documents([source], jsonl), max_chars, batch,
+                                                               split, skip=skip), on_error))
+            except KgcError as exc:
+                if on_error == "stop":
+                    raise
+                if not (skip and skip(BadRecord(source, str(exc)))):
+                    errors += write([{"id": source, "error": str(exc)}])
+    finally:
+        if sink:
+            sink.close()
+    return errors
+
+
+def _ticking(records, counter: Progress):
+    for record in records:
+        yield record
+        counter.tick()
+
+
+def _set_total(counter: Progress, sources: list[str], jsonl: bool, max_chars: int, split: bool) -> None:
+    total = count_units(sources, jsonl, max_chars, split)
+    if total is not None:
+        counter.set_total(total)
 
 
 def _stop_at_bad(records, on_error: str):

@@ -24,7 +24,9 @@ def train_command(
                              "letter."),
     data: List[str] = typer.Option(["ade", "conll04", "scierc"], "--data", "-d", help="Training data: ade, conll04, "
                                    "scierc (their train splits; comma-separated or repeated: any mix), or JSONL "
-                                   'files of {"text", "triplets"} (then --schema). With --task qa4re: semeval, '
+                                   'files of {"text", "triplets"} (then --schema). Multi-schema: fewrel, wikizsl '
+                                   "and kgc (= ade + conll04 + scierc), e.g. kgc,fewrel: every prompt gets its own "
+                                   "schema (kgc_lite/schema_data.py; --icl 0). With --task qa4re: semeval, "
                                    "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
                                    "none-of-the-above)."),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of JSONL training data (name or "
@@ -62,6 +64,22 @@ def train_command(
     skip_steps: int = typer.Option(0, "--skip-steps", min=0, help="Skip the first N steps of the seeded "
                                    "sample order; with --init-adapter and the same --seed and --batch, the run "
                                    "picks up the data where the adapter's run stopped."),
+    held_out: str = typer.Option("fewrel/unseen_10_seed_0", "--held-out", help="Multi-schema data: the zero-shot "
+                                 "split whose test and dev relations are removed (by Wikidata id) from FewRel and "
+                                 "Wiki-ZSL sentences and distractors; '' for none."),
+    shuffle_relations: bool = typer.Option(True, "--shuffle-relations/--no-shuffle-relations", help="Multi-schema: "
+                                           "list each prompt's relations in random order (off: by name)."),
+    distractors: bool = typer.Option(True, "--distractors/--no-distractors", help="Multi-schema: add relations "
+                                     "the sentence does not use, so a prompt lists 2 to --max-relations."),
+    max_relations: int = typer.Option(20, "--max-relations", min=2, help="Multi-schema: most relations a prompt "
+                                      "lists with distractors."),
+    rename_relations: bool = typer.Option(True, "--rename-relations/--no-rename-relations", help="Multi-schema: "
+                                          "sometimes name relations otherwise (another wording, or R1, R2, ...), "
+                                          "so the description carries the meaning."),
+    empty_answers: bool = typer.Option(True, "--empty-answers/--no-empty-answers", help="Multi-schema: sometimes "
+                                       "list none of the sentence's relations (answer [])."),
+    detok_copies: bool = typer.Option(True, "--detok-copies/--no-detok-copies", help="Multi-schema: also train on "
+                                      "each sentence in ordinary punctuation ('Redmond, Washington.')."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads for torch."),
     device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu (default: cuda when present; bf16 "
                                          "there, fp32 on the CPU)."),
@@ -83,15 +101,18 @@ def train_command(
     from ..train import TASKS
     if task not in TASKS:
         raise fail(f"--task must be one of: {', '.join(TASKS)} (got {task!r})", 2)
-    if icl is None:
-        icl = 0 if task == "qa4re" else 3
     items = tuple(x.strip() for d in data for x in d.split(",") if x.strip())
+    from ..schema_data import is_multi_schema
+    if icl is None:
+        icl = 0 if task == "qa4re" or is_multi_schema(items) else 3
     opts = TrainOptions(base=base, task=task, data=items, schema=schema, data_dir=data_dir, style=prompt_style, icl=icl,
                         rationale=rationale, format=prompt_format, rank=rank, alpha=alpha, dropout=dropout, lr=lr,
                         warmup=warmup, steps=steps, batch=batch, micro_batch=micro_batch, max_length=max_length,
                         seed=seed, save_every=save_every, threads=threads, device=device,
                         shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
-                        skip_steps=skip_steps, mix=mix)
+                        skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
+                        distractors=distractors, max_relations=max_relations, rename_relations=rename_relations,
+                        empty_answers=empty_answers, detok_copies=detok_copies)
     train(opts, out, resume=resume)
 
 
