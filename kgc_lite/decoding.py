@@ -7,7 +7,8 @@ decoder gives the same greedy answer with fewer, fuller calls:
   same llama.cpp call as the token before it. When only end-of-sequence is allowed the answer ends without
   another call.
 - Copy drafts: inside an entity string the answer copies the input, so the input's continuation is drafted
-  (cut to what the grammar allows) and checked in one call: each drafted token is kept while it is the model's
+  (cut to what the grammar allows) and checked in a call that evaluates several known tokens anyway (on a GPU,
+  or a long run on a CPU; see MERGE_FROM): each drafted token is kept while it is the model's
   own grammar-first greedy choice, the first one that is not is replaced by that choice, and the rejected tail
   is dropped from the KV cache. Greedy decoding makes the result the same as without drafts.
 - Continuous batching: up to `n_seq` inputs decode together, each in its own sequence of one KV cache that
@@ -86,6 +87,14 @@ class _Grammars:
         return m
 
 
+# With one sequence, runs of known tokens shorter than this are evaluated one token per llama.cpp call. Measured on
+# this project's 2-core CPU (Q8_0 135M model, 1 thread): a call of k tokens took 7.1, 22.5, 29.0, 32.5 and 37.1 ms
+# for k = 1, 2, 3, 4, 8 (another matrix kernel takes over above 1 token), so one call pays from about 5 tokens on.
+# A fixed rule, not a timing taken at run time, so that the same input always decodes the same way. On a GPU a
+# call of a few tokens costs about what a call of one does, so there every run goes in one call (merge_from=1).
+MERGE_FROM = 5
+
+
 class _Slot:
     __slots__ = ("seq", "index", "req", "matcher", "mask", "out", "probs", "pos", "feed", "rows", "n_draft",
                  "logits", "done", "finished", "split")
@@ -102,20 +111,23 @@ class _Slot:
         self.logits: np.ndarray | None = None
         self.done = False
         self.finished = False
-        self.split = False             # evaluate the feed one token per call (see Decoder._plan)
+        self.split = False             # evaluate the feed one token per call (see MERGE_FROM)
 
 
 class Decoder:
     """Decodes requests that share `prefix`, `n_seq` at a time, with forced tokens and copy drafts."""
 
     def __init__(self, engine, prefix: list[int], n_seq: int = 1, drafts: bool = True, max_draft: int = 6,
-                 prefetch: bool | None = None):
+                 prefetch: bool | None = None, merge_from: int | None = None):
         self.engine = engine
         self.lib = engine._lib
         self.prefix = list(prefix)
         self.n_seq = max(1, n_seq)
         self.drafts = drafts
         self.max_draft = max_draft
+        if merge_from is None:
+            merge_from = 1 if getattr(engine, "n_gpu_layers", 0) else MERGE_FROM
+        self.merge_from = merge_from
         self.prefetch = self.n_seq > 1 if prefetch is None else prefetch
         self.grammars = engine.grammars()
         self.eos = self.lib.llama_vocab_eos(engine.vocab)
@@ -131,7 +143,6 @@ class Decoder:
         mem = self.lib.llama_get_memory(eng._bctx)
         self._mem = mem
         self._load_prefix()
-        self._costs = self.engine.call_costs(self.prefix) if self.n_seq == 1 else None
         source = _Prefetch(requests) if self.prefetch else _Direct(requests)
         free = list(range(self.n_seq, 0, -1))
         active: list[_Slot] = []
@@ -288,28 +299,17 @@ class Decoder:
                 return
         slot.feed = slot.out[start:]
         slot.split = False
-        draft = self._draft(slot) if self.drafts and m is not None and self.n_seq == 1 else []
-        if self._costs is not None:
-            draft, slot.split = self._plan(len(slot.feed), draft)
+        draft = []
+        if self.n_seq == 1:
+            # One sequence: a short run of known tokens is cheaper one token per call (see MERGE_FROM); a longer
+            # one goes in one call, and then a draft rides along for little more.
+            slot.split = len(slot.feed) < self.merge_from
+            if not slot.split and self.drafts and m is not None:
+                draft = self._draft(slot)
         if draft:
             slot.feed += draft
             slot.n_draft = len(draft)
             self.engine.stats.drafted_tokens += len(draft)
-
-    def _plan(self, n: int, draft: list[int]) -> tuple[list[int], bool]:
-        """For one sequence: evaluate the n known tokens (and maybe a draft) in one call, or one token per call?
-        On a CPU a call of 2-4 tokens can cost 2-3x a call of 1 (another matrix kernel), so each choice is
-        priced with this machine's measured call costs and the draft's running acceptance rate."""
-        cost = self._costs
-        per_token = {"split": cost(1)}
-        if n > 1:
-            per_token["one"] = cost(n) / n
-        stats = self.engine.stats
-        rate = (stats.accepted_tokens + 2) / (stats.drafted_tokens + 4)  # a prior of 1/2, then what was seen
-        if draft:
-            per_token["draft"] = cost(n + len(draft)) / (n + rate * len(draft))
-        best = min(per_token, key=per_token.get)
-        return (draft if best == "draft" else []), (best == "split" and n > 1)
 
     def _append(self, slot: _Slot, token: int, prob: float | None) -> bool:
         """Add a token to the answer (and the grammar state); True when the answer must end here."""

@@ -94,6 +94,7 @@ class Engine:
         except (ValueError, RuntimeError) as exc:
             raise KgcError(f"llama.cpp could not load {path}: {exc}") from None
         self.n_ctx = n_ctx
+        self.n_gpu_layers = n_gpu_layers
         self.offload_report = " ".join(_OFFLOAD_LOG)  # llama.cpp's "offloaded N/M layers to GPU", if it said so
         self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self.n_vocab = self.llm.n_vocab()
@@ -225,31 +226,6 @@ class Engine:
             from .decoding import _Grammars
             self._grammars = _Grammars(self)
         return self._grammars
-
-    def call_costs(self, prefix: list[int]):
-        """Seconds one llama.cpp call of k tokens (one sequence, last logits only) takes on this machine, as a
-        function of k: measured once per engine (about 20 calls) and interpolated between 1, 2, 4 and 8."""
-        if getattr(self, "_call_costs", None) is None:
-            lib = self._lib
-            mem = lib.llama_get_memory(self._bctx)
-            scratch = self._bctx_seqs  # the highest sequence id: free while nothing decodes
-            sizes = (1, 2, 4, 8)
-            seconds = {}
-            for k in sizes:
-                runs = []
-                for _ in range(3):
-                    lib.llama_memory_seq_rm(mem, scratch, -1, -1)
-                    lib.llama_memory_seq_cp(mem, 0, scratch, -1, -1)
-                    entries = [(prefix[j % len(prefix)], len(prefix) + j, scratch, j == k - 1) for j in range(k)]
-                    start = time.perf_counter()
-                    self._decode(entries)
-                    runs.append(time.perf_counter() - start)
-                seconds[k] = sorted(runs)[1]
-            lib.llama_memory_seq_rm(mem, scratch, -1, -1)
-            xs = np.array(sizes, dtype=float)
-            ys = np.array([seconds[k] for k in sizes])
-            self._call_costs = lambda k: float(np.interp(k, xs, ys, right=ys[-1] * k / xs[-1]))
-        return self._call_costs
 
     def _batch_context(self, n_seq: int):
         lib = self._lib

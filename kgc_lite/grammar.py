@@ -15,7 +15,12 @@ from string import Template
 from .prompts import PromptConfig, entity_type, quote
 from .schema import Schema
 
-ENTITY_MODES = ("text", "free")
+# text: spans of the input with clean edges (no trailing sentence period or comma, balanced brackets); in
+#   pre-tokenized text a period still clinging to a word is part of that token (the tokenizer split off the
+#   sentence periods);
+# words: any run of whole words of the input, as the tokenized benchmark sets' gold is cut ("Texas." included);
+# free: any string.
+ENTITY_MODES = ("text", "words", "free")
 # Word pieces an entity span is made of: runs of letters/digits, or single other characters.
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -77,7 +82,10 @@ class TripletGrammar:
 
     def for_text(self, text: str) -> str:
         """The complete GBNF for one input."""
-        return self._body.replace("$entity", self._free if self._free is not None else entity_span_rules(text))
+        if self._free is not None:
+            return self._body.replace("$entity", self._free)
+        rules = word_span_rules(text) if self.entities == "words" else entity_span_rules(text)
+        return self._body.replace("$entity", rules)
 
 
 # Span boundaries. A head or tail may not end on sentence punctuation or a dangling joiner ("California." and
@@ -139,6 +147,7 @@ class SpanPieces:
                 p = by_open[i]
                 self.parent[p] = open_pairs[-1] if open_pairs else None
                 open_pairs.append(p)
+        tokenized = pretokenized(text)
         self.can_start = [False] * n
         self.can_end = [False] * n
         for i, piece in enumerate(pieces):
@@ -150,7 +159,10 @@ class SpanPieces:
             matched_opener = i in opener_of
             bracket = piece in _OPENERS or piece in _CLOSERS or piece == '"'
             if piece == ".":
-                self.can_end[i] = abbreviation_period(text, self.words[i][0])
+                # In pre-tokenized text the tokenizer has split off every sentence period, so one still clinging
+                # to a word is part of that token ("Texas." as CoNLL04 has it).
+                clings = i > 0 and self.words[i - 1][1] == self.words[i][0] and tokenized
+                self.can_end[i] = clings or abbreviation_period(text, self.words[i][0])
                 # ".NET" starts with its period; a sentence's period starts nothing
                 self.can_start[i] = ((i == 0 or self.words[i - 1][1] < self.words[i][0]) and i + 1 < n
                                      and self.words[i + 1][0] == self.words[i][1] and pieces[i + 1][0].isalnum())
@@ -236,6 +248,50 @@ def entity_span_rules(text: str) -> str:
     if not starts:  # punctuation only ("..."): single pieces, so that heads and tails stay spans of the text
         starts = [piece(i) for i in range(n)]
     starts = list(dict.fromkeys(starts))
+    return template("entity_spans.gbnf").substitute(
+        starts=" | ".join(starts), continuations="\n".join(reversed(rules)))
+
+
+_ATTACHED = re.compile(r"\w[,;:!?](?:\s|$)")
+_STANDALONE = re.compile(r"(?:^|\s)[,.;:!?](?:\s|$)")
+
+
+def pretokenized(text: str) -> bool:
+    """Whether text looks pre-tokenized ("Redmond , Washington ."): some punctuation stands alone between spaces
+    and no comma, colon or the like clings to a word. A period may still cling there ("Inc.", or a token the
+    tokenizer kept whole), so periods are not counted as clinging.
+
+    >>> pretokenized("Satya Nadella , the chief of Microsoft , spoke ."), pretokenized("Redmond, Washington.")
+    (True, False)
+    """
+    return bool(_STANDALONE.search(text)) and not _ATTACHED.search(text)
+
+
+def word_span_rules(text: str) -> str:
+    """Rules `entity` / `span` accepting every quoted, JSON-escaped run of whole words of text, whatever it
+    starts or ends on (--entities words): the looser rule the tokenized benchmark sets' gold follows.
+
+    Word i may be continued by word i+1 (with the exact characters between them) unless a line break lies
+    between. Identical starts are merged, which keeps repeated words cheap.
+    """
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if not words:
+        return template("entity_free.gbnf").template  # nothing to copy from: fall back to free strings
+
+    def piece(i: int) -> str:
+        return literal(quote(text[words[i][0]:words[i][1]])[1:-1])
+
+    n = len(words)
+    cont: list[str | None] = [None] * (n + 1)  # cont[i]: rule for "separator + word i + maybe more"
+    rules: list[str] = []
+    for i in range(n - 1, 0, -1):
+        gap = text[words[i - 1][1]:words[i][0]]
+        if "\n" in gap or "\r" in gap or len(gap) > 3:
+            continue
+        sep = literal(quote(gap)[1:-1]) + " " if gap else ""
+        rules.append(f"c{i} ::= {sep}{piece(i)}" + (f" {cont[i + 1]}?" if cont[i + 1] else ""))
+        cont[i] = f"c{i}"
+    starts = list(dict.fromkeys(piece(i) + (f" {cont[i + 1]}?" if cont[i + 1] else "") for i in range(n)))
     return template("entity_spans.gbnf").substitute(
         starts=" | ".join(starts), continuations="\n".join(reversed(rules)))
 

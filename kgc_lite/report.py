@@ -102,8 +102,9 @@ def markdown(docs: list[dict], base: Path | None = None, plots: list[str] = ()) 
     if benches:
         out += ["## Throughput: extract vs naive baseline", "",
                 "| data set | sentences | model | threads | extract sent/s | baseline sent/s | ratio | "
-                "extract F1 | baseline F1 | peak RSS MiB (extract / baseline) | results |",
-                "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "extract F1 | baseline F1 | peak RSS MiB (extract / baseline) | plain sent/s (identical) | "
+                "floor sent/s (extract's share) | results |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         out += [_bench_row(d, base) for d in benches]
         out += ["", "Median ± standard deviation over the timed passes; F1 on the same sentences.", ""]
     for p in plots:
@@ -126,6 +127,11 @@ def _bench_row(d: dict, base: Path | None) -> str:
                   _pct(b["metrics"]["f1"]), f"{e['peak_rss_mib']:.0f} / {b['peak_rss_mib']:.0f}"]
     else:
         cells += ["–", "–", _pct(e["metrics"]["f1"]), "–", f"{e['peak_rss_mib']:.0f} / –"]
+    p = m.get("plain")
+    cells.append(f"{p['summary']['sentences_per_second']['median']:.2f} ({m.get('identical_to_plain')}/"
+                 f"{e['summary']['sentences']})" if p else "–")
+    f = e.get("floor")
+    cells.append(f"{f['sentences_per_second']:.2f} ({100 * m['floor_ratio']:.0f}%)" if f else "–")
     cells.append(_link(d, base))
     return "| " + " | ".join(cells) + " |"
 

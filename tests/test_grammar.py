@@ -120,3 +120,22 @@ def test_letter_grammar(engine):
     grammar = letter_grammar(["A", "B", "C"])
     assert engine.grammar_accepts(grammar, "B")
     assert not engine.grammar_accepts(grammar, "D")
+
+
+def test_words_mode_admits_the_tokenized_gold_cut(engine):
+    """--entities words is the old whole-words rule: 'Texas.' (as CoNLL04's gold has it) is a span there, not
+    under the default clean-edges rule; both reject words that are not in the text."""
+    schema = load_schema("conll04")
+    config = PromptConfig(style="natural")
+    text = "The plant is in Dallas, Texas."
+    builder = PromptBuilder(schema, config)
+    swallowed = builder.answer([Triplet("Dallas", "Located_in", "Texas.")])
+    clean = builder.answer([Triplet("Dallas", "Located_in", "Texas")])
+    words = TripletGrammar(schema, config, entities="words").for_text(text)
+    strict = TripletGrammar(schema, config).for_text(text)
+    assert engine.grammar_accepts(words, swallowed) and engine.grammar_accepts(words, clean)
+    assert engine.grammar_accepts(strict, clean) and not engine.grammar_accepts(strict, swallowed)
+    assert not engine.grammar_accepts(words, builder.answer([Triplet("Dallas", "Located_in", "Ohio")]))
+    # Pre-tokenized text: its tokenizer already split off sentence punctuation, so "Texas." is a whole token.
+    tokenized = "The plant is in Dallas , Texas."
+    assert engine.grammar_accepts(TripletGrammar(schema, config).for_text(tokenized), swallowed)

@@ -104,8 +104,10 @@ def eval_command(
                                            "--gold)."),
     rationale: bool = typer.Option(False, "--rationale/--no-rationale", help="Relations and entities before the "
                                    "triplets."),
-    entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input; "
-                                 "'free': any string."),
+    entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input "
+                                 "with clean edges (no trailing sentence period; in pre-tokenized text a period "
+                                 "clinging to a word stays with it); 'words': any run of whole words; 'free': any "
+                                 "string."),
     runs: int = typer.Option(1, "--runs", min=1, help="Runs with seeds --seed, --seed+1, ... for the in-context "
                              "example draw; reports the mean and spread."),
     seed: int = typer.Option(0, "--seed", help="First seed."),

@@ -40,8 +40,11 @@ def extract_command(
                                       "schema (default: the model's, from models.toml)."),
     rationale: bool = typer.Option(False, "--rationale/--no-rationale", help="Let the model list relations and "
                                    "entities before the triplets (helps untuned models only)."),
-    entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input, "
-                                 "enforced by the grammar; 'free': any string."),
+    entities: str = typer.Option("text", "--entities", help="'text': heads and tails are spans of the input "
+                                 "with clean edges (no trailing sentence period or comma, balanced brackets; 'Apple "
+                                 "Inc.' keeps its period; in pre-tokenized text, 'Redmond , Washington .', a period "
+                                 "still clinging to a word stays with it), enforced by the grammar; 'words': any run "
+                                 "of whole words; 'free': any string."),
     split: bool = typer.Option(True, "--split/--no-split", help="Split documents into sentences; --no-split "
                                "keeps each document (or JSONL record) whole unless it exceeds --max-chars."),
     max_chars: int = typer.Option(1200, "--max-chars", min=50, help="Longest unit sent to the model; longer "
