@@ -97,7 +97,7 @@ MERGE_FROM = 5
 
 class _Slot:
     __slots__ = ("seq", "index", "req", "matcher", "mask", "out", "probs", "pos", "feed", "rows", "n_draft",
-                 "logits", "done", "finished", "split")
+                 "done", "finished", "split")
 
     def __init__(self, seq: int, index: int, req: Request, matcher, words: int, pos: int):
         self.seq, self.index, self.req, self.matcher = seq, index, req, matcher
@@ -108,7 +108,6 @@ class _Slot:
         self.feed: list[int] = list(req.suffix)  # tokens to evaluate in the next call
         self.rows: list[np.ndarray] = []         # logits returned for the feed's wanted positions
         self.n_draft = 0               # how many of the feed's last tokens are an unverified draft
-        self.logits: np.ndarray | None = None
         self.done = False
         self.finished = False
         self.split = False             # evaluate the feed one token per call (see MERGE_FROM)
@@ -269,16 +268,16 @@ class Decoder:
                 # Drop the rejected tail (positions of draft[i:]) from this sequence's cache.
                 self.lib.llama_memory_seq_rm(self._mem, slot.seq, slot.pos - (n_draft - i), -1)
                 slot.pos -= n_draft - i
-                self._take(slot, choice, prob, logits_checked=True)
+                self._take(slot, choice, prob)
                 return
             stats.accepted_tokens += 1
             if self._append(slot, token, prob):
                 return
             logits = rows[i + 1]
         choice, prob = self._choose(slot, logits)
-        self._take(slot, choice, prob, logits_checked=True)
+        self._take(slot, choice, prob)
 
-    def _take(self, slot: _Slot, token: int, prob: float, logits_checked: bool) -> None:
+    def _take(self, slot: _Slot, token: int, prob: float) -> None:
         """Append a chosen token, then the forced run after it, then a draft; set them as the next feed."""
         if token == self.eos or self.lib.llama_vocab_is_eog(self.engine.vocab, token):
             slot.done = slot.finished = True
@@ -444,25 +443,21 @@ class _Prefetch:
     def _read(self, it) -> None:
         try:
             for req in it:
-                while not self._stop.is_set():
-                    try:
-                        self._q.put(req, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._put(req):
                     return
             self._put(self._END)
         except BaseException as exc:  # hand the reader's error to the decoding thread
             self._put(exc)
 
-    def _put(self, item) -> None:
+    def _put(self, item) -> bool:
+        """Queue item, waiting while the queue is full; False if the decoder stopped meanwhile."""
         while not self._stop.is_set():
             try:
                 self._q.put(item, timeout=0.1)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
 
     def get(self, block: bool) -> Request | None:
         if self.exhausted:

@@ -36,12 +36,12 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import orjson
 
-from .errors import InputError, KgcError
+from .errors import InputError
+from .inputs import open_source
 
 # Opening -> closing marks that may wrap a whole name. Symmetric quotes need the extra check in _unwrap.
 _PAIRS = {"``": "''", '"': '"', "'": "'", "“": "”", "‘": "’", "„": "“", "«": "»", "‹": "›", "「": "」",
@@ -257,7 +257,7 @@ def _opt_span(t: dict, key: str, where: str) -> tuple[int, int] | None:
 def read_records(sources: list[str] | None) -> Iterator[tuple[str, dict]]:
     """("file:line", record) for each non-blank JSONL line of each source ('-' or none: stdin), lazily."""
     for source in sources or ["-"]:
-        stream, name = _open(source)
+        stream, name = open_source(source)
         try:
             for lineno, raw in enumerate(stream, 1):
                 if not raw.strip():
@@ -270,20 +270,6 @@ def read_records(sources: list[str] | None) -> Iterator[tuple[str, dict]]:
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-
-
-def _open(source: str) -> tuple[BinaryIO, str]:
-    if source == "-":
-        return sys.stdin.buffer, "<stdin>"
-    path = Path(source)
-    if path.is_dir():
-        raise KgcError(f"{source}: is a directory")
-    try:
-        return open(path, "rb"), source
-    except FileNotFoundError:
-        raise KgcError(f"{source}: no such file") from None
-    except OSError as exc:
-        raise KgcError(f"{source}: cannot read ({exc.strerror})") from None
 
 
 def build_graph(sources: list[str] | None, min_confidence: float | None = None) -> KnowledgeGraph:

@@ -51,7 +51,9 @@ class BadRecord:
     error: str
 
 
-def _open(source: str) -> tuple[BinaryIO, str]:
+def open_source(source: str) -> tuple[BinaryIO, str]:
+    """A binary stream and a name for messages: '-' is stdin; a missing, unreadable or folder path is one
+    KgcError line."""
     if source == "-":
         return sys.stdin.buffer, "<stdin>"
     path = Path(source)
@@ -72,7 +74,7 @@ def read_documents(sources: list[str], jsonl: bool = False) -> Iterator[Document
     line yields a BadRecord so the caller decides whether to stop or skip.
     """
     for source in sources or ["-"]:
-        stream, where = _open(source)
+        stream, where = open_source(source)
         try:
             yield from read_stream(stream, source, jsonl, where)
         finally:

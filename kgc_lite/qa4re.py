@@ -41,7 +41,7 @@ import orjson
 
 from .data import PairExample, Triplet, load_semeval, load_split
 from .errors import InputError, KgcError
-from .inputs import BadRecord, _open
+from .inputs import BadRecord, open_source
 from .prompts import _assistant_open, _turn, end_of_answer
 from .schema import Schema, load_schema
 
@@ -253,7 +253,7 @@ def pair_from_line(line: str, fallback_id: str) -> Pair:
 def _lines(sources: list[str]) -> Iterator[tuple[str, int, str]]:
     """(source name, line number, line) for every non-empty line; raises KgcError for unreadable sources."""
     for source in sources or ["-"]:
-        stream, where = _open(source)
+        stream, where = open_source(source)
         try:
             seen = False
             for lineno, raw in enumerate(stream, 1):
