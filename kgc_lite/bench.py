@@ -202,14 +202,12 @@ def prompt_floor(extractor, texts: list[str], repeat: int = 3, n_seq: int = 16) 
     engine = extractor.engine
     prefix = extractor._prefix
     answers = [extractor.answer(t) for t in texts]
-    seqs = [extractor.prompt_tokens(t)[len(prefix):] + engine.tokenize(a, special=False)
+    seqs = [extractor.suffix_tokens(t) + engine.tokenize(a, special=False)
             for t, a in zip(texts, answers)]
     engine._batch_context(n_seq)
     lib = engine._lib
     mem = lib.llama_get_memory(engine._bctx)
-    lib.llama_memory_clear(mem, True)
-    engine._bprefix = []
-    engine._decode([(t, i, 0, False) for i, t in enumerate(prefix)])
+    engine.load_batch_prefix(prefix)
     times = []
     for _ in range(max(1, repeat)):
         start = time.perf_counter()
@@ -223,7 +221,8 @@ def prompt_floor(extractor, texts: list[str], repeat: int = 3, n_seq: int = 16) 
             for j in range(0, len(entries), engine._bcap):
                 engine._decode(entries[j:j + engine._bcap])
         times.append(time.perf_counter() - start)
-    lib.llama_memory_clear(mem, True)
+    for k in range(1, n_seq + 1):  # keep the prefix (sequence 0) for whoever decodes next
+        lib.llama_memory_seq_rm(mem, k, -1, -1)
     seconds = statistics.median(times)
     tokens = sum(len(x) for x in seqs)
     return {"sentences_per_second": len(texts) / seconds, "tokens": tokens, "tokens_per_second": tokens / seconds,

@@ -96,13 +96,15 @@ MERGE_FROM = 5
 
 
 class _Slot:
-    __slots__ = ("seq", "index", "req", "matcher", "mask", "out", "probs", "pos", "feed", "rows", "n_draft",
-                 "done", "finished", "split")
+    __slots__ = ("seq", "index", "req", "matcher", "mask", "mask_at", "out", "text", "probs", "pos", "feed",
+                 "rows", "n_draft", "done", "finished")
 
     def __init__(self, seq: int, index: int, req: Request, matcher, words: int, pos: int):
         self.seq, self.index, self.req, self.matcher = seq, index, req, matcher
         self.mask = np.zeros(words, dtype=np.uint32)
+        self.mask_at = -1              # len(out) when mask was computed: the grammar state it belongs to
         self.out: list[int] = []
+        self.text = bytearray()        # the answer so far (the drafts read it)
         self.probs: list[float | None] = []
         self.pos = pos                 # next KV position of this sequence
         self.feed: list[int] = list(req.suffix)  # tokens to evaluate in the next call
@@ -110,14 +112,13 @@ class _Slot:
         self.n_draft = 0               # how many of the feed's last tokens are an unverified draft
         self.done = False
         self.finished = False
-        self.split = False             # evaluate the feed one token per call (see MERGE_FROM)
 
 
 class Decoder:
     """Decodes requests that share `prefix`, `n_seq` at a time, with forced tokens and copy drafts."""
 
     def __init__(self, engine, prefix: list[int], n_seq: int = 1, drafts: bool = True, max_draft: int = 6,
-                 prefetch: bool | None = None, merge_from: int | None = None):
+                 prefetch: bool | None = None, merge_from: int | None = None, probs: bool = True):
         self.engine = engine
         self.lib = engine._lib
         self.prefix = list(prefix)
@@ -127,10 +128,10 @@ class Decoder:
         if merge_from is None:
             merge_from = 1 if getattr(engine, "n_gpu_layers", 0) else MERGE_FROM
         self.merge_from = merge_from
+        self.probs = probs  # each chosen token's probability (a softmax over the vocabulary per token)
         self.prefetch = self.n_seq > 1 if prefetch is None else prefetch
         self.grammars = engine.grammars()
         self.eos = self.lib.llama_vocab_eos(engine.vocab)
-        self._pieces: dict[int, bytes] = {}
 
     # -- public ------------------------------------------------------------------------------------------
     def run(self, requests: Iterable[Request]) -> Iterator[Answer]:
@@ -141,7 +142,7 @@ class Decoder:
         eng._batch_context(self.n_seq)
         mem = self.lib.llama_get_memory(eng._bctx)
         self._mem = mem
-        self._load_prefix()
+        eng.load_batch_prefix(self.prefix)
         source = _Prefetch(requests) if self.prefetch else _Direct(requests)
         free = list(range(self.n_seq, 0, -1))
         active: list[_Slot] = []
@@ -158,13 +159,13 @@ class Decoder:
                     if req.passthrough:
                         ready[index] = Answer(req, finished=True)
                         continue
+                    if len(self.prefix) + len(req.suffix) + req.max_tokens + self.max_draft + 2 > eng.n_ctx:
+                        raise KgcError(f"input of {len(req.suffix)} tokens does not fit the context; "
+                                       "use a smaller --max-chars")
                     seq = free.pop()
                     self.lib.llama_memory_seq_rm(mem, seq, -1, -1)
                     self.lib.llama_memory_seq_cp(mem, 0, seq, -1, -1)
                     matcher = self.grammars.matcher(req.grammar) if req.grammar else None
-                    if len(self.prefix) + len(req.suffix) + req.max_tokens + self.max_draft + 2 > eng._bseq_len:
-                        raise KgcError(f"input of {len(req.suffix)} tokens does not fit the context; "
-                                       "use a smaller --max-chars")
                     active.append(_Slot(seq, index, req, matcher, self.grammars.words, len(self.prefix)))
                     eng.stats.prompt_tokens += len(req.suffix)
                     eng.stats.cached_tokens += len(self.prefix)
@@ -192,18 +193,6 @@ class Decoder:
                 self.lib.llama_memory_seq_rm(mem, slot.seq, -1, -1)
 
     # -- evaluation --------------------------------------------------------------------------------------
-    def _load_prefix(self) -> None:
-        eng = self.engine
-        if eng._bprefix == self.prefix:
-            return
-        self.lib.llama_memory_clear(self._mem, True)
-        start = time.perf_counter()
-        for i in range(0, len(self.prefix), eng._bcap):
-            eng._decode([(t, i + j, 0, False) for j, t in enumerate(self.prefix[i:i + eng._bcap])])
-        eng._bprefix = list(self.prefix)
-        eng.stats.prompt_tokens += len(self.prefix)
-        eng.stats.prompt_seconds += time.perf_counter() - start
-
     def _evaluate(self, active: list[_Slot]) -> None:
         """One llama.cpp call (more if the batch is over capacity) for every slot's pending feed. Logits are
         kept for the position before the draft and every drafted position (one row without a draft)."""
@@ -212,9 +201,9 @@ class Decoder:
         owners: list[_Slot] = []
         start = time.perf_counter()
         prompt_like = 0
-        if len(active) == 1 and active[0].split:
+        if len(active) == 1 and self._one_per_call(active[0]):
             slot = active[0]
-            for j, t in enumerate(slot.feed):  # one token per call: cheaper than one call for a short run here
+            for j, t in enumerate(slot.feed):
                 eng._decode([(t, slot.pos + j, slot.seq, j == len(slot.feed) - 1)])
             ptr = self.lib.llama_get_logits_ith(eng._bctx, 0)
             slot.rows = [np.ctypeslib.as_array(ptr, shape=(eng.n_vocab,)).copy()]
@@ -242,6 +231,11 @@ class Decoder:
         total = sum(len(s.feed) for s in active) or 1
         eng.stats.prompt_seconds += spent * prompt_like / total
         eng.stats.generate_seconds += spent * (total - prompt_like) / total
+
+    def _one_per_call(self, slot: _Slot) -> bool:
+        """One sequence on a CPU: a short run of answer tokens with no draft goes one token per call, cheaper
+        there than one call (see MERGE_FROM). Never the prompt (an empty answer) and never in a batch."""
+        return (self.n_seq == 1 and bool(slot.out) and not slot.n_draft and len(slot.feed) < self.merge_from)
 
     def _flush(self, entries, owners) -> None:
         if not entries:
@@ -279,7 +273,7 @@ class Decoder:
 
     def _take(self, slot: _Slot, token: int, prob: float) -> None:
         """Append a chosen token, then the forced run after it, then a draft; set them as the next feed."""
-        if token == self.eos or self.lib.llama_vocab_is_eog(self.engine.vocab, token):
+        if self.lib.llama_vocab_is_eog(self.engine.vocab, token):
             slot.done = slot.finished = True
             return
         start = len(slot.out)
@@ -297,14 +291,10 @@ class Decoder:
             if self._append(slot, allowed, None):
                 return
         slot.feed = slot.out[start:]
-        slot.split = False
-        draft = []
-        if self.n_seq == 1:
-            # One sequence: a short run of known tokens is cheaper one token per call (see MERGE_FROM); a longer
-            # one goes in one call, and then a draft rides along for little more.
-            slot.split = len(slot.feed) < self.merge_from
-            if not slot.split and self.drafts and m is not None:
-                draft = self._draft(slot)
+        # One sequence: a draft rides along only where the known tokens go in one call anyway (_one_per_call).
+        # In a batch every extra token costs compute that other sequences could use, so no drafts there.
+        drafting = self.drafts and m is not None and self.n_seq == 1 and not self._one_per_call(slot)
+        draft = self._draft(slot) if drafting else []
         if draft:
             slot.feed += draft
             slot.n_draft = len(draft)
@@ -314,18 +304,20 @@ class Decoder:
         """Add a token to the answer (and the grammar state); True when the answer must end here."""
         if slot.matcher is not None and not slot.matcher.consume_token(token):
             raise KgcError(f"internal error: grammar rejected token {token}: {slot.matcher.get_error()}")
+        piece = self.engine.piece(token)
         slot.out.append(token)
+        slot.text += piece
         slot.probs.append(prob)
         self.engine.stats.generated_tokens += 1
         req = slot.req
-        if (req.stop is not None and req.stop(self._piece(token))) or len(slot.out) >= req.max_tokens:
+        if (req.stop is not None and req.stop(piece)) or len(slot.out) >= req.max_tokens:
             slot.done = True
             return True
         return False
 
-    def _choose(self, slot: _Slot, logits: np.ndarray) -> tuple[int, float]:
+    def _choose(self, slot: _Slot, logits: np.ndarray) -> tuple[int, float | None]:
         """Grammar-first greedy: the argmax if the grammar allows it, else the best allowed token; with its
-        probability under the model."""
+        probability under the model (None unless the decoder keeps probabilities)."""
         token = int(np.argmax(logits))
         if slot.matcher is not None:
             self._fill_mask(slot)
@@ -335,12 +327,17 @@ class Decoder:
                 if not bits.any():
                     raise KgcError("internal error: the grammar allows no token")
                 token = int(np.argmax(np.where(bits, logits, -np.inf)))
+        if not self.probs:
+            return token, None
         top = float(logits.max())
-        prob = float(np.exp(logits[token] - top) / np.exp(logits - top).sum())
-        return token, prob
+        return token, float(np.exp(logits[token] - top) / np.exp(logits - top).sum())
 
     def _fill_mask(self, slot: _Slot) -> None:
-        slot.matcher.unsafe_compute_mask_ptr(slot.mask.ctypes.data, slot.mask.nbytes)
+        """The grammar's mask for the slot's current state, computed once per state (the forced-token check
+        and the next choice read the same one)."""
+        if slot.mask_at != len(slot.out):
+            slot.matcher.unsafe_compute_mask_ptr(slot.mask.ctypes.data, slot.mask.nbytes)
+            slot.mask_at = len(slot.out)
 
     def _single_allowed(self, slot: _Slot) -> int | None:
         """The one token the grammar allows next, or None when it allows several."""
@@ -355,7 +352,7 @@ class Decoder:
 
     def _draft(self, slot: _Slot) -> list[int]:
         """The input's continuation of the entity string being written, cut to what the grammar allows."""
-        text = self.engine.detokenize(slot.out)
+        text = slot.text.decode("utf-8", errors="replace")
         quote = _open_string_start(text)
         if quote is None:
             return []
@@ -375,12 +372,6 @@ class Decoder:
         tokens = self.engine.tokenize(rest, special=False)[: self.max_draft]
         n = slot.matcher.validate_tokens(tokens)
         return tokens[:n] if n >= 1 else []
-
-    def _piece(self, token: int) -> bytes:
-        piece = self._pieces.get(token)
-        if piece is None:
-            piece = self._pieces[token] = self.engine.llm.detokenize([token])
-        return piece
 
     def _answer(self, slot: _Slot) -> Answer:
         return Answer(slot.req, self.engine.detokenize(slot.out), slot.finished, slot.out, slot.probs)

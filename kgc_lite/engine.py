@@ -103,6 +103,7 @@ class Engine:
         self._cand_view["id"] = np.arange(self.n_vocab, dtype=np.int32)
         self._one = (llama_cpp.llama_token_data * 1)()
         self.stats = EngineStats()
+        self._pieces: dict[int, bytes] = {}
 
     # -- tokens -----------------------------------------------------------------------------------
     def tokenize(self, text: str, bos: bool = False, special: bool = True) -> list[int]:
@@ -111,6 +112,13 @@ class Engine:
 
     def detokenize(self, tokens: list[int]) -> str:
         return self.llm.detokenize(tokens).decode("utf-8", errors="replace")
+
+    def piece(self, token: int) -> bytes:
+        """One token's bytes, looked up once per token id (stop checks and confidences read it per token)."""
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = self.llm.detokenize([token])
+        return piece
 
     # -- evaluation -------------------------------------------------------------------------------
     def _feed(self, tokens: list[int]) -> None:
@@ -167,7 +175,7 @@ class Engine:
                 if sampler is not None:
                     lib.llama_sampler_accept(sampler, token)
                 out.append(token)
-                if stop is not None and stop(self.llm.detokenize([token])):
+                if stop is not None and stop(self.piece(token)):
                     break
                 self.llm.eval([token])
         finally:
@@ -247,9 +255,22 @@ class Engine:
         if not self._bctx:
             raise KgcError("llama.cpp could not create a batched context (out of memory?); try --batch 1")
         self._bctx_seqs = n_seq
-        self._bseq_len = self.n_ctx  # longest one sequence may grow (prefix + input + answer)
         self._bbatch = lib.llama_batch_init(self._bcap, 0, n_seq + 1)
         self._bprefix: list[int] = []
+
+    def load_batch_prefix(self, prefix: list[int]) -> None:
+        """Make sequence 0 of the batched context hold exactly `prefix` (evaluated once, kept while unchanged):
+        every input's sequence starts as a copy of it."""
+        if self._bprefix == prefix:
+            return
+        lib = self._lib
+        lib.llama_memory_clear(lib.llama_get_memory(self._bctx), True)
+        start = time.perf_counter()
+        for i in range(0, len(prefix), self._bcap):
+            self._decode([(t, i + j, 0, False) for j, t in enumerate(prefix[i:i + self._bcap])])
+        self._bprefix = list(prefix)
+        self.stats.prompt_tokens += len(prefix)
+        self.stats.prompt_seconds += time.perf_counter() - start
 
     def _close_batch_context(self) -> None:
         if getattr(self, "_bctx", None) is not None:

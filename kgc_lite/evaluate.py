@@ -148,7 +148,7 @@ def zero_rte_metrics(gold: list[Example], predictions: Mapping[str, list[Key | T
     model writes, i.e. its one triplet, equals the gold one; a sentence with no prediction is wrong) and the
     stricter exact-set accuracy (it writes that triplet and nothing else); on sentences with more than one gold
     triplet, strict micro P/R/F1. Predictions must keep the model's order (lists, not sets)."""
-    single = correct_first = correct_set = 0
+    single = correct_first = correct_set = n_multi = 0
     multi = Counts()
     for ex in gold:
         g = {t.key for t in ex.triplets}
@@ -158,12 +158,13 @@ def zero_rte_metrics(gold: list[Example], predictions: Mapping[str, list[Key | T
             correct_first += bool(pred) and pred[0] in g
             correct_set += set(pred) == g
         elif len(g) > 1:
+            n_multi += 1
             p = set(pred)
             multi.add(Counts(len(g & p), len(p - g), len(g - p)))
     return {"single_triplet_sentences": single,
             "single_triplet_accuracy": correct_first / single if single else 0.0,
             "single_triplet_exact_set_accuracy": correct_set / single if single else 0.0,
-            "multi_triplet_sentences": sum(1 for ex in gold if len({t.key for t in ex.triplets}) > 1),
+            "multi_triplet_sentences": n_multi,
             "multi_triplet": multi.as_dict()}
 
 

@@ -55,8 +55,12 @@ class Extractor:
         self._prefix = self.engine.tokenize(self.prompts.prefix(), bos=True)
 
     def prompt_tokens(self, text: str) -> list[int]:
+        return self._prefix + self.suffix_tokens(text)
+
+    def suffix_tokens(self, text: str) -> list[int]:
+        """The prompt's tokens after the shared prefix: the text (as plain text) and the turn's closing."""
         user, rest = self.prompts.suffix_parts(text)
-        return self._prefix + self.engine.tokenize(user, special=False) + self.engine.tokenize(rest)
+        return self.engine.tokenize(user, special=False) + self.engine.tokenize(rest)
 
     def answer(self, text: str) -> str:
         """The model's raw (grammar-constrained) answer for one text."""
@@ -79,17 +83,18 @@ class Extractor:
         return [self._found(a) for a in answers]
 
     def _decoder(self, batch: int) -> Decoder:
-        return Decoder(self.engine, self._prefix, n_seq=batch, drafts=self.options.drafts)
+        return Decoder(self.engine, self._prefix, n_seq=batch, drafts=self.options.drafts,
+                       probs=self.options.confidence)
 
     def _request(self, text: str, payload=None) -> Request:
-        return Request(self.prompt_tokens(text)[len(self._prefix):], self.grammar.for_text(text), text,
+        return Request(self.suffix_tokens(text), self.grammar.for_text(text), text,
                        _RepeatGuard(self.prompts), self.options.max_tokens, payload)
 
     def _found(self, answer: Answer) -> list[Triplet]:
         triplets = self._triplets(answer.request.source, answer.text)
         if not self.options.confidence:
             return triplets
-        scores = self.prompts.confidences(answer.text, answer.tokens, answer.probs, self.engine.llm.detokenize)
+        scores = self.prompts.confidences(answer.text, answer.tokens, answer.probs, self.engine.piece)
         scored = [Triplet(*t[:5], scores.get(t.key, 1.0)) for t in triplets]
         return [t for t in scored if t.confidence >= self.options.min_confidence]
 
@@ -110,8 +115,7 @@ class Extractor:
         """
         if self.options.decoder == "plain":
             for item in _units(documents, max_chars, sentences, skip):
-                yield ({"id": item.id, "error": item.error} if isinstance(item, BadRecord)
-                       else unit_record(item, self._triplets(item.text, self.answer(item.text))))
+                yield _record(item, lambda: self._triplets(item.text, self.answer(item.text)))
             return
 
         def requests():
@@ -122,9 +126,12 @@ class Extractor:
                     yield self._request(item.text, item)
 
         for answer in self._decoder(batch).run(requests()):
-            item = answer.request.payload
-            yield ({"id": item.id, "error": item.error} if isinstance(item, BadRecord)
-                   else unit_record(item, self._found(answer)))
+            yield _record(answer.request.payload, lambda: self._found(answer))
+
+
+def _record(item: Unit | BadRecord, triplets) -> dict:
+    """The output line for a unit (its triplets, from `triplets()`) or for a bad record (its error, in place)."""
+    return {"id": item.id, "error": item.error} if isinstance(item, BadRecord) else unit_record(item, triplets())
 
 
 def _units(documents: Iterator[Document | BadRecord], max_chars: int,

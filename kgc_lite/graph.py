@@ -32,7 +32,6 @@ tail) once and attach the occurrences to it as statement nodes.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -257,8 +256,7 @@ def _opt_span(t: dict, key: str, where: str) -> tuple[int, int] | None:
 def read_records(sources: list[str] | None) -> Iterator[tuple[str, dict]]:
     """("file:line", record) for each non-blank JSONL line of each source ('-' or none: stdin), lazily."""
     for source in sources or ["-"]:
-        stream, name = open_source(source)
-        try:
+        with open_source(source) as (stream, name):
             for lineno, raw in enumerate(stream, 1):
                 if not raw.strip():
                     continue
@@ -267,9 +265,6 @@ def read_records(sources: list[str] | None) -> Iterator[tuple[str, dict]]:
                     yield where, orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
                     raise InputError(f"{where}: not valid JSON ({exc})") from None
-        finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
 
 
 def build_graph(sources: list[str] | None, min_confidence: float | None = None) -> KnowledgeGraph:

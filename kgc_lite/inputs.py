@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -51,20 +52,24 @@ class BadRecord:
     error: str
 
 
-def open_source(source: str) -> tuple[BinaryIO, str]:
-    """A binary stream and a name for messages: '-' is stdin; a missing, unreadable or folder path is one
-    KgcError line."""
+@contextmanager
+def open_source(source: str) -> Iterator[tuple[BinaryIO, str]]:
+    """A binary stream and a name for messages, closed afterwards ('-' is stdin, left open); a missing,
+    unreadable or folder path is one KgcError line."""
     if source == "-":
-        return sys.stdin.buffer, "<stdin>"
+        yield sys.stdin.buffer, "<stdin>"
+        return
     path = Path(source)
     if path.is_dir():
         raise KgcError(f"{source}: is a directory")
     try:
-        return open(path, "rb"), source
+        stream = open(path, "rb")
     except FileNotFoundError:
         raise KgcError(f"{source}: no such file") from None
     except OSError as exc:
         raise KgcError(f"{source}: cannot read ({exc.strerror})") from None
+    with stream:
+        yield stream, source
 
 
 def read_documents(sources: list[str], jsonl: bool = False) -> Iterator[Document | BadRecord]:
@@ -74,12 +79,8 @@ def read_documents(sources: list[str], jsonl: bool = False) -> Iterator[Document
     line yields a BadRecord so the caller decides whether to stop or skip.
     """
     for source in sources or ["-"]:
-        stream, where = open_source(source)
-        try:
+        with open_source(source) as (stream, where):
             yield from read_stream(stream, source, jsonl, where)
-        finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
 
 
 def read_stream(stream: BinaryIO, source: str, jsonl: bool = False, where: str | None = None

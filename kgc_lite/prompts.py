@@ -174,13 +174,14 @@ class PromptBuilder:
         return _parse_natural(answer) if self.config.style == "natural" else _parse_code(answer)
 
     def confidences(self, answer: str, tokens: list[int], probs: list[float | None],
-                    detokenize) -> dict[tuple[str, str, str], float]:
+                    piece) -> dict[tuple[str, str, str], float]:
         """Each triplet's confidence, by key: the lowest probability among the tokens the model chose that
         overlap the triplet's text in the answer (grammar-forced tokens, whose probability is None, are left
-        out; 1.0 if all were forced). A repeated triplet keeps its first occurrence's score."""
+        out; 1.0 if all were forced). A repeated triplet keeps its first occurrence's score. `piece(token)` gives
+        a token's bytes (Engine.piece)."""
         spans, pos = [], 0
         for token in tokens:
-            n = len(detokenize([token]))
+            n = len(piece(token))
             spans.append((pos, pos + n))
             pos += n
         pattern = _NATURAL_TRIPLE if self.config.style == "natural" else _CODE_TRIPLE

@@ -253,8 +253,7 @@ def pair_from_line(line: str, fallback_id: str) -> Pair:
 def _lines(sources: list[str]) -> Iterator[tuple[str, int, str]]:
     """(source name, line number, line) for every non-empty line; raises KgcError for unreadable sources."""
     for source in sources or ["-"]:
-        stream, where = open_source(source)
-        try:
+        with open_source(source) as (stream, where):
             seen = False
             for lineno, raw in enumerate(stream, 1):
                 if not raw.strip():
@@ -269,9 +268,6 @@ def _lines(sources: list[str]) -> Iterator[tuple[str, int, str]]:
                 yield where, lineno, line
             if not seen:
                 raise InputError(f"{where}: empty input")
-        finally:
-            if hasattr(stream, "close") and source != "-":
-                stream.close()
 
 
 def read_pairs(sources: list[str]) -> Iterator[Pair | BadRecord]:
