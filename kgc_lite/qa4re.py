@@ -15,6 +15,10 @@ For a sentence and an entity pair, every candidate relation becomes a statement 
 Options come from a schema (kgc_lite/schema.py): one per relation, pruned by the entity types of the pair when
 given; with `directions = "both"` (SemEval) one per direction. A none-of-the-above option is always offered.
 The order is the schema's (relation by relation, forward before reverse, none last) unless shuffled with a seed.
+With `permutations` K > 1 each question is asked in K orders (the order above and evenly spread cyclic shifts of
+it) and each option's probability is averaged over them, which cancels a preference for letters or positions.
+
+Training questions are built in kgc_lite/qa4re_data.py, scoring is in kgc_lite/qa4re_eval.py.
 
 Two ways to answer, which agree by construction (same letter tokens, same logits):
 - "logits" (default): one forward pass, then the logits of the offered letters; softmax over them is the
@@ -27,11 +31,9 @@ the same sentence.
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import string
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -39,10 +41,9 @@ from typing import Iterable, Iterator
 import numpy as np
 import orjson
 
-from .data import PairExample, Triplet, load_semeval, load_split
 from .errors import InputError, KgcError
 from .inputs import BadRecord, open_source
-from .prompts import _assistant_open, _turn, end_of_answer
+from .prompts import _assistant_open, _turn
 from .schema import Schema, load_schema
 
 LETTERS = string.ascii_uppercase
@@ -351,7 +352,7 @@ class QA4RE:
 
     def __init__(self, model: str | None = None, schema: Schema | str = "semeval", answer: str = "logits",
                  shuffle: bool = False, seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None,
-                 n_gpu_layers: int = 0, engine=None, resolved=None):
+                 n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1):
         from .engine import Engine
         from .models import resolve
         if answer not in ANSWER_MODES:
@@ -363,6 +364,11 @@ class QA4RE:
             model = qa4re_model_for(self.schema.name)
         self.model = resolved or resolve(model)
         self.answer_mode = answer
+        if permutations < 1:
+            raise KgcError("--permutations must be at least 1")
+        if permutations > 1 and answer != "logits":
+            raise KgcError("--permutations averages option probabilities: it needs --answer logits")
+        self.permutations = permutations
         self.shuffle = shuffle
         self.seed = seed
         self.prompt = QAPrompt(self.model.spec.prompt_format)
@@ -409,11 +415,10 @@ class QA4RE:
                              f"of {self.engine.n_ctx}; shorten the text or raise --ctx")
         mode = mode or self.answer_mode
         if mode == "logits":
-            logits = self.engine.next_logits(tokens)
-            chosen_logits = logits[self.letter_ids[: len(options)]].astype(np.float64)
-            p = np.exp(chosen_logits - chosen_logits.max())
-            p /= p.sum()
-            best = int(np.argmax(chosen_logits))
+            p = self._letter_probs(tokens, len(options))
+            if self.permutations > 1:
+                p = self._permuted_probs(pair.text, options, p)
+            best = int(np.argmax(p))
             return Answer(options, options[best], [float(x) for x in p], len(tokens))
         from .grammar import letter_grammar
         text, _ = self.engine.generate(tokens, letter_grammar([o.letter for o in options]), max_tokens=2)
@@ -422,6 +427,26 @@ class QA4RE:
         if not 0 <= index < len(options):
             raise KgcError(f"internal error: the letter grammar produced {text!r}")
         return Answer(options, options[index], None, len(tokens))
+
+    def _letter_probs(self, tokens: list[int], n: int) -> np.ndarray:
+        """Softmax over the first n letters' logits after one forward pass."""
+        chosen = self.engine.next_logits(tokens)[self.letter_ids[:n]].astype(np.float64)
+        p = np.exp(chosen - chosen.max())
+        return p / p.sum()
+
+    def _permuted_probs(self, text: str, options: list[Option], first: np.ndarray) -> np.ndarray:
+        """Each option's probability averaged over `permutations` option orders: the given order and cyclic
+        shifts of it, spread evenly (with as many shifts as options, every option takes every letter once).
+        The instruction and sentence stay in the KV cache, so each extra order evaluates only its options."""
+        n = len(options)
+        total = first.copy()
+        shifts = sorted({round(k * n / self.permutations) % n for k in range(1, self.permutations)} - {0})
+        for shift in shifts:
+            order = options[shift:] + options[:shift]
+            relettered = [replace(o, letter=LETTERS[i]) for i, o in enumerate(order)]
+            p = self._letter_probs(self.tokens(text, relettered), n)
+            total += np.roll(p, shift)  # back to the given order: order[i] is options[(i + shift) % n]
+        return total / (1 + len(shifts))
 
     def record(self, pair: Pair, all_options: bool = False) -> dict:
         """The output record for one pair (raises InputError for bad pairs)."""
@@ -470,204 +495,6 @@ class QA4RE:
         self.engine.close()
 
 
-# -- SemEval scoring ----------------------------------------------------------------------------------------------
-def _undirected(label: str) -> str:
+def undirected(label: str) -> str:
+    """'Cause-Effect(e2,e1)' -> 'Cause-Effect' (SemEval's relation without its direction)."""
     return label.split("(")[0]
-
-
-def semeval_scores(gold: list[str], pred: list[str]) -> dict:
-    """Official SemEval-2010 Task 8 score and QA4RE's micro-F1, in percent.
-
-    official_macro_f1: the v1.2 scorer's "(9+1)-way evaluation with directionality taken into account":
-      per relation R (directions merged), P = exact matches / predictions of R in either direction,
-      R = exact matches / gold R; F1 per relation; mean over the relations present in the gold, Other excluded.
-    micro_f1_directed: micro P/R/F1 over the 18 directed labels, Other excluded (QA4RE's metric).
-    """
-    if len(gold) != len(pred):
-        raise ValueError("gold and predictions differ in length")
-    rels = sorted({_undirected(g) for g in gold if g != OTHER})
-    per = {}
-    for r in rels:
-        correct = sum(1 for g, p in zip(gold, pred) if g == p and _undirected(g) == r)
-        proposed = sum(1 for p in pred if _undirected(p) == r)
-        answer = sum(1 for g in gold if _undirected(g) == r)
-        prec = 100.0 * correct / proposed if proposed else 0.0
-        rec = 100.0 * correct / answer if answer else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per[r] = {"p": round(prec, 2), "r": round(rec, 2), "f1": round(f1, 2), "correct": correct,
-                  "proposed": proposed, "gold": answer}
-    macro = 0.0  # from unrounded per-relation F1s
-    for r in rels:
-        v = per[r]
-        prec = v["correct"] / v["proposed"] if v["proposed"] else 0.0
-        rec = v["correct"] / v["gold"] if v["gold"] else 0.0
-        macro += 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    macro = 100.0 * macro / len(rels) if rels else 0.0
-    tp = sum(1 for g, p in zip(gold, pred) if g == p and g != OTHER)
-    n_pred = sum(1 for p in pred if p != OTHER)
-    n_gold = sum(1 for g in gold if g != OTHER)
-    mp = tp / n_pred if n_pred else 0.0
-    mr = tp / n_gold if n_gold else 0.0
-    mf = 2 * mp * mr / (mp + mr) if mp + mr else 0.0
-    acc = sum(1 for g, p in zip(gold, pred) if g == p) / len(gold) if gold else 0.0
-    return {"official_macro_f1": round(macro, 2), "micro_f1_directed": round(100 * mf, 2),
-            "micro_p_directed": round(100 * mp, 2), "micro_r_directed": round(100 * mr, 2),
-            "accuracy_19way": round(100 * acc, 2), "per_relation": per}
-
-
-def semeval_pairs(split: str = "test", limit: int | None = None, seed: int = 0,
-                  data_root: str | Path | None = None) -> list[PairExample]:
-    """A SemEval split, or a seeded random subset of `limit` pairs (kept in file order)."""
-    items = load_semeval(split, data_root)
-    if limit is not None and limit < len(items):
-        keep = sorted(random.Random(seed).sample(range(len(items)), limit))
-        items = [items[i] for i in keep]
-    return items
-
-
-def evaluate_semeval(model: str | None = None, split: str = "test", limit: int | None = None,
-                     n_threads: int | None = None, seed: int = 0, answer: str = "logits", shuffle: bool = False,
-                     data_root: str | Path | None = None, predictions: str | Path | None = None,
-                     qa: QA4RE | None = None) -> dict:
-    """QA4RE on SemEval-2010 Task 8 with the built-in semeval schema; scores in percent, plus timing.
-
-    limit: a seeded random subset of that many pairs (seed also drives --shuffle's option orders).
-    predictions: optional JSONL path for one line per pair (id, gold, pred, letter, confidence).
-    """
-    total = len(load_semeval(split, data_root))
-    items = semeval_pairs(split, limit, seed, data_root)
-    qa = qa or QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=n_threads)
-    stats0 = replace(qa.engine.stats)
-    gold, pred, rows = [], [], []
-    start = time.perf_counter()
-    cpu0 = time.process_time()
-    for ex in items:
-        pair = Pair(ex.id, ex.text, ex.head, ex.tail)
-        ans = qa.ask(pair, mode=answer)
-        label = ans.chosen.directed_label()
-        gold.append(ex.label)
-        pred.append(label)
-        rows.append({"id": ex.id, "gold": ex.label, "pred": label, "letter": ans.chosen.letter,
-                     "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None})
-    seconds = time.perf_counter() - start
-    cpu = time.process_time() - cpu0
-    st = qa.engine.stats
-    result = {"dataset": "semeval2010", "split": split, "n": len(items),
-              "subset": None if len(items) == total else {"limit": limit, "seed": seed, "of": total},
-              "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re",
-              "answer": answer, "option_order": f"shuffled(seed={seed})" if shuffle else "schema",
-              **semeval_scores(gold, pred),
-              "predicted_other": sum(1 for p in pred if p == OTHER),
-              "letter_histogram": _histogram(r["letter"] for r in rows),
-              "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-              "pairs_per_s": round(len(items) / seconds, 3) if seconds else None,
-              "prompt_tokens_evaluated": st.prompt_tokens - stats0.prompt_tokens,
-              "prompt_tokens_cached": st.cached_tokens - stats0.cached_tokens,
-              "n_threads": qa.engine.llm.n_threads if hasattr(qa.engine.llm, "n_threads") else n_threads}
-    if predictions:
-        with open(predictions, "wb") as f:
-            for r in rows:
-                f.write(orjson.dumps(r) + b"\n")
-    return result
-
-
-def _histogram(letters: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for x in letters:
-        out[x] = out.get(x, 0) + 1
-    return dict(sorted(out.items()))
-
-
-def format_semeval(result: dict) -> str:
-    """A few human-readable lines for a result of evaluate_semeval."""
-    sub = result.get("subset")
-    lines = [f"QA4RE on SemEval-2010 Task 8 {result['split']} ({result['n']} pairs"
-             + (f", seeded subset: seed {sub['seed']}" if sub else "") + f"), model {result['model']}, "
-             f"answer={result['answer']}, options={result['option_order']}",
-             f"  official macro-F1 (9 relations, direction counts, Other excluded): {result['official_macro_f1']:.2f}",
-             f"  micro-F1 over the 18 directed labels (QA4RE): {result['micro_f1_directed']:.2f} "
-             f"(P {result['micro_p_directed']:.2f}, R {result['micro_r_directed']:.2f})",
-             f"  19-way accuracy {result['accuracy_19way']:.2f}; predicted Other {result['predicted_other']}",
-             f"  {result['seconds']:.1f} s, {result['pairs_per_s']} pairs/s"]
-    return "\n".join(lines)
-
-
-# -- training examples in QA format -------------------------------------------------------------------------------
-QA_SOURCES = ("semeval", "conll04", "ade", "scierc")
-
-
-def training_questions(sources: Iterable[str] = ("semeval",), split: str = "train", seed: int = 0,
-                       shuffle: bool = False, negatives_per_positive: float = 1.0,
-                       data_root: str | Path | None = None) -> Iterator[tuple[str, Pair, list[Option], Option]]:
-    """(source, pair, options, gold option) for every training question, built with the options inference offers.
-
-    sources: "semeval" (every labelled pair; Other -> none of the above) and/or triplet sets "conll04", "ade",
-    "scierc" (every gold (head, tail) pair is a positive for its relation; other ordered pairs of the same
-    sentence's gold entities are none-of-the-above negatives, at most `negatives_per_positive` per positive
-    per sentence, drawn with `seed`). Entity types are given when the data has them and they admit the gold
-    relation, so options are pruned as at inference with types.
-    """
-    rng = random.Random(seed)
-
-    def make(schema: Schema, pair: Pair, relation: str | None, reversed_: bool):
-        try:
-            options = build_options(schema, pair, shuffle, seed)
-        except InputError:
-            options = []
-        target = find_option(options, relation, reversed_)
-        if target is None and (pair.head_type or pair.tail_type):  # types that exclude the gold: drop them
-            return make(schema, replace(pair, head_type=None, tail_type=None), relation, reversed_)
-        if target is None:
-            return None
-        return pair, options, target
-
-    for source in sources:
-        if source not in QA_SOURCES:
-            raise KgcError(f"unknown QA4RE training source {source!r}; use {', '.join(QA_SOURCES)}")
-        if source == "semeval":
-            schema = load_schema("semeval")
-            for ex in load_semeval(split, data_root):
-                if ex.label == OTHER:
-                    rel, rev = None, False
-                else:
-                    rel, rev = _undirected(ex.label), ex.label.endswith("(e2,e1)")
-                made = make(schema, Pair(ex.id, ex.text, ex.head, ex.tail), rel, rev)
-                if made:
-                    yield (source, *made)
-            continue
-        schema = load_schema(source)
-        for ex in load_split(source, split, data_root):
-            gold: dict[tuple[str, str], Triplet] = {}
-            types: dict[str, str] = {}
-            for t in ex.triplets:
-                gold.setdefault((t.head, t.tail), t)
-                for mention, typ in ((t.head, t.head_type), (t.tail, t.tail_type)):
-                    if typ in schema.entity_types:
-                        types.setdefault(mention, typ)
-            for (h, t), trip in gold.items():
-                made = make(schema, Pair(ex.id or "", ex.text, h, t, types.get(h), types.get(t)),
-                            trip.relation, False)
-                if made:
-                    yield (source, *made)
-            entities = list(dict.fromkeys(m for ht in gold for m in ht))
-            others = [(a, b) for a in entities for b in entities if a != b and (a, b) not in gold]
-            rng.shuffle(others)
-            for a, b in others[: int(math.ceil(negatives_per_positive * len(gold)))]:
-                made = make(schema, Pair(ex.id or "", ex.text, a, b, types.get(a), types.get(b)), None, False)
-                if made:
-                    yield (source, *made)
-
-
-def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", fmt: str = "chatml",
-                   seed: int = 0, shuffle: bool = False, negatives_per_positive: float = 1.0,
-                   end: bool = False, data_root: str | Path | None = None) -> Iterator[tuple[str, str]]:
-    """(prompt_text, answer_text) for every question of training_questions, with the inference QAPrompt.
-
-    answer_text is the letter, followed by the end-of-answer marker when end=True. The prompt text starts
-    without BOS (a tokenizer adds it).
-    """
-    prompt = QAPrompt(fmt)
-    stop = end_of_answer(fmt) if end else ""
-    for _, pair, options, target in training_questions(sources, split, seed, shuffle, negatives_per_positive,
-                                                       data_root):
-        yield prompt.text(pair.text, options), target.letter + stop

@@ -169,18 +169,25 @@ def _multi_sources(opts: TrainOptions) -> list[DataSource]:
 
 
 def _qa_sources(opts: TrainOptions) -> list[DataSource]:
-    """QA4RE training reads the benchmark sets only (their train splits): semeval, conll04, ade, scierc."""
-    from .data import data_dir
-    from .qa4re import QA_SOURCES
+    """QA4RE training reads the benchmark sets' train splits (semeval, conll04, ade, scierc) and FewRel's
+    sentences of the relations --held-out leaves in (fewrel)."""
+    from .data import data_dir, load_relations
+    from .qa4re_data import QA_SOURCES, wikidata_relations
     sources = []
     for item in opts.data:
         if item not in QA_SOURCES:
             raise KgcError(f"--task qa4re trains on {', '.join(QA_SOURCES)} (their train splits); got {item!r}")
-        path = (data_dir(opts.data_dir) / "semeval2010" / "train.jsonl" if item == "semeval"
-                else split_path(item, "train", opts.data_dir))
+        if item == "fewrel":
+            path = data_dir(opts.data_dir) / "fewrel" / "all.json"
+        elif item == "semeval":
+            path = data_dir(opts.data_dir) / "semeval2010" / "train.jsonl"
+        else:
+            path = split_path(item, "train", opts.data_dir)
         if not path.is_file():
             raise KgcError(f"training data {item!r} not found at {path}")
-        sources.append(DataSource(item, path, load_schema(item)))
+        schema = (Schema("fewrel", wikidata_relations(load_relations("fewrel", opts.data_dir)))
+                  if item == "fewrel" else load_schema(item))
+        sources.append(DataSource(item, path, schema))
     return sources
 
 
@@ -290,7 +297,8 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
     """Every QA4RE training question as a sample: the prompt inference sends, tokenized in the same parts
     (instruction prefix with BOS, sentence and options as user text, closing with control tokens), and the
     gold option's letter as the one target token (inference reads that position's letter logits)."""
-    from .qa4re import QAPrompt, training_questions
+    from .qa4re import QAPrompt
+    from .qa4re_data import training_questions
     prompt = QAPrompt(fmt)
     prefix = tokens.encode(prompt.prefix(), bos=True)
     closing = tokens.encode(prompt.closing())
@@ -299,7 +307,8 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
     skipped = 0
     counts: dict[str, int] = {}
     for source, pair, options, target in training_questions([s.name for s in sources], "train", opts.seed,
-                                                            opts.shuffle_options, opts.negatives, opts.data_dir):
+                                                            opts.shuffle_options, opts.negatives, opts.data_dir,
+                                                            opts.held_out or None):
         ids = prefix + tokens.encode(prompt.sentence(pair.text)) + tokens.encode(prompt.options(options)) + closing
         answer = letters.setdefault(target.letter, tokens.encode(target.letter))
         if len(ids) + len(answer) > opts.max_length:

@@ -9,6 +9,10 @@ prompt tokens/s measured in the same run (the logit path's own llama.cpp eval ti
 cold 512-token prompt measured before and after (median of 3 each) - no QA4RE path can be faster.
 
     python scripts/bench_qa4re.py --n 120 --threads 1 --out results/qa4re_bench_smollm2.json
+
+With --permutations K a third path runs in the same blocks: the logit path averaged over K option orders
+(cyclic shifts; `kgc-lite qa4re --permutations K`), with its cost against the one-order logit path and its
+agreement with it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kgc_lite.qa4re import QA4RE, Pair, semeval_pairs  # noqa: E402
+from kgc_lite.qa4re import QA4RE, Pair  # noqa: E402
+from kgc_lite.qa4re_eval import semeval_pairs  # noqa: E402
 
 
 def cpu_name() -> str:
@@ -62,6 +67,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=10, help="pairs per alternating block")
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--permutations", type=int, default=1, help="also time the logit path over K option orders")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -72,17 +78,21 @@ def main() -> None:
     qa.ask(pairs[0], "logits")  # warm-up (first-call allocations), untimed
     qa.ask(pairs[0], "grammar")
     tok_s = prompt_speed(qa, pairs)
+    paths = {"logits": (qa, "logits"), "grammar": (qa, "grammar")}
+    if args.permutations > 1:
+        permuted = QA4RE(schema="semeval", engine=qa.engine, resolved=qa.model, permutations=args.permutations)
+        paths["permuted"] = (permuted, "logits")
 
     res = {m: {"wall": 0.0, "cpu": 0.0, "letters": [], "prompt_tokens": 0, "cached_tokens": 0,
-               "prompt_seconds": 0.0} for m in ("logits", "grammar")}
+               "prompt_seconds": 0.0} for m in paths}
     for b in range(0, len(pairs), args.block):
         block = pairs[b:b + args.block]
-        for mode in ("logits", "grammar"):
+        for mode, (asker, how) in paths.items():
             st = qa.engine.stats
             p0, c0, s0 = st.prompt_tokens, st.cached_tokens, st.prompt_seconds
             w0, u0 = time.perf_counter(), time.process_time()
             for p in block:
-                res[mode]["letters"].append(qa.ask(p, mode).chosen.letter)
+                res[mode]["letters"].append(asker.ask(p, how).chosen.letter)
             r = res[mode]
             r["wall"] += time.perf_counter() - w0
             r["cpu"] += time.process_time() - u0
@@ -121,6 +131,13 @@ def main() -> None:
                   "cold_rate_seconds": round(floor_cold_s, 2), "cold_rate_pairs_per_s": round(n / floor_cold_s, 3)},
         "agreement": {"same_letter": agree, "n": n, "rate": round(agree / n, 4)},
     }
+    if "permuted" in res:
+        pm = res["permuted"]
+        same = sum(a == b for a, b in zip(lg["letters"], pm["letters"]))
+        out["permuted"] = {"permutations": args.permutations, "pairs_per_s": round(n / pm["wall"], 3),
+                           "cpu_s_per_pair": round(pm["cpu"] / n, 3), "prompt_tokens_evaluated": pm["prompt_tokens"],
+                           "seconds": round(pm["wall"], 2), "cost_over_logits": round(pm["wall"] / lg["wall"], 3),
+                           "same_label_as_logits": same}
     print(f"QA4RE speed, SemEval test ({n} pairs, seed {args.seed}), {out['model']}, "
           f"{out['hardware']['threads']} thread(s) on {out['hardware']['cpu']} ({os.cpu_count()} cores), "
           f"load {load0[0]:.1f} -> {os.getloadavg()[0]:.1f}")
@@ -133,6 +150,11 @@ def main() -> None:
     print(f"  (cold 512-token prompt: {tok_s:.0f} tokens/s before, {tok_s_end:.0f} after -> floor "
           f"{out['floor']['cold_rate_pairs_per_s']:.3f} pairs/s)")
     print(f"  agreement logits vs grammar: {agree}/{n} ({100 * agree / n:.1f}%)")
+    if "permuted" in out:
+        pm = out["permuted"]
+        print(f"  logits over {pm['permutations']} orders: {pm['pairs_per_s']:.3f} pairs/s, "
+              f"{pm['cost_over_logits']:.2f}x the one-order time; same label as one order for "
+              f"{pm['same_label_as_logits']}/{n}")
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     qa.close()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import replace
 
 import pytest
 
 from kgc_lite.data import data_dir
 from kgc_lite.errors import InputError, KgcError
 from kgc_lite.inputs import BadRecord
-from kgc_lite.qa4re import (OTHER, QA4RE, Pair, QAPrompt, build_options, find_option, parse_markup, read_pairs,
-                            read_extract_output, semeval_scores, training_pairs)
+from kgc_lite.qa4re import (LETTERS, OTHER, QA4RE, Pair, QAPrompt, build_options, find_option, parse_markup, read_pairs,
+                            read_extract_output)
+from kgc_lite.qa4re_data import training_pairs, training_questions, wikidata_template
+from kgc_lite.qa4re_eval import choice_scores, semeval_scores
 from kgc_lite.schema import load_schema
 
 from .conftest import FIXTURES, run_cli
@@ -178,6 +182,46 @@ def test_training_pairs_use_the_inference_prompt():
     assert 0 < none_letters < len(conll)
 
 
+def _has_fewrel() -> bool:
+    try:
+        return (data_dir() / "fewrel" / "all.json").exists()
+    except KgcError:
+        return False
+
+
+def test_wikidata_statements_read_as_sentences():
+    assert wikidata_template("place of birth") == "the place of birth of {head} is {tail}"
+    assert wikidata_template("owned by") == "{head} owned by {tail}"
+    assert wikidata_template("instance of") == "{head} instance of {tail}"
+    assert wikidata_template("has part") == "{head} has part {tail}"
+
+
+@pytest.mark.skipif(not _has_fewrel(), reason="FewRel data not found")
+def test_fewrel_questions_leave_the_held_out_relations_out():
+    from kgc_lite.data import held_out_relations
+    held = {r.identifier for r in held_out_relations("fewrel", "unseen_10_seed_0")}
+    qs = list(itertools.islice(training_questions(["fewrel"], shuffle=True), 3000))
+    offered = {o.relation for _, _, options, _ in qs for o in options}
+    assert offered and not offered & held
+    assert 40 < len(offered - {None}) <= 65           # many relation sets, not one
+    sizes = [len(options) for _, _, options, _ in qs]
+    assert min(sizes) >= 4 and max(sizes) <= 19       # 3-18 relations plus none of the above
+    nones = sum(1 for *_, target in qs if target.relation is None)
+    assert 0.08 < nones / len(qs) < 0.25
+    # shuffled: none of the above is not always last, and the gold letter is spread over the positions
+    assert sum(1 for _, _, options, _ in qs if options[-1].relation is not None) > len(qs) / 2
+    assert len({target.letter for *_, target in qs}) >= 15
+    again = list(itertools.islice(training_questions(["fewrel"], shuffle=True), 50))
+    assert [(p, o, t) for _, p, o, t in again] == [(p, o, t) for _, p, o, t in qs[:50]]  # seeded
+
+
+def test_choice_scores():
+    got = choice_scores(["a", "a", "b", "b"], ["a", None, "a", "b"])
+    assert got["accuracy"] == 50.0 and got["predicted_none"] == 1
+    # a: P 1/2, R 1/2 -> 50; b: P 1, R 1/2 -> 66.67
+    assert got["macro_f1"] == round(100 * (0.5 + 2 / 3) / 2, 2)
+
+
 # -- with the model -------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def qa(engine, default_model):
@@ -198,6 +242,27 @@ def test_training_prompt_tokenizes_like_inference(qa):
     opts = qa.options(pair)
     assert qa.engine.tokenize(QAPrompt(qa.model.spec.prompt_format).text(SENT, opts), bos=True) == \
         qa.tokens(SENT, opts)
+
+
+def test_permutations_average_over_cyclic_orders(engine, default_model):
+    """With as many orders as options, every option takes every letter once: the averaged probabilities do not
+    depend on the order the options came in."""
+    schema = load_schema("conll04")
+    pair = Pair("1", "John Smith works for IBM in Armonk , New York .", "John Smith", "IBM")
+    full = QA4RE(schema=schema, engine=engine, resolved=default_model, permutations=6)
+    opts = full.options(pair)
+    assert len(opts) == 6
+    rotated = [replace(o, letter=LETTERS[i]) for i, o in enumerate(opts[2:] + opts[:2])]
+    a, b = full.ask(pair, options=opts), full.ask(pair, options=rotated)
+    by_a = {o.relation: p for o, p in zip(a.options, a.probs)}
+    by_b = {o.relation: p for o, p in zip(b.options, b.probs)}
+    assert by_a == pytest.approx(by_b, abs=1e-5) and a.chosen.relation == b.chosen.relation
+    assert abs(sum(a.probs) - 1) < 1e-6
+    single = QA4RE(schema=schema, engine=engine, resolved=default_model)
+    one = single.ask(pair, options=opts)
+    assert one.probs != pytest.approx(a.probs, abs=1e-3)  # one order alone differs: the untuned model has a bias
+    with pytest.raises(KgcError, match="logits"):
+        QA4RE(schema=schema, engine=engine, resolved=default_model, permutations=2, answer="grammar")
 
 
 def test_pairs_of_one_sentence_share_the_cache(qa):
@@ -307,3 +372,19 @@ def test_cli_root_flag_takes_the_subcommand_options():
     bad = run_cli("--qa4re", "--schema", "no-such-set", input=b'{"text": "a b", "head": "a", "tail": "b"}\n')
     assert bad.returncode == 1 and b"Traceback" not in bad.stderr
     assert run_cli("--qa4re", "--help").stdout.startswith(b"Usage: kgc-lite")
+
+
+@pytest.mark.skipif(not _has_fewrel(), reason="FewRel data not found")
+def test_eval_held_out_relations_as_multiple_choice(tmp_path):
+    out = tmp_path / "r.json"
+    r = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--qa4re", "--sample", "6", "-k", "2",
+                "--threads", "1", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    m = doc["runs"][0]["metrics"]
+    assert m["n"] == 6 and sorted(m["relations"]) == sorted(
+        ["competition_class", "location", "operating_system", "owned_by", "religion"])
+    assert 0 <= m["accuracy"] <= 100 and sum(m["letter_histogram"].values()) == 6
+    assert "shuffled" in doc["config"]["option_order"] and doc["config"]["permutations"] == 2
+    bad = run_cli("eval", "-d", "conll04", "--qa4re")
+    assert bad.returncode == 2 and "zero-shot split" in bad.stderr.decode()

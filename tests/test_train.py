@@ -218,7 +218,8 @@ def test_qa4re_samples_are_the_inference_questions(default_model):
     import os
     from transformers import AutoTokenizer
     from kgc_lite.engine import Engine
-    from kgc_lite.qa4re import QA4RE, training_questions
+    from kgc_lite.qa4re import QA4RE
+    from kgc_lite.qa4re_data import training_questions
     from .test_qa4re import _has_data
     if not _has_data():
         pytest.skip("benchmark data not found")

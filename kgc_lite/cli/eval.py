@@ -130,12 +130,23 @@ def eval_command(
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1: all)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a counter on stderr."),
+    qa4re: bool = typer.Option(False, "--qa4re", help="With a FewRel or Wiki-ZSL zero-shot split: relation "
+                               "classification instead of extraction. Each test pair is asked as QA4RE multiple "
+                               "choice over the split's held-out relations plus none of the above; accuracy and "
+                               "macro-F1. (--dataset semeval is always QA4RE.)"),
+    shuffle: Optional[bool] = typer.Option(None, "--shuffle/--no-shuffle", help="QA4RE: option order shuffled "
+                                           "per pair, seeded by --seed (default: on for zero-shot splits, off for "
+                                           "semeval, whose schema order is the trained one)."),
+    permutations: int = typer.Option(1, "--permutations", "-k", min=1, max=26, help="QA4RE: average each "
+                                     "option's probability over K option orders (cyclic shifts)."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
     Runs a model over a benchmark split (or --gold file), or scores an existing --predictions file. FewRel and
     Wiki-ZSL splits (e.g. --dataset fewrel --split unseen_5_seed_0) are zero-shot: the schema holds only the
     held-out test relations, and single-triplet accuracy and multi-triplet F1 are reported too.
+
+    QA4RE relation classification: --dataset semeval (official macro-F1), or a zero-shot split with --qa4re.
     """
     if prompt_style is not None:
         _check_choice(prompt_style, STYLES, "--prompt-style")
@@ -150,7 +161,16 @@ def eval_command(
     else:
         _check_choice(split, SPLITS, "--split")
     if dataset == "semeval":
-        return _eval_semeval(model, split, limit, threads, seed, runs, out, data)
+        return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
+                             permutations, save_predictions)
+    if qa4re:
+        if not zero_shot or gold:
+            raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
+                       "unseen_5_seed_0); SemEval is --dataset semeval", 2)
+        return _eval_zero_rte_choice(model, dataset, split, sample, threads, seed, runs, out, data,
+                                     shuffle is not False, permutations, save_predictions, progress)
+    if permutations > 1 or shuffle is not None:
+        raise fail("--shuffle and --permutations order QA4RE options: use them with --dataset semeval or --qa4re", 2)
     source = ev.source_sha256()  # the code as it was when the run started
     examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
     schema_name = schema or default_schema
@@ -246,39 +266,69 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · predictions {predictions}")
 
 
-def _eval_semeval(model, split, limit, threads, seed, runs, out, data) -> None:
-    try:
-        from ..qa4re import evaluate_semeval
-    except ImportError as exc:
-        raise KgcError(f"SemEval evaluation needs kgc_lite.qa4re.evaluate_semeval, which is not available ({exc})")
-    import inspect
-    kwargs = {}
-    if data:
-        if "data_root" in inspect.signature(evaluate_semeval).parameters:
-            kwargs["data_root"] = data
-        else:
-            import os
-            os.environ["KGC_LITE_DATA"] = str(data)  # read through data_dir()
+def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions):
+    from ..models import resolve
+    from ..qa4re import QA4RE
+    from ..qa4re_eval import evaluate_semeval
     source = ev.source_sha256()
+    resolved = resolve(model) if model else None
     run_list = []
+    qa = None
     for s in range(seed, seed + runs):
-        metrics = evaluate_semeval(model=model, split=split, limit=limit, n_threads=threads, seed=s, **kwargs)
+        if qa is None:
+            qa = QA4RE(model, "semeval", shuffle=shuffle, seed=s, n_threads=threads, permutations=permutations,
+                       resolved=resolved)
+        qa.seed = s
+        metrics = evaluate_semeval(split=split, limit=limit, seed=s, data_root=data, qa=qa,
+                                   predictions=_seeded(save_predictions, s, runs))
         run_list.append({"seed": s, "metrics": metrics})
         _say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                            if isinstance(v, float)))
+    path = data_dir(data) / "semeval2010" / f"{split}.jsonl"
+    desc = {"dataset": "semeval", "split": split, "path": f"semeval2010/{split}.jsonl",
+            "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
+    _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "option_order": run_list[0]["metrics"]["option_order"],
+                                       "permutations": permutations}, threads, out, source)
+
+
+def _eval_zero_rte_choice(model, dataset, split, sample, threads, seed, runs, out, data, shuffle, permutations,
+                          save_predictions, progress) -> None:
+    from ..qa4re import QA4RE
+    from ..qa4re_eval import evaluate_zero_rte_choice, zero_rte_pairs
+    source = ev.source_sha256()
+    _, schema, total = zero_rte_pairs(dataset, split, data_root=data)
+    qa = QA4RE(model, schema, shuffle=shuffle, n_threads=threads, permutations=permutations)
+    run_list = []
+    for s in range(seed, seed + runs):
+        qa.seed = s
+        counter = Progress("pairs", progress, total=min(sample or total, total))
+        metrics = evaluate_zero_rte_choice(qa, dataset, split, sample, s, data, _seeded(save_predictions, s, runs),
+                                           counter.tick)
+        counter.done()
+        run_list.append({"seed": s, "metrics": metrics})
+        _say(f"run seed {s}: accuracy {metrics['accuracy']:.2f}, macro-F1 {metrics['macro_f1']:.2f}, "
+             f"none of the above {metrics['predicted_none']} of {metrics['n']}, {metrics['pairs_per_s']} pairs/s")
+    desc = {"dataset": dataset, "split": split, "pairs": total, "sample": sample,
+            "relations": run_list[0]["metrics"]["relations"]}
+    _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "option_order":
+                                       run_list[0]["metrics"]["option_order"], "permutations": permutations},
+                  threads, out, source)
+
+
+def _seeded(path: Optional[str], seed: int, runs: int) -> Optional[str]:
+    return f"{path}.seed{seed}" if path and runs > 1 else path
+
+
+def _finish_qa4re(run_list, qa, desc, config, threads, out, source) -> None:
     numeric = sorted({k for r in run_list for k, v in r["metrics"].items() if isinstance(v, (int, float))})
     summary = {k: ev.spread([r["metrics"][k] for r in run_list if isinstance(r["metrics"].get(k), (int, float))])
                for k in numeric}
     metrics = {k: v["mean"] for k, v in summary.items()}
     metrics["spread"] = summary
-    from ..models import resolve
-    resolved = resolve(model)
-    path = data_dir(data) / "semeval2010" / f"{split}.jsonl"
-    desc = {"dataset": "semeval", "split": split, "path": f"semeval2010/{split}.jsonl",
-            "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
-    doc = ev.results_document("eval", model=ev.model_info(resolved), config={"task": "qa4re", "seeds":
-                              list(range(seed, seed + runs))}, data=desc, metrics=metrics, runs=run_list,
-                              threads=threads or _threads(), extra={"source_sha256": source})
+    config = {**config, "seeds": [r["seed"] for r in run_list]}
+    doc = ev.results_document("eval", model=ev.model_info(qa.model), config=config, data=desc, metrics=metrics,
+                              runs=run_list, threads=threads or _threads(), extra={"source_sha256": source})
+    qa.close()
     ev.write_results(doc, out)
     text = "\n".join(f"{k:28} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     (typer.echo if out and out != "-" else _say)(text)

@@ -37,6 +37,10 @@ def qa4re_command(
         "--shuffle/--no-shuffle", help="Shuffle the option order per pair, seeded (position-bias tests). "
                                        "Default: the schema's order, none of the above last.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --shuffle.")] = 0,
+    permutations: Annotated[int, typer.Option(
+        "--permutations", "-k", min=1, max=26, help="Ask each question in K option orders (the order above and "
+        "its cyclic shifts) and average each option's probability: less position bias, K times the option "
+        "tokens to evaluate (the sentence is evaluated once).")] = 1,
     verify: Annotated[bool, typer.Option(
         "--verify", help="Input is `kgc-lite extract` output: re-label each extracted triplet's pair and report "
                          "whether QA4RE agrees (use the schema extract used).")] = False,
@@ -57,7 +61,7 @@ def qa4re_command(
         if value not in allowed:
             raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
     qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
-               n_gpu_layers=n_gpu_layers)
+               n_gpu_layers=n_gpu_layers, permutations=permutations)
     reader = read_extract_output if verify else read_pairs
     counter = Progress("pairs", progress)
     errors = 0

@@ -28,7 +28,8 @@ def train_command(
                                    "and kgc (= ade + conll04 + scierc), e.g. kgc,fewrel: every prompt gets its own "
                                    "schema (kgc_lite/schema_data.py; --icl 0). With --task qa4re: semeval, "
                                    "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
-                                   "none-of-the-above)."),
+                                   "none-of-the-above), fewrel (each sentence with its own set of 3-18 relations; "
+                                   "--held-out's relations left out)."),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of JSONL training data (name or "
                                          ".toml/.json file); the benchmark sets use their own."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA",

@@ -1,0 +1,215 @@
+"""Scoring QA4RE (kgc_lite/qa4re.py): SemEval-2010 Task 8 with the official scorer's semantics, and zero-shot
+relation classification on the held-out relations of a FewRel / Wiki-ZSL split posed as multiple choice.
+
+`kgc-lite eval -d semeval` and `kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re` call these.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable
+
+import orjson
+
+from .data import PairExample, load_semeval
+from .qa4re import LETTERS, OTHER, QA4RE, Pair, undirected
+
+
+# -- SemEval scoring ----------------------------------------------------------------------------------------------
+def semeval_scores(gold: list[str], pred: list[str]) -> dict:
+    """Official SemEval-2010 Task 8 score and QA4RE's micro-F1, in percent.
+
+    official_macro_f1: the v1.2 scorer's "(9+1)-way evaluation with directionality taken into account":
+      per relation R (directions merged), P = exact matches / predictions of R in either direction,
+      R = exact matches / gold R; F1 per relation; mean over the relations present in the gold, Other excluded.
+    micro_f1_directed: micro P/R/F1 over the 18 directed labels, Other excluded (QA4RE's metric).
+    """
+    if len(gold) != len(pred):
+        raise ValueError("gold and predictions differ in length")
+    rels = sorted({undirected(g) for g in gold if g != OTHER})
+    per = {}
+    for r in rels:
+        correct = sum(1 for g, p in zip(gold, pred) if g == p and undirected(g) == r)
+        proposed = sum(1 for p in pred if undirected(p) == r)
+        answer = sum(1 for g in gold if undirected(g) == r)
+        prec = 100.0 * correct / proposed if proposed else 0.0
+        rec = 100.0 * correct / answer if answer else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per[r] = {"p": round(prec, 2), "r": round(rec, 2), "f1": round(f1, 2), "correct": correct,
+                  "proposed": proposed, "gold": answer}
+    macro = 0.0  # from unrounded per-relation F1s
+    for r in rels:
+        v = per[r]
+        prec = v["correct"] / v["proposed"] if v["proposed"] else 0.0
+        rec = v["correct"] / v["gold"] if v["gold"] else 0.0
+        macro += 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    macro = 100.0 * macro / len(rels) if rels else 0.0
+    tp = sum(1 for g, p in zip(gold, pred) if g == p and g != OTHER)
+    n_pred = sum(1 for p in pred if p != OTHER)
+    n_gold = sum(1 for g in gold if g != OTHER)
+    mp = tp / n_pred if n_pred else 0.0
+    mr = tp / n_gold if n_gold else 0.0
+    mf = 2 * mp * mr / (mp + mr) if mp + mr else 0.0
+    acc = sum(1 for g, p in zip(gold, pred) if g == p) / len(gold) if gold else 0.0
+    return {"official_macro_f1": round(macro, 2), "micro_f1_directed": round(100 * mf, 2),
+            "micro_p_directed": round(100 * mp, 2), "micro_r_directed": round(100 * mr, 2),
+            "accuracy_19way": round(100 * acc, 2), "per_relation": per}
+
+
+def semeval_pairs(split: str = "test", limit: int | None = None, seed: int = 0,
+                  data_root: str | Path | None = None) -> list[PairExample]:
+    """A SemEval split, or a seeded random subset of `limit` pairs (kept in file order)."""
+    items = load_semeval(split, data_root)
+    if limit is not None and limit < len(items):
+        keep = sorted(random.Random(seed).sample(range(len(items)), limit))
+        items = [items[i] for i in keep]
+    return items
+
+
+def evaluate_semeval(model: str | None = None, split: str = "test", limit: int | None = None,
+                     n_threads: int | None = None, seed: int = 0, answer: str = "logits", shuffle: bool = False,
+                     data_root: str | Path | None = None, predictions: str | Path | None = None,
+                     qa: QA4RE | None = None, permutations: int = 1) -> dict:
+    """QA4RE on SemEval-2010 Task 8 with the built-in semeval schema; scores in percent, plus timing.
+
+    limit: a seeded random subset of that many pairs (seed also drives --shuffle's option orders).
+    predictions: optional JSONL path for one line per pair (id, gold, pred, letter, confidence).
+    """
+    total = len(load_semeval(split, data_root))
+    items = semeval_pairs(split, limit, seed, data_root)
+    qa = qa or QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=n_threads,
+                     permutations=permutations)
+    stats0 = replace(qa.engine.stats)
+    gold, pred, rows = [], [], []
+    start = time.perf_counter()
+    cpu0 = time.process_time()
+    for ex in items:
+        pair = Pair(ex.id, ex.text, ex.head, ex.tail)
+        ans = qa.ask(pair, mode=answer)
+        label = ans.chosen.directed_label()
+        gold.append(ex.label)
+        pred.append(label)
+        rows.append({"id": ex.id, "gold": ex.label, "pred": label, "letter": ans.chosen.letter,
+                     "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None})
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    st = qa.engine.stats
+    result = {"dataset": "semeval2010", "split": split, "n": len(items),
+              "subset": None if len(items) == total else {"limit": limit, "seed": seed, "of": total},
+              "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re",
+              "answer": answer, "option_order": _order(qa),
+              **semeval_scores(gold, pred),
+              "predicted_other": sum(1 for p in pred if p == OTHER),
+              "letter_histogram": _histogram(r["letter"] for r in rows),
+              "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+              "pairs_per_s": round(len(items) / seconds, 3) if seconds else None,
+              "prompt_tokens_evaluated": st.prompt_tokens - stats0.prompt_tokens,
+              "prompt_tokens_cached": st.cached_tokens - stats0.cached_tokens,
+              "n_threads": qa.engine.llm.n_threads if hasattr(qa.engine.llm, "n_threads") else n_threads}
+    if predictions:
+        with open(predictions, "wb") as f:
+            for r in rows:
+                f.write(orjson.dumps(r) + b"\n")
+    return result
+
+
+def _histogram(letters: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in letters:
+        out[x] = out.get(x, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def format_semeval(result: dict) -> str:
+    """A few human-readable lines for a result of evaluate_semeval."""
+    sub = result.get("subset")
+    lines = [f"QA4RE on SemEval-2010 Task 8 {result['split']} ({result['n']} pairs"
+             + (f", seeded subset: seed {sub['seed']}" if sub else "") + f"), model {result['model']}, "
+             f"answer={result['answer']}, options={result['option_order']}",
+             f"  official macro-F1 (9 relations, direction counts, Other excluded): {result['official_macro_f1']:.2f}",
+             f"  micro-F1 over the 18 directed labels (QA4RE): {result['micro_f1_directed']:.2f} "
+             f"(P {result['micro_p_directed']:.2f}, R {result['micro_r_directed']:.2f})",
+             f"  19-way accuracy {result['accuracy_19way']:.2f}; predicted Other {result['predicted_other']}",
+             f"  {result['seconds']:.1f} s, {result['pairs_per_s']} pairs/s"]
+    return "\n".join(lines)
+
+
+def _order(qa: QA4RE) -> str:
+    order = f"shuffled(seed={qa.seed})" if qa.shuffle else "schema"
+    return order + (f", averaged over {qa.permutations} cyclic shifts" if qa.permutations > 1 else "")
+
+
+# -- held-out relations as multiple choice ------------------------------------------------------------------------
+def choice_scores(gold: list[str], pred: list[str | None]) -> dict:
+    """Accuracy and macro-F1 of relation classification where every gold pair has a relation and a prediction
+    may be none of the above (None: a miss, counted against recall only). Macro-F1 averages the per-relation F1
+    over the gold relations; percent."""
+    rels = sorted(set(gold))
+    per = {}
+    for r in rels:
+        correct = sum(1 for g, p in zip(gold, pred) if g == p == r)
+        proposed = sum(1 for p in pred if p == r)
+        answer = sum(1 for g in gold if g == r)
+        prec = correct / proposed if proposed else 0.0
+        rec = correct / answer if answer else 0.0
+        per[r] = {"f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0, "correct": correct,
+                  "proposed": proposed, "gold": answer}
+    acc = sum(1 for g, p in zip(gold, pred) if g == p) / len(gold) if gold else 0.0
+    macro = sum(v["f1"] for v in per.values()) / len(per) if per else 0.0
+    for v in per.values():
+        v["f1"] = round(100 * v["f1"], 2)
+    return {"accuracy": round(100 * acc, 2), "macro_f1": round(100 * macro, 2),
+            "predicted_none": sum(1 for p in pred if p is None), "per_relation": per}
+
+
+def zero_rte_pairs(dataset: str, split: str, sample: int | None = None, seed: int = 0,
+                   data_root: str | Path | None = None):
+    """The pairs of a zero-shot split's test file (one per gold triplet whose head and tail occur in the text),
+    a seeded random `sample` of them if given, and the split's schema: its test relations, with statements
+    from their names (qa4re_data.wikidata_template)."""
+    from .data import load_zero_rte
+    from .qa4re_data import wikidata_relations
+    from .schema import Schema
+    examples, relations, _ = load_zero_rte(dataset, split, data_root)
+    schema = Schema(f"{dataset}-{split}", wikidata_relations(relations))
+    pairs = [(Pair(f"{ex.id}:{k}", ex.text, t.head, t.tail), t.relation)
+             for ex in examples for k, t in enumerate(ex.triplets) if t.head in ex.text and t.tail in ex.text]
+    total = len(pairs)
+    if sample is not None and sample < total:
+        keep = sorted(random.Random(seed).sample(range(total), sample))
+        pairs = [pairs[i] for i in keep]
+    return pairs, schema, total
+
+
+def evaluate_zero_rte_choice(qa: QA4RE, dataset: str, split: str, sample: int | None = None, seed: int = 0,
+                             data_root: str | Path | None = None, predictions: str | Path | None = None,
+                             progress=None) -> dict:
+    """The held-out relations of a zero-shot split as QA4RE multiple choice: each test pair is asked with the
+    split's test relations plus none of the above as options (`qa` decides their order: shuffled, permuted).
+    qa.schema must be this split's (zero_rte_pairs); scores from choice_scores, plus timing."""
+    pairs, schema, total = zero_rte_pairs(dataset, split, sample, seed, data_root)
+    qa.schema = schema
+    gold, pred, rows = [], [], []
+    start = time.perf_counter()
+    for pair, relation in pairs:
+        ans = qa.ask(pair)
+        gold.append(relation)
+        pred.append(ans.chosen.relation)
+        rows.append({"id": pair.id, "gold": relation, "pred": ans.chosen.relation, "letter": ans.chosen.letter,
+                     "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None})
+        if progress:
+            progress()
+    seconds = time.perf_counter() - start
+    if predictions:
+        with open(predictions, "wb") as f:
+            for r in rows:
+                f.write(orjson.dumps(r) + b"\n")
+    return {"dataset": dataset, "split": split, "n": len(pairs),
+            "subset": None if len(pairs) == total else {"sample": sample, "seed": seed, "of": total},
+            "relations": [r.name for r in schema.relations], "model": qa.model.spec.name,
+            "model_sha256": qa.model.sha256, "method": "qa4re multiple choice", "option_order": _order(qa),
+            **choice_scores(gold, pred), "letter_histogram": _histogram(r["letter"] for r in rows),
+            "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 3) if seconds else None}
