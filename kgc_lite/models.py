@@ -47,8 +47,12 @@ class ModelSpec:
     prompt_style: str = "code"
     icl: int = 3
     # QA4RE relation sets (schema names) the model was fine-tuned to answer: `kgc-lite qa4re` without --model
-    # picks the first registry model listing the asked-for set, else the default.
+    # picks the first registry model listing the asked-for set, else the first listing "*" (any set), else the
+    # default.
     qa4re_sets: tuple[str, ...] = ()
+    # How the model was trained to answer QA4RE questions: "logits" (a letter; the default) or "entail" (yes or
+    # no to one option statement at a time); `kgc-lite qa4re` uses it unless --answer says otherwise.
+    qa4re_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,14 @@ def spec_for(name: str | None) -> ModelSpec:
 
 def qa4re_model_for(schema_name: str) -> str:
     """The model `kgc-lite qa4re` uses for a relation set when none is named: one fine-tuned for that set
-    (registry order), else the registry default."""
+    (registry order), else one listing "*" (trained to read any relation set's statements), else the registry
+    default."""
     default, specs = load_registry()
     for name, spec in specs.items():
         if schema_name in spec.qa4re_sets:
+            return name
+    for name, spec in specs.items():
+        if "*" in spec.qa4re_sets:
             return name
     return default
 

@@ -20,7 +20,12 @@ it) and each option's probability is averaged over them, which cancels a prefere
 
 Training questions are built in kgc_lite/qa4re_data.py, scoring is in kgc_lite/qa4re_eval.py.
 
-Two ways to answer, which agree by construction (same letter tokens, same logits):
+A third way, "entail", asks about one statement at a time ("Statement: cable causes fire. Can the statement be
+inferred from the sentence? Answer yes or no.") and picks the option whose "yes" is most probable. It is free of
+option order by construction, and it needs a model trained that way (`kgc-lite train --task qa4re --answer
+entail`); the instruction and sentence are evaluated once per pair, then only each statement's tokens.
+
+Two letter answers, which agree by construction (same letter tokens, same logits):
 - "logits" (default): one forward pass, then the logits of the offered letters; softmax over them is the
   confidence. No sampling loop.
 - "grammar": greedy generation under the GBNF letter grammar (grammars/qa4re_letter.gbnf).
@@ -47,9 +52,12 @@ from .prompts import _assistant_open, _turn
 from .schema import Schema, load_schema
 
 LETTERS = string.ascii_uppercase
-ANSWER_MODES = ("logits", "grammar")
+ANSWER_MODES = ("logits", "grammar", "entail")
 INSTRUCTION = "Determine which option can be inferred from the given sentence."
 QUESTION = "Which option can be inferred from the given sentence?"
+ENTAIL_INSTRUCTION = "Determine whether the statement can be inferred from the given sentence."
+ENTAIL_QUESTION = "Can the statement be inferred from the sentence? Answer yes or no."
+YES, NO = "yes", "no"
 NONE_TEMPLATE = "{head} has no known relations to {tail}"
 OTHER = "Other"  # SemEval's label for none of the above
 
@@ -169,6 +177,19 @@ class QAPrompt:
 
     def text(self, sentence: str, options: list[Option]) -> str:
         return self.prefix() + self.sentence(sentence) + self.options(options) + self.closing()
+
+
+class EntailPrompt(QAPrompt):
+    """One option statement at a time, answered yes or no (the "entail" answer mode): the instruction and the
+    sentence come first, so their KV cache serves every statement of the pair."""
+
+    def prefix(self) -> str:
+        return f"{self._open}{ENTAIL_INSTRUCTION}\nSentence:"
+
+    @staticmethod
+    def options(options: list[Option]) -> str:
+        (option,) = options
+        return f"\nStatement: {' '.join(option.statement.split())}\n{ENTAIL_QUESTION}"
 
 
 # -- reading pairs ------------------------------------------------------------------------------------------------
@@ -343,46 +364,52 @@ def read_extract_output(sources: list[str]) -> Iterator[Pair | BadRecord]:
 class Answer:
     options: list[Option]
     chosen: Option
-    probs: list[float] | None   # softmax over the offered letters (logits mode only)
+    probs: list[float] | None   # per option: softmax over the letters (logits), or P(yes) normalized (entail)
     prompt_tokens: int
 
 
 class QA4RE:
     """A model and a relation set, ready to answer QA4RE questions."""
 
-    def __init__(self, model: str | None = None, schema: Schema | str = "semeval", answer: str = "logits",
+    def __init__(self, model: str | None = None, schema: Schema | str = "semeval", answer: str | None = None,
                  shuffle: bool = False, seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None,
                  n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1):
+        """answer: logits, grammar or entail; None: the model's own (models.toml qa4re_answer), else logits."""
         from .engine import Engine
         from .models import resolve
-        if answer not in ANSWER_MODES:
-            raise KgcError(f"answer mode must be one of {', '.join(ANSWER_MODES)} (got {answer!r})")
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         self._schemas: dict[str, Schema | KgcError] = {}
         if model is None and resolved is None:
             from .models import qa4re_model_for
             model = qa4re_model_for(self.schema.name)
         self.model = resolved or resolve(model)
+        answer = answer or self.model.spec.qa4re_answer or "logits"
+        if answer not in ANSWER_MODES:
+            raise KgcError(f"answer mode must be one of {', '.join(ANSWER_MODES)} (got {answer!r})")
         self.answer_mode = answer
         if permutations < 1:
             raise KgcError("--permutations must be at least 1")
         if permutations > 1 and answer != "logits":
-            raise KgcError("--permutations averages option probabilities: it needs --answer logits")
+            raise KgcError("--permutations averages letter probabilities over option orders: it needs --answer "
+                           "logits (entail answers do not depend on the order)")
         self.permutations = permutations
         self.shuffle = shuffle
         self.seed = seed
-        self.prompt = QAPrompt(self.model.spec.prompt_format)
+        fmt = self.model.spec.prompt_format
+        self.prompt = EntailPrompt(fmt) if answer == "entail" else QAPrompt(fmt)
         self.engine = engine or Engine(self.model.path, n_ctx=n_ctx or min(self.model.spec.context, 2048),
                                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self._prefix = self.engine.tokenize(self.prompt.prefix(), bos=True)
         self._closing = self.engine.tokenize(self.prompt.closing())
         self._sentence_cache: tuple[str, list[int]] = ("\x00", [])
-        self.letter_ids = []
-        for letter in LETTERS:
-            ids = self.engine.tokenize(letter, special=False)
-            if len(ids) != 1:
-                raise KgcError(f"model {self.model.spec.name}: letter {letter} is not a single token")
-            self.letter_ids.append(ids[0])
+        self.letter_ids = [self._one_token(letter) for letter in LETTERS]
+        self.yes_no = [self._one_token(YES), self._one_token(NO)]
+
+    def _one_token(self, word: str) -> int:
+        ids = self.engine.tokenize(word, special=False)
+        if len(ids) != 1:
+            raise KgcError(f"model {self.model.spec.name}: {word!r} is not a single token")
+        return ids[0]
 
     def schema_for(self, pair: Pair) -> Schema:
         if pair.schema is None:
@@ -407,13 +434,15 @@ class QA4RE:
                 + self.engine.tokenize(self.prompt.options(options), special=False) + self._closing)
 
     def ask(self, pair: Pair, mode: str | None = None, options: list[Option] | None = None) -> Answer:
-        """Answer one question (check_pair first for user input)."""
+        """Answer one question (check_pair first for user input). mode: logits or grammar for a letter-answer
+        instance; entail only for an entail instance (the prompt differs)."""
         options = options if options is not None else self.options(pair)
-        tokens = self.tokens(pair.text, options)
-        if len(tokens) >= self.engine.n_ctx:
-            raise InputError(f"record {pair.id}: the question takes {len(tokens)} tokens, more than the context "
-                             f"of {self.engine.n_ctx}; shorten the text or raise --ctx")
         mode = mode or self.answer_mode
+        if (mode == "entail") != (self.answer_mode == "entail"):
+            raise KgcError(f"this QA4RE was set up for {self.answer_mode} answers; {mode} needs its own")
+        if mode == "entail":
+            return self._entail(pair, options)
+        tokens = self._checked(pair, self.tokens(pair.text, options))
         if mode == "logits":
             p = self._letter_probs(tokens, len(options))
             if self.permutations > 1:
@@ -427,6 +456,27 @@ class QA4RE:
         if not 0 <= index < len(options):
             raise KgcError(f"internal error: the letter grammar produced {text!r}")
         return Answer(options, options[index], None, len(tokens))
+
+    def _checked(self, pair: Pair, tokens: list[int]) -> list[int]:
+        if len(tokens) >= self.engine.n_ctx:
+            raise InputError(f"record {pair.id}: the question takes {len(tokens)} tokens, more than the context "
+                             f"of {self.engine.n_ctx}; shorten the text or raise --ctx")
+        return tokens
+
+    def _entail(self, pair: Pair, options: list[Option]) -> Answer:
+        """P(yes) for each option's statement, one forward pass each over the statement's tokens (the
+        instruction and sentence stay cached); the option with the most probable yes wins. probs: those
+        P(yes), normalized over the options."""
+        yes = np.empty(len(options))
+        total = 0
+        for i, option in enumerate(options):
+            tokens = self._checked(pair, self.tokens(pair.text, [option]))
+            total = max(total, len(tokens))
+            y, n = self.engine.next_logits(tokens)[self.yes_no].astype(np.float64)
+            yes[i] = 1.0 / (1.0 + np.exp(n - y))
+        best = int(np.argmax(yes))
+        share = yes / yes.sum()
+        return Answer(options, options[best], [float(x) for x in share], total)
 
     def _letter_probs(self, tokens: list[int], n: int) -> np.ndarray:
         """Softmax over the first n letters' logits after one forward pass."""

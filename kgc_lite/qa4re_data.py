@@ -152,3 +152,20 @@ def training_pairs(sources: Iterable[str] = ("semeval",), split: str = "train", 
     for _, pair, options, target in training_questions(sources, split, seed, shuffle, negatives_per_positive,
                                                        data_root):
         yield prompt.text(pair.text, options), target.letter + stop
+
+
+def entail_statements(pair: Pair, options: list[Option], target: Option, seed: int = 0,
+                      negatives: int = 2) -> list[tuple[Option, str]]:
+    """What a model trained for the "entail" answer mode learns from one question: the gold option's statement
+    answered yes; the gold relation's other direction, when it is offered, answered no (direction is the
+    easiest thing to get wrong); and `negatives` other options drawn at random (seeded by the pair), answered no."""
+    from .qa4re import NO, YES
+    rng = random.Random(f"{seed}|{pair.id}|{pair.head}|{pair.tail}|entail")
+    out = [(target, YES)]
+    others = [o for o in options if o is not target]
+    if target.relation is not None:
+        flipped = [o for o in others if o.relation == target.relation]
+        out += [(o, NO) for o in flipped]
+        others = [o for o in others if o.relation != target.relation]
+    out += [(o, NO) for o in rng.sample(others, min(negatives, len(others)))]
+    return out

@@ -1,7 +1,8 @@
 """Scoring QA4RE (kgc_lite/qa4re.py): SemEval-2010 Task 8 with the official scorer's semantics, and zero-shot
 relation classification on the held-out relations of a FewRel / Wiki-ZSL split posed as multiple choice.
 
-`kgc-lite eval -d semeval` and `kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re` call these.
+`kgc-lite eval -d semeval`, `kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re` and `kgc-lite eval --qa4re
+--gold FILE --schema FILE` call these.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def semeval_pairs(split: str = "test", limit: int | None = None, seed: int = 0,
 
 
 def evaluate_semeval(model: str | None = None, split: str = "test", limit: int | None = None,
-                     n_threads: int | None = None, seed: int = 0, answer: str = "logits", shuffle: bool = False,
+                     n_threads: int | None = None, seed: int = 0, answer: str | None = None, shuffle: bool = False,
                      data_root: str | Path | None = None, predictions: str | Path | None = None,
                      qa: QA4RE | None = None, permutations: int = 1) -> dict:
     """QA4RE on SemEval-2010 Task 8 with the built-in semeval schema; scores in percent, plus timing.
@@ -88,7 +89,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
     cpu0 = time.process_time()
     for ex in items:
         pair = Pair(ex.id, ex.text, ex.head, ex.tail)
-        ans = qa.ask(pair, mode=answer)
+        ans = qa.ask(pair)
         label = ans.chosen.directed_label()
         gold.append(ex.label)
         pred.append(label)
@@ -100,7 +101,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
     result = {"dataset": "semeval2010", "split": split, "n": len(items),
               "subset": None if len(items) == total else {"limit": limit, "seed": seed, "of": total},
               "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re",
-              "answer": answer, "option_order": _order(qa),
+              "answer": qa.answer_mode, "option_order": _order(qa),
               **semeval_scores(gold, pred),
               "predicted_other": sum(1 for p in pred if p == OTHER),
               "letter_histogram": _histogram(r["letter"] for r in rows),
@@ -138,6 +139,8 @@ def format_semeval(result: dict) -> str:
 
 
 def _order(qa: QA4RE) -> str:
+    if qa.answer_mode == "entail":
+        return "none (entail: one statement at a time)"
     order = f"shuffled(seed={qa.seed})" if qa.shuffle else "schema"
     return order + (f", averaged over {qa.permutations} cyclic shifts" if qa.permutations > 1 else "")
 
@@ -165,33 +168,34 @@ def choice_scores(gold: list[str], pred: list[str | None]) -> dict:
             "predicted_none": sum(1 for p in pred if p is None), "per_relation": per}
 
 
-def zero_rte_pairs(dataset: str, split: str, sample: int | None = None, seed: int = 0,
-                   data_root: str | Path | None = None):
-    """The pairs of a zero-shot split's test file (one per gold triplet whose head and tail occur in the text),
-    a seeded random `sample` of them if given, and the split's schema: its test relations, with statements
-    from their names (qa4re_data.wikidata_template)."""
-    from .data import load_zero_rte
-    from .qa4re_data import wikidata_relations
-    from .schema import Schema
-    examples, relations, _ = load_zero_rte(dataset, split, data_root)
-    schema = Schema(f"{dataset}-{split}", wikidata_relations(relations))
+def gold_pairs(examples, sample: int | None = None, seed: int = 0) -> tuple[list[tuple[Pair, str]], int]:
+    """(pair, gold relation) for every gold triplet whose head and tail occur in its sentence, a seeded random
+    `sample` of them if given (kept in order), and how many there were in all."""
     pairs = [(Pair(f"{ex.id}:{k}", ex.text, t.head, t.tail), t.relation)
              for ex in examples for k, t in enumerate(ex.triplets) if t.head in ex.text and t.tail in ex.text]
     total = len(pairs)
     if sample is not None and sample < total:
         keep = sorted(random.Random(seed).sample(range(total), sample))
         pairs = [pairs[i] for i in keep]
-    return pairs, schema, total
+    return pairs, total
 
 
-def evaluate_zero_rte_choice(qa: QA4RE, dataset: str, split: str, sample: int | None = None, seed: int = 0,
-                             data_root: str | Path | None = None, predictions: str | Path | None = None,
-                             progress=None) -> dict:
-    """The held-out relations of a zero-shot split as QA4RE multiple choice: each test pair is asked with the
-    split's test relations plus none of the above as options (`qa` decides their order: shuffled, permuted).
-    qa.schema must be this split's (zero_rte_pairs); scores from choice_scores, plus timing."""
-    pairs, schema, total = zero_rte_pairs(dataset, split, sample, seed, data_root)
-    qa.schema = schema
+def zero_rte_schema(dataset: str, split: str, data_root: str | Path | None = None):
+    """A zero-shot split's test sentences and its schema: the test relations, with statements from their names
+    (qa4re_data.wikidata_template)."""
+    from .data import load_zero_rte
+    from .qa4re_data import wikidata_relations
+    from .schema import Schema
+    examples, relations, _ = load_zero_rte(dataset, split, data_root)
+    return examples, Schema(f"{dataset}-{split}", wikidata_relations(relations))
+
+
+def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predictions: str | Path | None = None,
+                    progress=None) -> dict:
+    """Relation classification of gold pairs as QA4RE multiple choice: each pair is asked with qa.schema's
+    relations plus none of the above as options (`qa` decides their order and answer mode); scores from
+    choice_scores, plus timing. For a zero-shot split's held-out relations (zero_rte_schema), or a gold file
+    with a schema of the user's own."""
     gold, pred, rows = [], [], []
     start = time.perf_counter()
     for pair, relation in pairs:
@@ -207,9 +211,8 @@ def evaluate_zero_rte_choice(qa: QA4RE, dataset: str, split: str, sample: int | 
         with open(predictions, "wb") as f:
             for r in rows:
                 f.write(orjson.dumps(r) + b"\n")
-    return {"dataset": dataset, "split": split, "n": len(pairs),
-            "subset": None if len(pairs) == total else {"sample": sample, "seed": seed, "of": total},
-            "relations": [r.name for r in schema.relations], "model": qa.model.spec.name,
-            "model_sha256": qa.model.sha256, "method": "qa4re multiple choice", "option_order": _order(qa),
-            **choice_scores(gold, pred), "letter_histogram": _histogram(r["letter"] for r in rows),
+    return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
+            "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
+            "answer": qa.answer_mode, "option_order": _order(qa), **choice_scores(gold, pred),
+            "letter_histogram": _histogram(r["letter"] for r in rows),
             "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 3) if seconds else None}

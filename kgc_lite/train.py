@@ -78,6 +78,7 @@ class TrainOptions:
     device: str | None = None                # cuda / cpu; None: cuda when present
     shuffle_options: bool = False            # qa4re: shuffle each question's options (seeded)
     negatives: float = 1.0                   # qa4re, triplet sets: none-of-the-above pairs per gold pair
+    qa_answer: str = "logits"                # qa4re: "logits" (a letter) or "entail" (yes/no per statement)
     init_adapter: str | None = None          # start from this adapter's LoRA weights (fresh optimizer/schedule)
     skip_steps: int = 0                      # skip the first N steps of the seeded data plan (continue an epoch)
     mix: str = "size"                        # how steps pick a data set: size, equal, or weights name=w,...
@@ -294,34 +295,46 @@ class SchemaSamples:
 
 def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, fmt: str,
                     log: Callable[[str], None]) -> list[Sample]:
-    """Every QA4RE training question as a sample: the prompt inference sends, tokenized in the same parts
-    (instruction prefix with BOS, sentence and options as user text, closing with control tokens), and the
-    gold option's letter as the one target token (inference reads that position's letter logits)."""
-    from .qa4re import QAPrompt
-    from .qa4re_data import training_questions
-    prompt = QAPrompt(fmt)
+    """Every QA4RE training question as samples: the prompt inference sends, tokenized in the same parts
+    (instruction prefix with BOS, sentence and options as user text, closing with control tokens), and the one
+    target token inference reads: the gold option's letter, or with qa_answer "entail" one sample per statement
+    of qa4re_data.entail_statements, answered yes or no."""
+    from .qa4re import EntailPrompt, QAPrompt
+    from .qa4re_data import entail_statements, training_questions
+    entail = opts.qa_answer == "entail"
+    prompt = EntailPrompt(fmt) if entail else QAPrompt(fmt)
     prefix = tokens.encode(prompt.prefix(), bos=True)
     closing = tokens.encode(prompt.closing())
-    letters: dict[str, list[int]] = {}
+    answers: dict[str, list[int]] = {}
     samples: list[Sample] = []
     skipped = 0
     counts: dict[str, int] = {}
+    questions: dict[str, int] = {}
     for source, pair, options, target in training_questions([s.name for s in sources], "train", opts.seed,
                                                             opts.shuffle_options, opts.negatives, opts.data_dir,
                                                             opts.held_out or None):
-        ids = prefix + tokens.encode(prompt.sentence(pair.text)) + tokens.encode(prompt.options(options)) + closing
-        answer = letters.setdefault(target.letter, tokens.encode(target.letter))
-        if len(ids) + len(answer) > opts.max_length:
-            skipped += 1
-            continue
-        counts[source] = counts.get(source, 0) + 1
-        samples.append(Sample(source, counts[source] - 1, ids + answer, [IGNORE] * len(ids) + answer, len(prefix)))
+        sentence = prefix + tokens.encode(prompt.sentence(pair.text))
+        asked = ([([o], word) for o, word in entail_statements(pair, options, target, opts.seed)] if entail
+                 else [(options, target.letter)])
+        fits = False
+        for shown, word in asked:
+            ids = sentence + tokens.encode(prompt.options(shown)) + closing
+            answer = answers.setdefault(word, tokens.encode(word))
+            if len(ids) + len(answer) > opts.max_length:
+                continue
+            fits = True
+            counts[source] = counts.get(source, 0) + 1
+            samples.append(Sample(source, counts[source] - 1, ids + answer, [IGNORE] * len(ids) + answer,
+                                  len(prefix)))
+        questions[source] = questions.get(source, 0) + fits
+        skipped += not fits
     if not samples:
         raise KgcError(f"no QA4RE training question fits in --max-length {opts.max_length} tokens; raise it")
     if skipped:
-        log(f"skipped {skipped} of {skipped + len(samples)} questions longer than --max-length {opts.max_length}")
+        log(f"skipped {skipped} of {skipped + sum(questions.values())} questions longer than --max-length "
+            f"{opts.max_length}")
     for src in sources:
-        src.questions = counts.get(src.name, 0)
+        src.questions = questions.get(src.name, 0)
     return samples
 
 
@@ -554,6 +567,8 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         if value < low:
             raise KgcError(f"{name} must be >= {low}")
     PromptConfig(style=opts.style, icl=opts.icl, rationale=opts.rationale)  # validates style / icl
+    if opts.qa_answer not in ("logits", "entail"):
+        raise KgcError(f"--answer must be logits or entail (got {opts.qa_answer!r})")
     if opts.task == "qa4re" and (opts.icl or opts.rationale):
         raise KgcError("--task qa4re asks zero-shot questions answered by one letter: pass --icl 0 and no "
                        "--rationale")

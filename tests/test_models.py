@@ -108,3 +108,10 @@ def test_qa4re_picks_a_model_fine_tuned_for_the_relation_set(isolated):
     assert models.qa4re_model_for("semeval") == "semeval-qa"
     assert models.qa4re_model_for("conll04") == "general"
     assert models.spec_for("semeval-qa").qa4re_sets == ("semeval",)
+    Path(isolated["KGC_LITE_MODELS"]).write_text(
+        'default = "general"\n[models.general]\nfile = "a.gguf"\n'
+        '[models.semeval-qa]\nfile = "b.gguf"\nqa4re_sets = ["semeval"]\n'
+        '[models.any-qa]\nfile = "c.gguf"\nqa4re_sets = ["*"]\nqa4re_answer = "entail"\n')
+    assert models.qa4re_model_for("semeval") == "semeval-qa"   # the set's own model first
+    assert models.qa4re_model_for("my_relations") == "any-qa"  # then one that reads any set
+    assert models.spec_for("any-qa").qa4re_answer == "entail"

@@ -265,6 +265,29 @@ def test_permutations_average_over_cyclic_orders(engine, default_model):
         QA4RE(schema=schema, engine=engine, resolved=default_model, permutations=2, answer="grammar")
 
 
+def test_entail_answers_do_not_depend_on_the_option_order(engine, default_model):
+    """--answer entail asks each statement alone: any order of the options gives the same probabilities, and the
+    sentence is evaluated once for all of them."""
+    schema = load_schema("conll04")
+    pair = Pair("1", "John Smith works for IBM in Armonk , New York .", "John Smith", "IBM")
+    qa = QA4RE(schema=schema, engine=engine, resolved=default_model, answer="entail")
+    opts = qa.options(pair)
+    rotated = [replace(o, letter=LETTERS[i]) for i, o in enumerate(opts[3:] + opts[:3])]
+    before = qa.engine.stats.prompt_tokens
+    a = qa.ask(pair, options=opts)
+    evaluated = qa.engine.stats.prompt_tokens - before
+    b = qa.ask(pair, options=rotated)
+    assert {o.relation: p for o, p in zip(a.options, a.probs)} == pytest.approx(
+        {o.relation: p for o, p in zip(b.options, b.probs)}, abs=1e-6)
+    assert a.chosen.relation == b.chosen.relation and abs(sum(a.probs) - 1) < 1e-6
+    one = len(qa.tokens(pair.text, [opts[0]]))
+    assert evaluated < 0.6 * one * len(opts)  # instruction and sentence not re-evaluated per statement
+    with pytest.raises(KgcError, match="entail"):
+        qa.ask(pair, "logits")
+    with pytest.raises(KgcError, match="order"):
+        QA4RE(schema=schema, engine=engine, resolved=default_model, answer="entail", permutations=3)
+
+
 def test_pairs_of_one_sentence_share_the_cache(qa):
     qa.ask(Pair("a", "Something else entirely.", "Something", "else"))
     before = qa.engine.stats.cached_tokens
@@ -361,6 +384,21 @@ def test_fine_tuned_semeval_model_is_picked_and_answers_by_content(default_model
     assert sum(right) >= 7 and sum(base_right) <= 3, (right, base_right)
 
 
+def test_entail_model_reads_the_statements_in_any_order():
+    """smollm2-135m-qa4re-entail (built at first use from the shipped adapter) on the same 12 sentences: the
+    same labels in the schema's order and shuffled, and most of them right (10 of 12 when this was written). The letter-trained model loses its answers when the options are shuffled."""
+    pairs = list(read_pairs([str(FIXTURES / "qa4re_labelled.jsonl")]))
+    entail = QA4RE("smollm2-135m-qa4re-entail", "semeval", n_threads=2)
+    assert entail.answer_mode == "entail"
+    fixed = [r["label"] for r in entail.records(pairs)]
+    entail.shuffle = True
+    shuffled = [r["label"] for r in entail.records(pairs)]
+    entail.close()
+    assert fixed == shuffled
+    right = sum(f == p.extra["gold"] for f, p in zip(fixed, pairs))
+    assert right >= 8, fixed
+
+
 def test_cli_root_flag_takes_the_subcommand_options():
     """`kgc-lite --qa4re --schema conll04 --threads 1` works as the design card writes it, options and all."""
     r = run_cli("--qa4re", "--schema", "conll04", "--threads", "1",
@@ -378,7 +416,7 @@ def test_cli_root_flag_takes_the_subcommand_options():
 def test_eval_held_out_relations_as_multiple_choice(tmp_path):
     out = tmp_path / "r.json"
     r = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--qa4re", "--sample", "6", "-k", "2",
-                "--threads", "1", "-o", str(out))
+                "-m", "smollm2-135m-qa4re", "--threads", "1", "-o", str(out))
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     m = doc["runs"][0]["metrics"]
@@ -388,3 +426,20 @@ def test_eval_held_out_relations_as_multiple_choice(tmp_path):
     assert "shuffled" in doc["config"]["option_order"] and doc["config"]["permutations"] == 2
     bad = run_cli("eval", "-d", "conll04", "--qa4re")
     assert bad.returncode == 2 and "zero-shot split" in bad.stderr.decode()
+    # without --model, the model that reads any relation set; its answers need no order
+    entail = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--qa4re", "--sample", "3", "-k", "2",
+                     "--threads", "1")
+    assert entail.returncode == 1 and "do not depend on the order" in entail.stderr.decode()
+    assert entail.stderr.decode().count("\n") == 1
+
+
+def test_eval_own_schema_gold_as_multiple_choice(tmp_path):
+    """`eval --qa4re --gold FILE --schema FILE`: a user's relation set, read by the model that reads any set."""
+    out = tmp_path / "r.json"
+    r = run_cli("eval", "--qa4re", "--gold", "examples/railways/railways.jsonl", "--schema",
+                "examples/railways/railways.toml", "--sample", "8", "--threads", "1", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    m = doc["runs"][0]["metrics"]
+    assert m["n"] == 8 and m["of"] > 8 and doc["data"]["schema"] == "railways"
+    assert m["model"] == "smollm2-135m-qa4re-entail" and doc["config"]["answer"] == "entail"

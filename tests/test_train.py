@@ -241,6 +241,37 @@ def test_qa4re_samples_are_the_inference_questions(default_model):
         assert s.prefix_len == len(qa._prefix)
 
 
+def test_qa4re_entail_samples_are_the_inference_statements(default_model):
+    """--task qa4re --answer entail: per question, the gold statement answered yes, then its other direction and
+    other options answered no, each exactly the tokens QA4RE(answer="entail") sends."""
+    import os
+    from transformers import AutoTokenizer
+    from kgc_lite.engine import Engine
+    from kgc_lite.qa4re import QA4RE
+    from kgc_lite.qa4re_data import entail_statements, training_questions
+    from .test_qa4re import _has_data
+    if not _has_data():
+        pytest.skip("benchmark data not found")
+    p = str(default_model.path)
+    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
+    opts = tr.TrainOptions(task="qa4re", data=("semeval",), icl=0, qa_answer="entail")
+    sources = tr.load_sources(opts)
+    samples = tr.make_qa_samples(sources, opts, tok, "chatml", lambda m: None)
+    questions = list(training_questions(["semeval"]))
+    assert sources[0].questions == len(questions)
+    qa = QA4RE(engine=Engine(p, n_ctx=1024, n_threads=1), resolved=default_model, answer="entail")
+    source, pair, options, target = questions[0]  # Component-Whole(e2,e1): its other direction is offered
+    asked = entail_statements(pair, options, target)
+    assert [w for _, w in asked] == ["yes", "no", "no", "no"]
+    assert asked[1][0].relation == target.relation and asked[1][0].reversed != target.reversed
+    assert asked == entail_statements(pair, options, target)  # seeded
+    for (option, word), s in zip(asked, samples):
+        assert s.input_ids[:-1] == qa.tokens(pair.text, [option])
+        assert s.labels[-1] == qa.yes_no[0 if word == "yes" else 1]
+        assert s.labels[:-1] == [tr.IGNORE] * (len(s.labels) - 1)
+    assert len(samples) == sum(len(entail_statements(p_, o, t)) for _, p_, o, t in questions)
+
+
 def test_qa4re_task_refuses_unknown_data_and_icl(tmp_path):
     with pytest.raises(KgcError, match="qa4re trains on"):
         tr.load_sources(tr.TrainOptions(task="qa4re", data=("tiny.jsonl",)))

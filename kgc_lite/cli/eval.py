@@ -164,11 +164,11 @@ def eval_command(
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
                              permutations, save_predictions)
     if qa4re:
-        if not zero_shot or gold:
+        if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
-                       "unseen_5_seed_0); SemEval is --dataset semeval", 2)
-        return _eval_zero_rte_choice(model, dataset, split, sample, threads, seed, runs, out, data,
-                                     shuffle is not False, permutations, save_predictions, progress)
+                       "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
+        return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
+                            shuffle is not False, permutations, save_predictions, progress)
     if permutations > 1 or shuffle is not None:
         raise fail("--shuffle and --permutations order QA4RE options: use them with --dataset semeval or --qa4re", 2)
     source = ev.source_sha256()  # the code as it was when the run started
@@ -287,30 +287,36 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     path = data_dir(data) / "semeval2010" / f"{split}.jsonl"
     desc = {"dataset": "semeval", "split": split, "path": f"semeval2010/{split}.jsonl",
             "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
-    _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "option_order": run_list[0]["metrics"]["option_order"],
+    _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "answer": qa.answer_mode,
+                                       "option_order": run_list[0]["metrics"]["option_order"],
                                        "permutations": permutations}, threads, out, source)
 
 
-def _eval_zero_rte_choice(model, dataset, split, sample, threads, seed, runs, out, data, shuffle, permutations,
-                          save_predictions, progress) -> None:
+def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
+                 save_predictions, progress) -> None:
     from ..qa4re import QA4RE
-    from ..qa4re_eval import evaluate_zero_rte_choice, zero_rte_pairs
+    from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
+    from ..schema import load_schema
     source = ev.source_sha256()
-    _, schema, total = zero_rte_pairs(dataset, split, data_root=data)
-    qa = QA4RE(model, schema, shuffle=shuffle, n_threads=threads, permutations=permutations)
+    if gold:
+        examples, schema_obj = load_gold(gold), load_schema(schema)
+        desc = {"gold": gold, "sha256": file_sha256(gold), "schema": schema_obj.name}
+    else:
+        examples, schema_obj = zero_rte_schema(dataset, split, data)
+        desc = {"dataset": dataset, "split": split}
+    qa = QA4RE(model, schema_obj, shuffle=shuffle, n_threads=threads, permutations=permutations)
     run_list = []
     for s in range(seed, seed + runs):
         qa.seed = s
-        counter = Progress("pairs", progress, total=min(sample or total, total))
-        metrics = evaluate_zero_rte_choice(qa, dataset, split, sample, s, data, _seeded(save_predictions, s, runs),
-                                           counter.tick)
+        pairs, total = gold_pairs(examples, sample, s)
+        counter = Progress("pairs", progress, total=len(pairs))
+        metrics = evaluate_choice(qa, pairs, total, _seeded(save_predictions, s, runs), counter.tick)
         counter.done()
         run_list.append({"seed": s, "metrics": metrics})
         _say(f"run seed {s}: accuracy {metrics['accuracy']:.2f}, macro-F1 {metrics['macro_f1']:.2f}, "
              f"none of the above {metrics['predicted_none']} of {metrics['n']}, {metrics['pairs_per_s']} pairs/s")
-    desc = {"dataset": dataset, "split": split, "pairs": total, "sample": sample,
-            "relations": run_list[0]["metrics"]["relations"]}
-    _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "option_order":
+    desc.update(pairs=run_list[0]["metrics"]["of"], sample=sample, relations=run_list[0]["metrics"]["relations"])
+    _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "answer": qa.answer_mode, "option_order":
                                        run_list[0]["metrics"]["option_order"], "permutations": permutations},
                   threads, out, source)
 

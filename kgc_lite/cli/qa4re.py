@@ -28,9 +28,12 @@ def qa4re_command(
         "--model", "-m", help="Model name from models.toml, or a .gguf path. Default: a model fine-tuned "
                                "for the relation set (models.toml's qa4re_sets: smollm2-135m-qa4re for semeval), "
                                "else models.toml's default.")] = None,
-    answer: Annotated[str, typer.Option(
+    answer: Annotated[Optional[str], typer.Option(
         "--answer", help="logits: read the offered letters' logits after one forward pass (fast, gives a "
-                         "confidence); grammar: generate the letter under the GBNF letter grammar.")] = "logits",
+                         "confidence); grammar: generate the letter under the GBNF letter grammar; entail: ask "
+                         "each option statement alone, answered yes or no, and take the likeliest yes (free of "
+                         "option order; for models trained so). Default: the model's own (models.toml "
+                         "qa4re_answer), else logits.")] = None,
     all_options: Annotated[bool, typer.Option(
         "--all-options/--no-all-options", help="Also write every offered option with its probability.")] = False,
     shuffle: Annotated[bool, typer.Option(
@@ -58,7 +61,7 @@ def qa4re_command(
 ) -> None:
     """Choose the relation between two marked entities of a sentence by multiple-choice QA (QA4RE)."""
     for value, allowed, name in ((answer, ANSWER_MODES, "--answer"), (on_error, ON_ERROR, "--on-error")):
-        if value not in allowed:
+        if value is not None and value not in allowed:
             raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
     qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
                n_gpu_layers=n_gpu_layers, permutations=permutations)

@@ -89,6 +89,10 @@ def train_command(
                                          "than learn letter positions."),
     negatives: float = typer.Option(1.0, "--negatives", min=0.0, help="qa4re on triplet sets: none-of-the-above "
                                     "questions per gold pair of a sentence."),
+    qa_answer: str = typer.Option("logits", "--answer", help="qa4re: logits (the answer is the gold option's "
+                                  "letter) or entail (each statement asked alone and answered yes or no: the gold, "
+                                  "its other direction and 2 other options per question; free of option order by "
+                                  "construction). Set qa4re_answer in models.toml to match when shipping."),
 ) -> None:
     """Fine-tune a LoRA adapter with the prompts `extract` (or `qa4re`, with --task qa4re) sends; the loss
     covers the answer only."""
@@ -113,7 +117,7 @@ def train_command(
                         shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
                         skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
                         distractors=distractors, max_relations=max_relations, rename_relations=rename_relations,
-                        empty_answers=empty_answers, detok_copies=detok_copies)
+                        empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer)
     train(opts, out, resume=resume)
 
 
