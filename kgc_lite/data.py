@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,14 @@ def _jsonl_example(r: object, i: int, where: str) -> Example:
         else:
             raise KgcError(f"{where}: a triplet must be [head, relation, tail] or an object with those keys")
     return Example(r["text"], tuple(trips), str(r.get("id", i)))
+
+
+def seeded_sample(items: list, n: int | None, seed: int) -> list:
+    """A seeded random `n` of `items`, kept in their order; all of them when n is None or not smaller."""
+    if n is None or n >= len(items):
+        return list(items)
+    keep = sorted(random.Random(seed).sample(range(len(items)), n))
+    return [items[i] for i in keep]
 
 
 def file_sha256(path: str | Path) -> str:

@@ -7,16 +7,16 @@ relation classification on the held-out relations of a FewRel / Wiki-ZSL split p
 
 from __future__ import annotations
 
-import random
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
 import orjson
 
-from .data import PairExample, load_semeval
-from .qa4re import LETTERS, OTHER, QA4RE, Pair, undirected
+from .data import PairExample, load_semeval, seeded_sample
+from .qa4re import LETTERS, OTHER, QA4RE, Answer, Pair, undirected
 
 
 # -- SemEval scoring ----------------------------------------------------------------------------------------------
@@ -63,11 +63,7 @@ def semeval_scores(gold: list[str], pred: list[str]) -> dict:
 def semeval_pairs(split: str = "test", limit: int | None = None, seed: int = 0,
                   data_root: str | Path | None = None) -> list[PairExample]:
     """A SemEval split, or a seeded random subset of `limit` pairs (kept in file order)."""
-    items = load_semeval(split, data_root)
-    if limit is not None and limit < len(items):
-        keep = sorted(random.Random(seed).sample(range(len(items)), limit))
-        items = [items[i] for i in keep]
-    return items
+    return seeded_sample(load_semeval(split, data_root), limit, seed)
 
 
 def evaluate_semeval(model: str | None = None, split: str = "test", limit: int | None = None,
@@ -93,8 +89,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         label = ans.chosen.directed_label()
         gold.append(ex.label)
         pred.append(label)
-        rows.append({"id": ex.id, "gold": ex.label, "pred": label, "letter": ans.chosen.letter,
-                     "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None})
+        rows.append(_row(ex.id, ex.label, label, ans))
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     st = qa.engine.stats
@@ -110,18 +105,23 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
               "prompt_tokens_evaluated": st.prompt_tokens - stats0.prompt_tokens,
               "prompt_tokens_cached": st.cached_tokens - stats0.cached_tokens,
               "n_threads": qa.engine.llm.n_threads if hasattr(qa.engine.llm, "n_threads") else n_threads}
-    if predictions:
-        with open(predictions, "wb") as f:
-            for r in rows:
-                f.write(orjson.dumps(r) + b"\n")
+    _write_rows(predictions, rows)
     return result
 
 
+def _row(pair_id: str, gold, pred, ans: Answer) -> dict:
+    """One predictions line: the pair, gold and predicted label, the chosen letter and its probability."""
+    return {"id": pair_id, "gold": gold, "pred": pred, "letter": ans.chosen.letter,
+            "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None}
+
+
+def _write_rows(path: str | Path | None, rows: list[dict]) -> None:
+    if path:
+        Path(path).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
 def _histogram(letters: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for x in letters:
-        out[x] = out.get(x, 0) + 1
-    return dict(sorted(out.items()))
+    return dict(sorted(Counter(letters).items()))
 
 
 def format_semeval(result: dict) -> str:
@@ -173,11 +173,7 @@ def gold_pairs(examples, sample: int | None = None, seed: int = 0) -> tuple[list
     `sample` of them if given (kept in order), and how many there were in all."""
     pairs = [(Pair(f"{ex.id}:{k}", ex.text, t.head, t.tail), t.relation)
              for ex in examples for k, t in enumerate(ex.triplets) if t.head in ex.text and t.tail in ex.text]
-    total = len(pairs)
-    if sample is not None and sample < total:
-        keep = sorted(random.Random(seed).sample(range(total), sample))
-        pairs = [pairs[i] for i in keep]
-    return pairs, total
+    return seeded_sample(pairs, sample, seed), len(pairs)
 
 
 def zero_rte_schema(dataset: str, split: str, data_root: str | Path | None = None):
@@ -202,15 +198,11 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
         ans = qa.ask(pair)
         gold.append(relation)
         pred.append(ans.chosen.relation)
-        rows.append({"id": pair.id, "gold": relation, "pred": ans.chosen.relation, "letter": ans.chosen.letter,
-                     "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None})
+        rows.append(_row(pair.id, relation, ans.chosen.relation, ans))
         if progress:
             progress()
     seconds = time.perf_counter() - start
-    if predictions:
-        with open(predictions, "wb") as f:
-            for r in rows:
-                f.write(orjson.dumps(r) + b"\n")
+    _write_rows(predictions, rows)
     return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
             "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
             "answer": qa.answer_mode, "option_order": _order(qa), **choice_scores(gold, pred),

@@ -22,9 +22,9 @@ from .conftest import FIXTURES, run_cli
 SENT = "The fire was caused by a faulty cable in the kitchen."
 
 
-def _has_data() -> bool:
+def _has_data(file: str = "semeval2010/train.jsonl") -> bool:
     try:
-        return (data_dir() / "semeval2010" / "train.jsonl").exists()
+        return (data_dir() / file).exists()
     except KgcError:
         return False
 
@@ -183,10 +183,7 @@ def test_training_pairs_use_the_inference_prompt():
 
 
 def _has_fewrel() -> bool:
-    try:
-        return (data_dir() / "fewrel" / "all.json").exists()
-    except KgcError:
-        return False
+    return _has_data("fewrel/all.json")
 
 
 def test_wikidata_statements_read_as_sentences():

@@ -10,7 +10,7 @@ import typer
 
 from .. import evaluate as ev
 from ..data import (SPLITS, TRIPLET_SETS, ZERO_RTE_SETS, data_dir, detokenize_examples, file_sha256, load_gold,
-                    load_split, load_zero_rte, split_path, zero_rte_splits)
+                    load_split, load_zero_rte, seeded_sample, split_path, zero_rte_splits)
 from ..errors import KgcError
 from ..grammar import ENTITY_MODES
 from ..prompts import STYLES
@@ -63,9 +63,7 @@ def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data
     if limit is not None:
         examples = examples[:limit]
     if sample is not None and sample < len(examples):
-        import random
-        keep = set(random.Random(sample_seed).sample(range(len(examples)), sample))
-        examples = [e for i, e in enumerate(examples) if i in keep]
+        examples = seeded_sample(examples, sample, sample_seed)
         desc.update({"sample": sample, "sample_seed": sample_seed})
     if detok:
         examples, stats = detokenize_examples(examples, trim=detok_trim)
