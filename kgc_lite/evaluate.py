@@ -193,10 +193,12 @@ def _triplet_key(t: object) -> Key | None:
     return None
 
 
-def read_predictions(path: str | Path, gold_ids: Iterable[str] | None = None) -> Predictions:
+def read_predictions(path: str | Path, gold_ids: Iterable[str] | None = None,
+                     min_confidence: float = 0.0) -> Predictions:
     """Predictions JSONL: `kgc-lite extract` output records ({"id", "triplets": [{"head", "relation", "tail"}]},
     several units of one id are united; {"id", "error"} lines predict nothing), or {"id", "triplets":
-    [[head, relation, tail], ...]}. Every problem names the file and line."""
+    [[head, relation, tail], ...]}. Every problem names the file and line. With min_confidence, triplets whose
+    "confidence" is below it are left out (as `extract --min-confidence` would have)."""
     path = Path(path)
     known = set(gold_ids) if gold_ids is not None else None
     try:
@@ -235,6 +237,12 @@ def read_predictions(path: str | Path, gold_ids: Iterable[str] | None = None) ->
             if key is None:
                 raise KgcError(f"{where}: triplet {i} must be [head, relation, tail] or an object with string "
                                '"head", "relation" and "tail"')
+            if min_confidence > 0:
+                confidence = t.get("confidence") if isinstance(t, dict) else None
+                if not isinstance(confidence, (int, float)):
+                    raise KgcError(f"{where}: triplet {i} has no confidence to apply --min-confidence to")
+                if confidence < min_confidence:
+                    continue
             keys.add(key)
     if not out.records:
         raise KgcError(f"{path}: no prediction records")
@@ -457,13 +465,15 @@ def _n(x: float) -> str:
 def run_extraction(gold: list[Example], *, schema, options, model: str | None = None,
                    pool: list[Example] | None = None, seeds: Iterable[int] = (0,), n_threads: int | None = None,
                    n_gpu_layers: int = 0, n_ctx: int | None = None, save_predictions: str | Path | None = None,
-                   progress=None, log=None, extra_metrics=None) -> tuple[list[dict], dict]:
+                   progress=None, log=None, extra_metrics=None, extractor=None) -> tuple[list[dict], dict]:
     """Extract from every gold sentence once per seed (the seed draws the in-context examples from `pool`;
     with no pool the schema's own examples are used and every run is the same), and score each run.
 
     Each gold sentence is one unit (never split), and its predictions can be saved as `kgc-lite extract`
     records with the gold id, so `kgc-lite eval --predictions` on the saved file gives the same numbers.
     `extra_metrics(gold, predictions)`, if given, adds to each run's metrics (e.g. zero_rte_metrics).
+    `extractor`, if given, is used as it is for every run instead of an Extractor built here (e.g. a
+    two_stage.TwoStage; it brings its own model, and seeds draw nothing from `pool`).
     Returns (per-run results, model info).
     """
     import time
@@ -472,13 +482,13 @@ def run_extraction(gold: list[Example], *, schema, options, model: str | None = 
     from .inputs import Unit
     from .models import resolve
 
-    resolved = resolve(model)
+    resolved = extractor.model if extractor is not None else resolve(model)
     engine = None
     runs = []
     seeds = list(seeds)
     for run_index, seed in enumerate(seeds):
-        ex = Extractor(schema=schema, options=options, examples=pool, seed=seed, n_ctx=n_ctx, n_threads=n_threads,
-                       n_gpu_layers=n_gpu_layers, engine=engine, resolved=resolved)
+        ex = extractor or Extractor(schema=schema, options=options, examples=pool, seed=seed, n_ctx=n_ctx,
+                                    n_threads=n_threads, n_gpu_layers=n_gpu_layers, engine=engine, resolved=resolved)
         engine = ex.engine
         before = dict(vars(engine.stats))
         predictions: dict[str, list[Triplet]] = {}

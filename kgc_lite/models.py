@@ -53,6 +53,12 @@ class ModelSpec:
     # How the model was trained to answer QA4RE questions: "logits" (a letter; the default) or "entail" (yes or
     # no to one option statement at a time); `kgc-lite qa4re` uses it unless --answer says otherwise.
     qa4re_answer: str | None = None
+    # Trained to find the entity pairs a sentence relates, whatever the relation (the built-in `pairs` schema):
+    # stage 1 of `extract --two-stage` uses the first registry model marked so.
+    pair_finder: bool = False
+    # The schemas a fine-tuned extractor was trained on: `extract` runs it in one pass on these, and two-stage
+    # (pair finder + entail model) on any other schema, unless told otherwise.
+    schemas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,9 @@ def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelSpec]]:
         extra = set(entry) - known
         if extra:
             raise KgcError(f"model registry {path}: model {name!r} has unknown keys {sorted(extra)}")
-        if "qa4re_sets" in entry:
-            entry = dict(entry, qa4re_sets=tuple(entry["qa4re_sets"]))
+        for key in ("qa4re_sets", "schemas"):
+            if key in entry:
+                entry = dict(entry, **{key: tuple(entry[key])})
         specs[name] = ModelSpec(name=name, **entry)
     default = raw.get("default") or next(iter(specs), "")
     return default, specs
@@ -112,6 +119,15 @@ def qa4re_model_for(schema_name: str) -> str:
         if "*" in spec.qa4re_sets:
             return name
     return default
+
+
+def pair_finder_model() -> str:
+    """The model `extract --two-stage` finds pairs with when none is named: the first marked pair_finder."""
+    _, specs = load_registry()
+    for name, spec in specs.items():
+        if spec.pair_finder:
+            return name
+    raise KgcError("no model in the registry is marked pair_finder = true; name one with --pair-model")
 
 
 def _package_file(spec: ModelSpec) -> Path | None:

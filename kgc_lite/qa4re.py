@@ -366,6 +366,7 @@ class Answer:
     chosen: Option
     probs: list[float] | None   # per option: softmax over the letters (logits), or P(yes) normalized (entail)
     prompt_tokens: int
+    yes: list[float] | None = None  # entail: each option's own P(yes), not normalized
 
 
 class QA4RE:
@@ -476,7 +477,7 @@ class QA4RE:
             yes[i] = 1.0 / (1.0 + np.exp(n - y))
         best = int(np.argmax(yes))
         share = yes / yes.sum()
-        return Answer(options, options[best], [float(x) for x in share], total)
+        return Answer(options, options[best], [float(x) for x in share], total, [float(x) for x in yes])
 
     def _letter_probs(self, tokens: list[int], n: int) -> np.ndarray:
         """Softmax over the first n letters' logits after one forward pass."""

@@ -76,15 +76,22 @@ class ExtractActor:
     """One model per actor, loaded once; turns batches of unit rows into work-file lines."""
 
     def __init__(self, model: str | None, model_sha256: str | None, schema, options, threads: int,
-                 n_gpu_layers: int, n_ctx: int | None, batch: int):
+                 n_gpu_layers: int, n_ctx: int | None, batch: int, two_stage: dict | None = None):
+        """two_stage: {"qa_model", "min_yes"} to run two_stage.TwoStage with `model` as its pair finder."""
         from .extract import Extractor
         from .models import resolve
         resolved = resolve(model)
         if model_sha256 and resolved.sha256 != model_sha256:
             raise KgcError(f"model {resolved.spec.name} on this worker has sha256 {resolved.sha256}, the driver's "
                            f"has {model_sha256}")
-        self.extractor = Extractor(schema=schema, options=options, n_ctx=n_ctx, n_threads=threads,
-                                   n_gpu_layers=n_gpu_layers, resolved=resolved)
+        if two_stage:
+            from .two_stage import TwoStage
+            self.extractor = TwoStage(schema, pair_model=resolved.spec.name, qa_model=two_stage["qa_model"],
+                                      options=options, min_yes=two_stage["min_yes"], n_ctx=n_ctx,
+                                      n_threads=threads, n_gpu_layers=n_gpu_layers)
+        else:
+            self.extractor = Extractor(schema=schema, options=options, n_ctx=n_ctx, n_threads=threads,
+                                       n_gpu_layers=n_gpu_layers, resolved=resolved)
         self.batch = batch
 
     def __call__(self, rows: dict) -> dict:
@@ -135,7 +142,7 @@ def connect(address: str, actors: int, threads: int) -> None:
 def extract(*, address: str, actors: int, sources: list[str], output: str, done: Counter, model: str | None,
             model_sha256: str | None, schema, options, jsonl: bool, max_chars: int, split: bool, batch: int,
             threads: int, n_gpu_layers: int, n_ctx: int | None, on_error: str,
-            tick: Callable[[], None] | None = None) -> int:
+            tick: Callable[[], None] | None = None, two_stage: dict | None = None) -> int:
     """Run the extraction on Ray, then merge the records into `output` in input order; returns how many
     records are errors. With on_error="stop" the first error record ends the run before the merge (the work
     file keeps what was done, for --resume)."""
@@ -171,7 +178,8 @@ def extract(*, address: str, actors: int, sources: list[str], output: str, done:
                             batch_size=rows, batch_format="numpy", max_restarts=0,
                             fn_constructor_kwargs={"model": model, "model_sha256": model_sha256, "schema": schema,
                                                    "options": options, "threads": threads,
-                                                   "n_gpu_layers": n_gpu_layers, "n_ctx": n_ctx, "batch": batch})
+                                                   "n_gpu_layers": n_gpu_layers, "n_ctx": n_ctx, "batch": batch,
+                                                   "two_stage": two_stage})
     errors = 0
     with JsonlSink(work_path(output)) as work, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Ray Data's tuning hints, not the user's business

@@ -10,6 +10,10 @@ with a generator seeded by (run seed, source, sentence, copy), so a run is repro
 - with some probability none of the sentence's relations is listed, and the answer is [];
 - each sentence also as a copy in ordinary punctuation (data.detokenize), not only the data's tokenized text.
 
+With `pairs` (`kgc-lite train --pairs`) none of that applies: every sentence is asked under the one-relation
+`pairs` schema and answers each labelled (head, tail) as `related_to`. That trains the pair finder, stage 1 of
+two-stage extraction (kgc_lite/two_stage.py).
+
 Every augmentation has an off switch (AugmentOptions), for ablations. Sources: `fewrel` and `wikizsl` (Wikidata
 relations, all.json) and `kgc` (ADE + CoNLL04 + SciERC train, their own relations; `ade`, `conll04`, `scierc`
 name one of them). The relations of the zero-shot split named by `held_out` (its test AND dev labels) are
@@ -27,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import (TRIPLET_SETS, Example, WikidataRelation, data_dir, detokenize_example, held_out_relations,
+from .data import (TRIPLET_SETS, Example, Triplet, WikidataRelation, data_dir, detokenize_example, held_out_relations,
                    load_relations, load_split, load_wikidata_triplets, split_path, trim_sentence_period)
 from .errors import KgcError
 from .schema import Relation, Schema, load_schema
@@ -58,6 +62,7 @@ class AugmentOptions:
     names: bool = True            # sometimes other names: another wording, or neutral labels R1, R2, ...
     empty: bool = True            # sometimes none of the sentence's relations is listed: the answer is []
     detok: bool = True            # a copy of each sentence in ordinary punctuation
+    pairs: bool = False           # every relation becomes the pairs schema's one relation (a pair finder)
     min_relations: int = 2
     max_relations: int = 20
     p_empty: float = 0.1
@@ -218,6 +223,8 @@ class MultiSchemaData:
         aug = self.aug
         if copy:
             ex = detokenize_example(ex, trim=True)[0]
+        if aug.pairs:
+            return self._pairs_item(ex)
         pool = self.pools[src.family]
         gold = list(dict.fromkeys(by_relation[t.relation] for t in ex.triplets))
         empty = aug.empty and rng.random() < aug.p_empty
@@ -245,6 +252,15 @@ class MultiSchemaData:
                     triplets.append(t._replace(head=head, tail=tail, relation=names[key],
                                                head_type=pool[key].head, tail_type=pool[key].tail))
         return schema, Example(ex.text, tuple(triplets), ex.id)
+
+    @staticmethod
+    def _pairs_item(ex: Example) -> tuple[Schema, Example]:
+        """The sentence under the pairs schema: each (head, tail) it labels, once, as `related_to`."""
+        schema = load_schema("pairs")
+        relation = schema.relations[0].name
+        pairs = dict.fromkeys((trim_sentence_period(t.head), trim_sentence_period(t.tail)) for t in ex.triplets)
+        triplets = tuple(Triplet(h, relation, t) for h, t in pairs if h and t)
+        return schema, Example(ex.text, triplets, ex.id)
 
     def _names(self, relations: list[PoolRelation], rng: random.Random) -> dict[str, str]:
         """key -> the name this prompt uses for it: the usual one, another wording, or R1, R2, ..."""

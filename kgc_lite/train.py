@@ -90,6 +90,7 @@ class TrainOptions:
     rename_relations: bool = True
     empty_answers: bool = True
     detok_copies: bool = True
+    pairs: bool = False                      # multi-schema: train the pair finder (the pairs schema's one relation)
 
 
 @dataclass
@@ -146,7 +147,7 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
 def augment_options(opts: TrainOptions):
     from .schema_data import AugmentOptions
     return AugmentOptions(shuffle=opts.shuffle_relations, distractors=opts.distractors, names=opts.rename_relations,
-                          empty=opts.empty_answers, detok=opts.detok_copies,
+                          empty=opts.empty_answers, detok=opts.detok_copies, pairs=opts.pairs,
                           max_relations=max(2, opts.max_relations))
 
 

@@ -7,6 +7,7 @@ recall and F1 of the triplets kept, then the threshold with the best F1, the ave
 
     kgc-lite eval --dataset conll04 --split test --save-predictions /tmp/p.jsonl
     python scripts/confidence_curve.py --dataset conll04 --split test /tmp/p.jsonl [--out results/x.json]
+    python scripts/confidence_curve.py --gold dev/gold.jsonl /tmp/p.jsonl   # a gold file (zero_rte_dev.py)
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ import sys
 
 import orjson
 
-from kgc_lite.data import load_split
+from kgc_lite.data import load_gold, load_split
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("predictions")
-    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--dataset", help="ade, conll04 or scierc (or --gold)")
+    ap.add_argument("--gold", help="a gold file instead (as `kgc-lite eval --gold`)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None, help="also write the curve as JSON here")
     args = ap.parse_args()
 
-    gold = {ex.id: {t.key for t in ex.triplets} for ex in load_split(args.dataset, args.split, args.data_dir)}
+    if bool(args.dataset) == bool(args.gold):
+        sys.exit("give --dataset or --gold")
+    examples = load_split(args.dataset, args.split, args.data_dir) if args.dataset else load_gold(args.gold)
+    gold = {ex.id: {t.key for t in ex.triplets} for ex in examples}
     scored: list[tuple[float, bool]] = []
     seen_ids = set()
     with open(args.predictions, "rb") as fh:

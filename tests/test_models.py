@@ -115,3 +115,12 @@ def test_qa4re_picks_a_model_fine_tuned_for_the_relation_set(isolated):
     assert models.qa4re_model_for("semeval") == "semeval-qa"   # the set's own model first
     assert models.qa4re_model_for("my_relations") == "any-qa"  # then one that reads any set
     assert models.spec_for("any-qa").qa4re_answer == "entail"
+
+
+def test_two_stage_finds_the_registry_pair_finder(isolated):
+    Path(isolated["KGC_LITE_MODELS"]).write_text('default = "general"\n[models.general]\nfile = "a.gguf"\n')
+    with pytest.raises(KgcError, match="pair_finder"):
+        models.pair_finder_model()
+    Path(isolated["KGC_LITE_MODELS"]).write_text('default = "general"\n[models.general]\nfile = "a.gguf"\n'
+                                                 '[models.pairs]\nfile = "b.gguf"\npair_finder = true\n')
+    assert models.pair_finder_model() == "pairs"

@@ -137,6 +137,16 @@ def eval_command(
                                            "semeval, whose schema order is the trained one)."),
     permutations: int = typer.Option(1, "--permutations", "-k", min=1, max=26, help="QA4RE: average each "
                                      "option's probability over K option orders (cyclic shifts)."),
+    two_stage: Optional[bool] = typer.Option(None, "--two-stage/--one-pass", help="Score what `extract` runs: "
+                                             "two-stage (pair finder, then the entail model naming each pair's "
+                                             "relation; on zero-shot splits with the statements `eval --qa4re` "
+                                             "asks) or one-pass. Default as extract's: one-pass on conll04, ade "
+                                             "and scierc or with --model, two-stage on other schemas."),
+    pair_model: Optional[str] = typer.Option(None, "--pair-model", help="--two-stage: the pair finder."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Drop predicted "
+                                         "triplets below this confidence, as `extract --min-confidence` does "
+                                         "(with --two-stage: P(yes) of the chosen statement)."),
+    qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -173,8 +183,9 @@ def eval_command(
     examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
     schema_name = schema or default_schema
     if predictions:
-        _eval_predictions(predictions, examples, desc, only_predicted, out,
-                          schema_name if isinstance(schema_name, str) or schema_name is None else schema_name.name)
+        _eval_predictions(predictions, examples, desc, only_predicted, out, min_confidence,
+                          schema_name if isinstance(schema_name, str) or schema_name is None else schema_name.name,
+                          zero_shot and not gold)
         return
     if not schema_name:
         raise fail("--schema is needed with --gold (conll04, ade, scierc or a schema file)", 2)
@@ -190,20 +201,49 @@ def eval_command(
             pool = detokenize_examples(pool, trim=detok_trim)[0]
     if pool is None and runs > 1:
         _say("kgc-lite: note: with --icl-pool schema every run uses the same examples, so the runs agree")
-    prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
-    options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities)
+    extractor, stage_desc = None, {}
+    if two_stage is None:
+        from .extract import default_two_stage
+        two_stage = default_two_stage(schema_name if isinstance(schema_name, str) else schema_name.name, model,
+                                      "fast") and runs == 1
+    if two_stage:
+        if model or runs > 1:
+            raise fail("--two-stage runs its own models once: drop --model (use --pair-model / --qa-model) and "
+                       "--runs", 2)
+        from ..models import pair_finder_model
+        pair_model = pair_model or pair_finder_model()
+        prompt_style, icl = _model_prompt_defaults(pair_model, prompt_style, 0)
+    else:
+        prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
+    options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities,
+                             min_confidence=0.0 if two_stage else min_confidence)
+    if two_stage:
+        from ..two_stage import TwoStage
+        qa_schema = None
+        if zero_shot and not gold and not schema:
+            from ..qa4re_eval import zero_rte_schema
+            qa_schema = zero_rte_schema(dataset, split, data)[1]
+        extractor = TwoStage(schema_obj, qa_schema=qa_schema, pair_model=pair_model, qa_model=qa_model,
+                             options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
+                             n_gpu_layers=n_gpu_layers)
+        stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
+                                    "qa_model": ev.model_info(extractor.qa.model, extractor.qa.engine),
+                                    "statements": "templates from relation names (qa4re_data.wikidata_template)"
+                                    if qa_schema else "the schema's templates, else head + description + tail"}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
                                              seeds=seeds, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx,
                                              save_predictions=save_predictions, progress=counter, log=_say,
-                                             extra_metrics=ev.zero_rte_metrics if zero_shot else None)
+                                             extra_metrics=ev.zero_rte_metrics if zero_shot else None,
+                                             extractor=extractor)
     metrics = ev.aggregate([r["metrics"] for r in run_list])
     speeds = [r["sentences_per_second"] for r in run_list if r["sentences_per_second"]]
     metrics["sentences_per_second"] = ev.spread(speeds)
     config = {"task": "triplets", "schema": schema_obj.name, "prompt_style": prompt_style, "icl": icl,
               "icl_pool": icl_pool, "rationale": rationale, "entities": entities, "seeds": seeds,
-              "decoding": "greedy, grammar-constrained"}
+              "min_confidence": min_confidence,
+              "decoding": "greedy, grammar-constrained", **stage_desc}
     doc = ev.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
                               threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
                               extra={"source_sha256": source})
@@ -238,8 +278,9 @@ def _finish(doc: dict, out: Optional[str], title: str) -> None:
 
 
 def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bool, out: Optional[str],
-                      schema_name: Optional[str]) -> None:
-    preds = ev.read_predictions(predictions, [e.id for e in examples] if desc.get("limit") is None else None)
+                      min_confidence: float, schema_name: Optional[str], zero_shot: bool = False) -> None:
+    preds = ev.read_predictions(predictions, [e.id for e in examples] if desc.get("limit") is None else None,
+                                min_confidence)
     known = {e.id for e in examples}
     if desc.get("limit") is not None:  # ids beyond the limit are not errors, just not scored
         preds.triplets = {k: v for k, v in preds.triplets.items() if k in known}
@@ -257,9 +298,11 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
         _say(f"kgc-lite: {len(preds.errors)} prediction record(s) are errors; they count as predicting nothing")
     metrics = ev.score(examples, preds.triplets).as_dict()
     metrics["extraction_errors"] = len(preds.errors)
+    if zero_shot:
+        metrics.update(ev.zero_rte_metrics(examples, {k: list(v) for k, v in preds.triplets.items()}))
     metrics["f1_spread"] = ev.spread([metrics["f1"]])
     config = {"task": "triplets", "schema": schema_name, "predictions": str(predictions),
-              "predictions_sha256": file_sha256(predictions)}
+              "predictions_sha256": file_sha256(predictions), "min_confidence": min_confidence}
     doc = ev.results_document("eval", model=None, config=config, data=desc, metrics=metrics)
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · predictions {predictions}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import List, Optional
 
 import typer
@@ -13,7 +14,7 @@ from ..grammar import ENTITY_MODES
 from ..inputs import BadRecord, count_units, read_documents
 from ..engine import resolve_gpu_layers
 from ..data import file_sha256
-from ..models import resolve
+from ..models import pair_finder_model, resolve
 from .. import output as out
 from ..schema import load_schema
 from ..prompts import STYLES
@@ -81,6 +82,18 @@ def extract_command(
                                               "here. Needs -o, input files and the [ray] extra."),
     actors: int = typer.Option(2, "--actors", min=1, help="With --ray-address: model actors, each using "
                                "--threads CPUs (default threads: 1 per actor)."),
+    two_stage: Optional[bool] = typer.Option(None, "--two-stage/--one-pass", help="two-stage: a pair finder "
+                                             "extracts the entity pairs a fact links, whatever the relation, "
+                                             "then the QA4RE entail model names each pair's relation from "
+                                             "--schema, in either direction, or drops it (kgc_lite/two_stage.py); "
+                                             "confidence (and --min-confidence) is then P(yes) of the chosen "
+                                             "statement. one-pass: one model reads the schema and writes the "
+                                             "triplets. Default: one-pass for the schemas the default model was "
+                                             "trained on (conll04, ade, scierc) or with --model, else two-stage."),
+    pair_model: Optional[str] = typer.Option(None, "--pair-model", help="--two-stage: the pair finder (default: "
+                                             "the models.toml entry marked pair_finder)."),
+    qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model naming the "
+                                           "relations (default: qa4re's choice for any relation set)."),
 ) -> None:
     """Extract (head, relation, tail) triplets from text; one JSON line per sentence-sized unit."""
     for value, allowed, name in ((prompt_style, STYLES, "--prompt-style"), (entities, ENTITY_MODES, "--entities"),
@@ -97,16 +110,37 @@ def extract_command(
     sources = files or ["-"]
     if ray_address and "-" in sources:
         raise fail("--ray-address reads input files (Ray Data reads them on the workers), not stdin", 2)
-    resolved = resolve(model)
+    auto = two_stage is None
+    if auto:
+        two_stage = default_two_stage(schema, model, decoder)
+    one_pass_only = [name for name, given in (("--icl", icl is not None), ("--prompt-style", prompt_style),
+                                              ("--rationale", rationale)) if given]
+    if two_stage and one_pass_only:
+        why = (f"{schema} is not a schema the default model was trained on, so extract runs two stages; "
+               if auto else "")
+        raise fail(f"{why}{one_pass_only[0]} shapes the one-pass prompt: add --one-pass to use it", 2)
+    if two_stage and (model or decoder != "fast"):
+        raise fail("--two-stage runs a pair finder and an entail model: drop --model (use --pair-model / "
+                   "--qa-model) and --decoder plain, or pass --one-pass", 2)
+    if (pair_model or qa_model) and not two_stage:
+        raise fail("--pair-model and --qa-model belong to --two-stage", 2)
+    resolved = resolve(pair_model or (pair_finder_model() if two_stage else model))
     n_gpu_layers = resolve_gpu_layers(n_gpu_layers, warn=lambda m: typer.echo(f"kgc-lite: warning: {m}", err=True))
     options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
                              icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities,
                              decoder=decoder, confidence=confidence and decoder == "fast",
                              min_confidence=min_confidence)
     schema_obj = load_schema(schema)
+    model_sha, model_name = resolved.sha256 or file_sha256(resolved.path), resolved.spec.name
+    qa_resolved = None
+    if two_stage:
+        from ..models import qa4re_model_for
+        qa_resolved = resolve(qa_model or qa4re_model_for("*"))
+        model_sha += "+" + (qa_resolved.sha256 or file_sha256(qa_resolved.path))
+        model_name = f"two-stage:{model_name}+{qa_resolved.spec.name}"
     done = None
     if output:
-        fp = out.fingerprint(model_sha256=resolved.sha256 or file_sha256(resolved.path), model_name=resolved.spec.name,
+        fp = out.fingerprint(model_sha256=model_sha, model_name=model_name,
                              schema=schema_obj, options=options, max_chars=max_chars, split=split, jsonl=jsonl,
                              batch=batch, gpu=n_gpu_layers != 0, sources=sources)
         done = out.prepare(output, fp, resume, note=lambda m: typer.echo(f"kgc-lite: {m}", err=True),
@@ -120,18 +154,40 @@ def extract_command(
         if ray_address:
             from .. import scale
             errors = scale.extract(address=ray_address, actors=actors, sources=sources, output=output, done=done,
-                                   model=model, model_sha256=resolved.sha256, schema=schema_obj, options=options,
+                                   model=resolved.spec.name if two_stage else model, model_sha256=resolved.sha256, schema=schema_obj, options=options,
                                    jsonl=jsonl, max_chars=max_chars, split=split, batch=batch, threads=threads or 1,
-                                   n_gpu_layers=n_gpu_layers, n_ctx=ctx, on_error=on_error, tick=counter.tick)
+                                   n_gpu_layers=n_gpu_layers, n_ctx=ctx, on_error=on_error, tick=counter.tick,
+                                   two_stage={"qa_model": qa_resolved.spec.name, "min_yes": min_confidence}
+                                   if two_stage else None)
         else:
-            extractor = Extractor(schema=schema_obj, options=options, n_ctx=ctx, n_threads=threads,
-                                  n_gpu_layers=n_gpu_layers, resolved=resolved)
+            if two_stage:
+                from ..two_stage import TwoStage
+                extractor = TwoStage(schema_obj, pair_model=resolved.spec.name, qa_model=qa_resolved.spec.name,
+                                     options=replace(options, min_confidence=0.0), min_yes=min_confidence,
+                                     n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers)
+            else:
+                extractor = Extractor(schema=schema_obj, options=options, n_ctx=ctx, n_threads=threads,
+                                      n_gpu_layers=n_gpu_layers, resolved=resolved)
             errors = _run(extractor, sources, output, done, counter, jsonl=jsonl, max_chars=max_chars, batch=batch,
                           split=split, on_error=on_error)
     finally:
         counter.done()
     if errors and on_error == "skip":
         typer.echo(f"kgc-lite: {errors} record(s) skipped with errors", err=True)
+
+
+def default_two_stage(schema: str, model: Optional[str], decoder: str) -> bool:
+    """Two-stage unless a model is named, the plain decoder is asked for, the schema is a built-in one the
+    default model was trained on (models.toml `schemas`), or the registry has no pair finder."""
+    from ..models import pair_finder_model, spec_for
+    from ..schema import builtin_names
+    if model or decoder != "fast" or (schema in builtin_names() and schema in spec_for(None).schemas):
+        return False
+    try:
+        pair_finder_model()
+    except KgcError:  # a registry without a pair finder (a user's own): one pass, as before
+        return False
+    return True
 
 
 def _run(extractor: Extractor, sources: list[str], output: Optional[str], done, counter: Progress, *, jsonl: bool,

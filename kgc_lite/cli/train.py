@@ -81,6 +81,9 @@ def train_command(
                                        "list none of the sentence's relations (answer [])."),
     detok_copies: bool = typer.Option(True, "--detok-copies/--no-detok-copies", help="Multi-schema: also train on "
                                       "each sentence in ordinary punctuation ('Redmond, Washington.')."),
+    pairs: bool = typer.Option(False, "--pairs", help="Multi-schema: train a pair finder (stage 1 of "
+                               "`extract --two-stage`): every relation becomes the built-in `pairs` schema's "
+                               "one relation, related_to, so the model learns which spans a fact links."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads for torch."),
     device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu (default: cuda when present; bf16 "
                                          "there, fp32 on the CPU)."),
@@ -117,7 +120,8 @@ def train_command(
                         shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
                         skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
                         distractors=distractors, max_relations=max_relations, rename_relations=rename_relations,
-                        empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer)
+                        empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer,
+                        pairs=pairs)
     train(opts, out, resume=resume)
 
 

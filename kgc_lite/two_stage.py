@@ -1,0 +1,92 @@
+"""Two-stage extraction for relations the extractor was never trained on (`kgc-lite extract --two-stage`).
+
+A one-pass extractor must read the user's schema and find the pairs at once; a 135M model fine-tuned on three
+schemas mostly recalls those. Here the two jobs are split:
+
+1. **Pairs.** A pair finder (a model trained with `kgc-lite train --pairs`, every relation renamed to the
+   built-in `pairs` schema's one relation) extracts the (head, tail) spans that some fact of the sentence links,
+   whatever the relation. It runs through `Extractor`, so spans, grammar, batching and confidence are as in
+   one-pass extraction.
+2. **Relations.** Each pair becomes a QA4RE question over the user's relations in both directions, answered
+   statement by statement by the order-free entail model (kgc_lite/qa4re.py): "Statement: Clovis I has religion
+   Christianity. Can the statement be inferred from the sentence?" The likeliest yes wins; when it is the
+   none-of-the-above statement, or below `min_yes`, the pair is dropped.
+
+A triplet's relation is then always one of the user's, its head and tail spans of the text, its direction the
+statement's, and its `confidence` the model's P(yes) for that statement. Relations in the schema without a
+`template` are stated as "{head} <description> {tail}" (schema.Relation.statement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterator
+
+from .data import Triplet
+from .extract import ExtractOptions, Extractor, unit_record
+from .inputs import Document, BadRecord, Unit
+from .models import pair_finder_model, resolve
+from .qa4re import QA4RE, Pair
+from .schema import Schema, load_schema
+
+
+class TwoStage:
+    """A pair finder, an entail model and the user's schema, ready to extract; `extract`/`records` as
+    Extractor's."""
+
+    def __init__(self, schema: Schema | str, qa_schema: Schema | None = None, pair_model: str | None = None,
+                 qa_model: str | None = None, options: ExtractOptions = ExtractOptions(icl=0),
+                 min_yes: float = 0.0, n_ctx: int | None = None, n_threads: int | None = None,
+                 n_gpu_layers: int = 0):
+        """qa_schema: the same relations with the statements stage 2 asks (default: the schema itself)."""
+        self.schema = load_schema(schema) if isinstance(schema, str) else schema
+        qa_schema = qa_schema or self.schema
+        if sorted(qa_schema.relation_names) != sorted(self.schema.relation_names):
+            raise ValueError("qa_schema must hold the schema's relations")
+        self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0), n_ctx=n_ctx,
+                                n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                                resolved=resolve(pair_model or pair_finder_model()))
+        self.qa = QA4RE(qa_model, replace(qa_schema, directions="both"), answer="entail", n_ctx=n_ctx,
+                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+        self.min_yes = min_yes
+        self.types = {r.name: (r.head, r.tail) for r in self.schema.relations}
+        # what eval reads off an extractor
+        self.engine = self.finder.engine
+        self.prompts = self.finder.prompts
+        self.model = self.finder.model
+
+    def name(self, text: str, pairs: list[Triplet]) -> list[Triplet]:
+        """Stage 2: the user's relation (and direction) for each found pair; pairs judged unrelated drop out."""
+        out: dict[tuple[str, str, str], Triplet] = {}
+        for p in pairs:
+            ans = self.qa.ask(Pair("", text, p.head, p.tail))
+            c = ans.chosen
+            yes = ans.yes[ans.options.index(c)]
+            if c.relation is None or yes < self.min_yes:
+                continue
+            head, tail = (p.tail, p.head) if c.reversed else (p.head, p.tail)
+            head_type, tail_type = self.types[c.relation]
+            t = Triplet(head, c.relation, tail, head_type, tail_type, yes)
+            if t.key not in out or out[t.key].confidence < yes:
+                out[t.key] = t
+        return list(out.values())
+
+    def extract(self, text: str) -> list[Triplet]:
+        return self.name(text, self.finder.extract(text))
+
+    def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
+        return [self.name(t, pairs) for t, pairs in zip(texts, self.finder.extract_many(texts, batch))]
+
+    def records(self, documents: Iterator[Document | BadRecord], max_chars: int = 1200, batch: int = 1,
+                sentences: bool = True, skip=None) -> Iterator[dict]:
+        """As Extractor.records: one record per unit, in input order, with stage 2's triplets."""
+        for record in self.finder.records(documents, max_chars, batch, sentences, skip):
+            if "error" in record:
+                yield record
+                continue
+            pairs = [Triplet(t["head"], t["relation"], t["tail"]) for t in record["triplets"]]
+            unit = Unit(record["id"], record["chunk"], record["start"], record["end"], record["text"])
+            yield unit_record(unit, self.name(record["text"], pairs))
+
+    def close(self) -> None:
+        self.qa.close()
