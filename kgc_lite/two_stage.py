@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Iterator
 
 from .data import Triplet
+from .errors import KgcError
 from .extract import ExtractOptions, Extractor, unit_record
 from .inputs import Document, BadRecord, Unit
 from .models import pair_finder_model, resolve
@@ -42,9 +43,10 @@ class TwoStage:
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         qa_schema = qa_schema or self.schema
         if sorted(qa_schema.relation_names) != sorted(self.schema.relation_names):
-            raise ValueError("qa_schema must hold the schema's relations")
-        self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0), n_ctx=n_ctx,
-                                n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+            raise KgcError(f"qa_schema {qa_schema.name} must hold the relations of schema {self.schema.name}")
+        # stage 1 keeps every pair: --min-confidence applies to stage 2's P(yes) (min_yes)
+        self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0, min_confidence=0.0),
+                                n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                                 resolved=resolve(pair_model or pair_finder_model()))
         self.qa = QA4RE(qa_model, replace(qa_schema, directions="both"), answer="entail", n_ctx=n_ctx,
                         n_threads=n_threads, n_gpu_layers=n_gpu_layers)

@@ -423,6 +423,8 @@ def test_eval_held_out_relations_as_multiple_choice(tmp_path):
     assert "shuffled" in doc["config"]["option_order"] and doc["config"]["permutations"] == 2
     bad = run_cli("eval", "-d", "conll04", "--qa4re")
     assert bad.returncode == 2 and "zero-shot split" in bad.stderr.decode()
+    bad = run_cli("eval", "-d", "conll04", "--answer", "entail")
+    assert bad.returncode == 2 and "QA4RE options" in bad.stderr.decode()
     # without --model, the model that reads any relation set; its answers need no order
     entail = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--qa4re", "--sample", "3", "-k", "2",
                      "--threads", "1")

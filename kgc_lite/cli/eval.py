@@ -137,6 +137,8 @@ def eval_command(
                                            "semeval, whose schema order is the trained one)."),
     permutations: int = typer.Option(1, "--permutations", "-k", min=1, max=26, help="QA4RE: average each "
                                      "option's probability over K option orders (cyclic shifts)."),
+    answer: Optional[str] = typer.Option(None, "--answer", help="QA4RE: logits, grammar or entail (default: the "
+                                         "model's own, models.toml qa4re_answer; for a .gguf path, logits)."),
     two_stage: Optional[bool] = typer.Option(None, "--two-stage/--one-pass", help="Score what `extract` runs: "
                                              "two-stage (pair finder, then the entail model naming each pair's "
                                              "relation; on zero-shot splits with the statements `eval --qa4re` "
@@ -170,15 +172,16 @@ def eval_command(
         _check_choice(split, SPLITS, "--split")
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
-                             permutations, save_predictions)
+                             permutations, save_predictions, answer)
     if qa4re:
         if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
-                            shuffle is not False, permutations, save_predictions, progress)
-    if permutations > 1 or shuffle is not None:
-        raise fail("--shuffle and --permutations order QA4RE options: use them with --dataset semeval or --qa4re", 2)
+                            shuffle is not False, permutations, save_predictions, progress, answer)
+    if permutations > 1 or shuffle is not None or answer:
+        raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
+                   "--qa4re", 2)
     source = ev.source_sha256()  # the code as it was when the run started
     examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
     schema_name = schema or default_schema
@@ -307,7 +310,8 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · predictions {predictions}")
 
 
-def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions):
+def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
+                  answer=None):
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -317,8 +321,8 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     qa = None
     for s in range(seed, seed + runs):
         if qa is None:
-            qa = QA4RE(model, "semeval", shuffle=shuffle, seed=s, n_threads=threads, permutations=permutations,
-                       resolved=resolved)
+            qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=s, n_threads=threads,
+                       permutations=permutations, resolved=resolved)
         qa.seed = s
         metrics = evaluate_semeval(split=split, limit=limit, seed=s, data_root=data, qa=qa,
                                    predictions=_seeded(save_predictions, s, runs))
@@ -334,7 +338,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
-                 save_predictions, progress) -> None:
+                 save_predictions, progress, answer=None) -> None:
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
     from ..schema import load_schema
@@ -345,7 +349,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     else:
         examples, schema_obj = zero_rte_schema(dataset, split, data)
         desc = {"dataset": dataset, "split": split}
-    qa = QA4RE(model, schema_obj, shuffle=shuffle, n_threads=threads, permutations=permutations)
+    qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations)
     run_list = []
     for s in range(seed, seed + runs):
         qa.seed = s

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from typing import List, Optional
 
 import typer
@@ -154,7 +153,8 @@ def extract_command(
         if ray_address:
             from .. import scale
             errors = scale.extract(address=ray_address, actors=actors, sources=sources, output=output, done=done,
-                                   model=resolved.spec.name if two_stage else model, model_sha256=resolved.sha256, schema=schema_obj, options=options,
+                                   model=resolved.spec.name if two_stage else model, model_sha256=resolved.sha256,
+                                   schema=schema_obj, options=options,
                                    jsonl=jsonl, max_chars=max_chars, split=split, batch=batch, threads=threads or 1,
                                    n_gpu_layers=n_gpu_layers, n_ctx=ctx, on_error=on_error, tick=counter.tick,
                                    two_stage={"qa_model": qa_resolved.spec.name, "min_yes": min_confidence}
@@ -163,7 +163,7 @@ def extract_command(
             if two_stage:
                 from ..two_stage import TwoStage
                 extractor = TwoStage(schema_obj, pair_model=resolved.spec.name, qa_model=qa_resolved.spec.name,
-                                     options=replace(options, min_confidence=0.0), min_yes=min_confidence,
+                                     options=options, min_yes=min_confidence,
                                      n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers)
             else:
                 extractor = Extractor(schema=schema_obj, options=options, n_ctx=ctx, n_threads=threads,
