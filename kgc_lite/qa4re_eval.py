@@ -180,10 +180,9 @@ def zero_rte_schema(dataset: str, split: str, data_root: str | Path | None = Non
     """A zero-shot split's test sentences and its schema: the test relations, with statements from their names
     (qa4re_data.wikidata_template)."""
     from .data import load_zero_rte
-    from .qa4re_data import wikidata_relations
-    from .schema import Schema
+    from .schema_data import wikidata_schema
     examples, relations, _ = load_zero_rte(dataset, split, data_root)
-    return examples, Schema(f"{dataset}-{split}", wikidata_relations(relations))
+    return examples, wikidata_schema(relations, f"{dataset}-{split}")
 
 
 def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predictions: str | Path | None = None,

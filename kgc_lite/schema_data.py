@@ -42,8 +42,10 @@ DEFAULT_HELD_OUT = "fewrel/unseen_10_seed_0"
 
 
 def wikidata_schema(relations: list[WikidataRelation], name: str) -> Schema:
-    """A schema of Wikidata relations: the name as an identifier ("place_of_birth"), Wikidata's description."""
-    return Schema(name, tuple(Relation(r.identifier, _one_line(r.description) or r.name) for r in relations))
+    """A schema of Wikidata relations: the name as an identifier ("place_of_birth"), Wikidata's description, and
+    the QA4RE statement from the name (qa4re_data.wikidata_relations; extraction prompts do not use it)."""
+    from .qa4re_data import wikidata_relations
+    return Schema(name, wikidata_relations(relations))
 
 
 def _one_line(text: str) -> str:
@@ -139,6 +141,7 @@ class MultiSchemaData:
                            f"(got {', '.join(unknown)}); JSONL files train with their own --schema only")
         self.seed = seed
         self.aug = aug
+        self.pairs_schema = load_schema("pairs") if aug.pairs else None
         self.held_out_ids = self._held_out(held_out, root)
         self.held_out = held_out
         self.sources: list[Source] = []
@@ -224,7 +227,7 @@ class MultiSchemaData:
         if copy:
             ex = detokenize_example(ex, trim=True)[0]
         if aug.pairs:
-            return self._pairs_item(ex)
+            return self._pairs_item(ex, self.pairs_schema)
         pool = self.pools[src.family]
         gold = list(dict.fromkeys(by_relation[t.relation] for t in ex.triplets))
         empty = aug.empty and rng.random() < aug.p_empty
@@ -254,9 +257,8 @@ class MultiSchemaData:
         return schema, Example(ex.text, tuple(triplets), ex.id)
 
     @staticmethod
-    def _pairs_item(ex: Example) -> tuple[Schema, Example]:
+    def _pairs_item(ex: Example, schema: Schema) -> tuple[Schema, Example]:
         """The sentence under the pairs schema: each (head, tail) it labels, once, as `related_to`."""
-        schema = load_schema("pairs")
         relation = schema.relations[0].name
         pairs = dict.fromkeys((trim_sentence_period(t.head), trim_sentence_period(t.tail)) for t in ex.triplets)
         triplets = tuple(Triplet(h, relation, t) for h, t in pairs if h and t)

@@ -23,10 +23,9 @@ from dataclasses import replace
 from typing import Iterator
 
 from .data import Triplet
-from .errors import KgcError
 from .extract import ExtractOptions, Extractor, unit_record
 from .inputs import Document, BadRecord, Unit
-from .models import pair_finder_model, resolve
+from .models import pair_finder_model, qa4re_model_for, resolve
 from .qa4re import QA4RE, Pair
 from .schema import Schema, load_schema
 
@@ -35,21 +34,17 @@ class TwoStage:
     """A pair finder, an entail model and the user's schema, ready to extract; `extract`/`records` as
     Extractor's."""
 
-    def __init__(self, schema: Schema | str, qa_schema: Schema | None = None, pair_model: str | None = None,
-                 qa_model: str | None = None, options: ExtractOptions = ExtractOptions(icl=0),
-                 min_yes: float = 0.0, n_ctx: int | None = None, n_threads: int | None = None,
-                 n_gpu_layers: int = 0):
-        """qa_schema: the same relations with the statements stage 2 asks (default: the schema itself)."""
+    def __init__(self, schema: Schema | str, pair_model: str | None = None, qa_model: str | None = None,
+                 options: ExtractOptions = ExtractOptions(icl=0), min_yes: float = 0.0, n_ctx: int | None = None,
+                 n_threads: int | None = None, n_gpu_layers: int = 0):
+        """pair_model / qa_model default to the registry's pair finder and its model for any relation set."""
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
-        qa_schema = qa_schema or self.schema
-        if sorted(qa_schema.relation_names) != sorted(self.schema.relation_names):
-            raise KgcError(f"qa_schema {qa_schema.name} must hold the relations of schema {self.schema.name}")
         # stage 1 keeps every pair: --min-confidence applies to stage 2's P(yes) (min_yes)
         self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0, min_confidence=0.0),
                                 n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                                 resolved=resolve(pair_model or pair_finder_model()))
-        self.qa = QA4RE(qa_model, replace(qa_schema, directions="both"), answer="entail", n_ctx=n_ctx,
-                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+        self.qa = QA4RE(qa_model or qa4re_model_for("*"), replace(self.schema, directions="both"), answer="entail",
+                        n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self.min_yes = min_yes
         self.types = {r.name: (r.head, r.tail) for r in self.schema.relations}
         # what eval reads off an extractor

@@ -2,7 +2,7 @@
 """A zero-shot split's dev set, for choosing settings without looking at its test relations: the FewRel
 sentences of the split's dev relations (labels.json "dev"; held out of every training run like the test ones),
 a seeded sample of them, as a gold JSONL file, and a schema of those relations (Wikidata descriptions, and the
-statements `eval --qa4re` would ask: qa4re_data.wikidata_template).
+statements `eval --qa4re` would ask: qa4re_data.wikidata_relations).
 
     python scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 300 --out runs/dev10
     kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json --two-stage ...
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import data_dir, held_out_relations, load_wikidata_triplets, seeded_sample  # noqa: E402
-from kgc_lite.qa4re_data import wikidata_template  # noqa: E402
+from kgc_lite.qa4re_data import wikidata_relations  # noqa: E402
 
 
 def main() -> None:
@@ -44,8 +44,8 @@ def main() -> None:
             f.write(json.dumps({"id": f"{args.dataset}:{ex.id}", "text": ex.text,
                                 "triplets": [[t.head, t.relation, t.tail] for t in ex.triplets]}) + "\n")
     schema = {"name": f"{args.dataset}-{args.split}-dev",
-              "relations": [{"name": r.identifier, "description": " ".join(r.description.split()) or r.name,
-                             "template": wikidata_template(r.name)} for r in dev]}
+              "relations": [{"name": r.name, "description": r.description, "template": r.template}
+                            for r in wikidata_relations(dev)]}
     (out / "schema.json").write_text(json.dumps(schema, indent=1) + "\n")
     print(f"{len(examples)} sentences of {', '.join(r.name for r in dev)} -> {out}/gold.jsonl, schema.json")
 

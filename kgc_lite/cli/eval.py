@@ -222,17 +222,14 @@ def eval_command(
                              min_confidence=0.0 if two_stage else min_confidence)
     if two_stage:
         from ..two_stage import TwoStage
-        qa_schema = None
-        if zero_shot and not gold and not schema:
-            from ..qa4re_eval import zero_rte_schema
-            qa_schema = zero_rte_schema(dataset, split, data)[1]
-        extractor = TwoStage(schema_obj, qa_schema=qa_schema, pair_model=pair_model, qa_model=qa_model,
+        extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
                              options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
                              n_gpu_layers=n_gpu_layers)
         stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
                                     "qa_model": ev.model_info(extractor.qa.model, extractor.qa.engine),
                                     "statements": "templates from relation names (qa4re_data.wikidata_template)"
-                                    if qa_schema else "the schema's templates, else head + description + tail"}}
+                                    if zero_shot and not gold and not schema
+                                    else "the schema's templates, else head + description + tail"}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,

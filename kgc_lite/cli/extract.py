@@ -13,7 +13,7 @@ from ..grammar import ENTITY_MODES
 from ..inputs import BadRecord, count_units, read_documents
 from ..engine import resolve_gpu_layers
 from ..data import file_sha256
-from ..models import pair_finder_model, resolve
+from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
 from .. import output as out
 from ..schema import load_schema
 from ..prompts import STYLES
@@ -133,7 +133,6 @@ def extract_command(
     model_sha, model_name = resolved.sha256 or file_sha256(resolved.path), resolved.spec.name
     qa_resolved = None
     if two_stage:
-        from ..models import qa4re_model_for
         qa_resolved = resolve(qa_model or qa4re_model_for("*"))
         model_sha += "+" + (qa_resolved.sha256 or file_sha256(qa_resolved.path))
         model_name = f"two-stage:{model_name}+{qa_resolved.spec.name}"
@@ -179,7 +178,6 @@ def extract_command(
 def default_two_stage(schema: str, model: Optional[str], decoder: str) -> bool:
     """Two-stage unless a model is named, the plain decoder is asked for, the schema is a built-in one the
     default model was trained on (models.toml `schemas`), or the registry has no pair finder."""
-    from ..models import pair_finder_model, spec_for
     from ..schema import builtin_names
     if model or decoder != "fast" or (schema in builtin_names() and schema in spec_for(None).schemas):
         return False
