@@ -144,8 +144,9 @@ def lora_b_for_gguf(name: str, b: np.ndarray, arch: str, n_head: int, n_kv: int,
 
 # -- merge into a GGUF base -----------------------------------------------------------------------------------
 def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, outtype: str = "F16",
-               permute: bool = True) -> Path:
-    """Dequantize a GGUF base, add the LoRA delta, write an F16 or F32 GGUF with the base's metadata.
+               permute: bool = True, meta: dict | None = None) -> Path:
+    """Dequantize a GGUF base, add the LoRA delta, write an F16 or F32 GGUF with the base's metadata (plus
+    `meta`, the prompt keys of prompt_metadata).
 
     `permute=False` exists only so the fidelity test can show that skipping the Q/K permutation is caught.
     """
@@ -165,6 +166,7 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
     tmp = out.with_name(out.name + ".part")
     writer = gguf.GGUFWriter(str(tmp), arch=arch)
     _copy_metadata(reader, writer, {"general.file_type": (0 if outtype == "F32" else 1, gguf.GGUFValueType.UINT32)})
+    _add_prompt_metadata(writer, meta)
     half = outtype == "F16"
     for t in reader.tensors:
         base_name = t.name[: -len(".weight")] if t.name.endswith(".weight") else None
@@ -190,6 +192,47 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
     writer.write_tensors_to_file()
     writer.close()
     os.replace(tmp, out)
+    return out
+
+
+# The prompt a fine-tuned model was trained with, written into the GGUFs `kgc-lite convert` makes, so that
+# `--model path.gguf` prompts it the same way (models.resolve reads them back). Registry builds leave them out:
+# their prompt is in models.toml and their bytes are checked against a sha256.
+PROMPT_KEYS = {"prompt_style": "kgc_lite.prompt_style", "icl": "kgc_lite.icl"}
+
+
+def prompt_metadata(adapter: str | Path) -> dict:
+    """{"prompt_style", "icl"} from the adapter's run card (kgc-lite train), or {} when it has none."""
+    card = Path(adapter) / "run_card.json"
+    try:
+        opts = json.loads(card.read_text()).get("options", {})
+    except (OSError, ValueError):
+        return {}
+    if opts.get("task", "triplets") != "triplets" or "style" not in opts:
+        return {}
+    return {"prompt_style": str(opts["style"]), "icl": int(opts.get("icl", 0))}
+
+
+def _add_prompt_metadata(writer, meta: dict | None) -> None:
+    for key, value in (meta or {}).items():
+        if isinstance(value, int):
+            writer.add_uint32(PROMPT_KEYS[key], value)
+        else:
+            writer.add_string(PROMPT_KEYS[key], value)
+
+
+def read_prompt_metadata(path: str | Path) -> dict:
+    """The prompt keys of a GGUF (prompt_metadata's names), {} when it has none or cannot be read as GGUF."""
+    import gguf
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except Exception:  # not ours to judge here: loading the model reports a bad file
+        return {}
+    out = {}
+    for name, key in PROMPT_KEYS.items():
+        field = reader.fields.get(key)
+        if field is not None:
+            out[name] = field.contents()
     return out
 
 
@@ -231,17 +274,17 @@ def quantize(src: str | Path, out: str | Path, qtype: str, threads: int | None =
 
 
 def merge_and_quantize(base: str | Path, adapter: str | Path, out: str | Path, qtype: str = "Q8_0",
-                       threads: int | None = None) -> Path:
+                       threads: int | None = None, meta: dict | None = None) -> Path:
     """Merge into an F16 GGUF (or F32), then quantize to qtype; intermediate files are removed."""
     qtype = qtype.upper()
     if qtype in ("F16", "F32"):
-        return merge_gguf(base, adapter, out, qtype)
+        return merge_gguf(base, adapter, out, qtype, meta=meta)
     if qtype not in _FTYPE:
         raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        f16 = merge_gguf(base, adapter, Path(tmp) / "merged-f16.gguf", "F16")
+        f16 = merge_gguf(base, adapter, Path(tmp) / "merged-f16.gguf", "F16", meta=meta)
         return quantize(f16, out, qtype, threads)
 
 
@@ -302,17 +345,18 @@ def convert(adapter: str | Path, base: str | None, out: str | Path, qtype: str =
     if qtype not in _FTYPE:
         raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
     read_lora(adapter)  # fail early on a bad adapter folder
+    meta = prompt_metadata(adapter)
     if base and os.path.isdir(base):
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             outtype = "F32" if qtype == "F32" else "F16"
-            merged = hf_merge_to_gguf(base, adapter, Path(tmp) / "merged.gguf", outtype, pre_tokenizer)
+            merged = hf_merge_to_gguf(base, adapter, Path(tmp) / "merged.gguf", outtype, pre_tokenizer, meta)
             if qtype == outtype:
                 os.replace(merged, out)
                 return out
             return quantize(merged, out, qtype, threads)
-    return merge_and_quantize(base_gguf(base), adapter, out, qtype, threads)
+    return merge_and_quantize(base_gguf(base), adapter, out, qtype, threads, meta)
 
 
 # -- Hugging Face folder base ---------------------------------------------------------------------------------
@@ -320,7 +364,7 @@ _HF_ARCH = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 
 
 def hf_merge_to_gguf(folder: str | Path, adapter: str | Path | None, out: str | Path, outtype: str = "F16",
-                     pre_tokenizer: str | None = None) -> Path:
+                     pre_tokenizer: str | None = None, meta: dict | None = None) -> Path:
     """A GGUF from a Hugging Face folder (llama and qwen2 architectures, BPE tokenizers), with a LoRA adapter
     merged in (numpy, fp64 delta). A minimal counterpart of llama.cpp's convert_hf_to_gguf.py for the model
     families kgc-lite fine-tunes; other architectures: convert with llama.cpp, then use the GGUF as --base."""
@@ -358,6 +402,7 @@ def hf_merge_to_gguf(folder: str | Path, adapter: str | Path | None, out: str | 
     w.add_rope_dimension_count(head_dim)
     w.add_vocab_size(int(cfg["vocab_size"]))
     w.add_file_type(0 if outtype == "F32" else 1)
+    _add_prompt_metadata(w, meta)
     _hf_tokenizer(folder, w, int(cfg["vocab_size"]), pre_tokenizer or ("qwen2" if arch == "qwen2" else "default"))
     names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
              "lm_head.weight": "output.weight"}

@@ -17,6 +17,7 @@ from .grammar import TripletGrammar
 from .inputs import BadRecord, Document, Unit, split_units
 from .models import ResolvedModel, resolve
 from .prompts import PromptBuilder, PromptConfig, draw_examples
+from .retokenize import View, view
 from .schema import Schema, load_schema
 
 
@@ -32,6 +33,9 @@ class ExtractOptions:
     drafts: bool = True         # copy drafts inside entity strings (fast decoder only)
     confidence: bool = True     # per-triplet confidence (fast decoder only)
     min_confidence: float = 0.0  # triplets below this confidence are dropped
+    # Show ordinary text pre-tokenized and map spans back (kgc_lite/retokenize.py); None: as the model's
+    # models.toml entry says (tokenized_text, for a model trained on pre-tokenized text).
+    retokenize: bool | None = None
 
 
 class Extractor:
@@ -53,6 +57,7 @@ class Extractor:
         self.engine = engine or Engine(self.model.path, n_ctx=n_ctx or self.model.spec.context,
                                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self._prefix = self.engine.tokenize(self.prompts.prefix(), bos=True)
+        self.retokenize = self.model.spec.tokenized_text if options.retokenize is None else options.retokenize
 
     def prompt_tokens(self, text: str) -> list[int]:
         return self._prefix + self.suffix_tokens(text)
@@ -73,30 +78,46 @@ class Extractor:
     def extract(self, text: str) -> list[Triplet]:
         return self.extract_many([text], 1)[0]
 
+    def shown(self, text: str) -> View | None:
+        """The pre-tokenized view the model is shown (retokenize), or None when it sees the text as it is."""
+        if not self.retokenize:
+            return None
+        v = view(text)
+        return v if v.shown != text else None
+
     def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
         """Triplets for several texts, decoded up to `batch` at a time (more throughput than one by one).
         Batched matrix products round differently, so a near-tie in greedy decoding can occasionally go the
         other way."""
         if self.options.decoder == "plain":
-            return [self._triplets(t, self.answer(t)) for t in texts]
+            return [self._plain(t) for t in texts]
         answers = self._decoder(batch).run(self._request(t) for t in texts)
         return [self._found(a) for a in answers]
+
+    def _plain(self, text: str) -> list[Triplet]:
+        v = self.shown(text)
+        shown = v.shown if v else text
+        return _restore(self._triplets(shown, self.answer(shown)), v)
 
     def _decoder(self, batch: int) -> Decoder:
         return Decoder(self.engine, self._prefix, n_seq=batch, drafts=self.options.drafts,
                        probs=self.options.confidence)
 
     def _request(self, text: str, payload=None) -> Request:
-        return Request(self.suffix_tokens(text), self.grammar.for_text(text), text,
-                       _RepeatGuard(self.prompts), self.options.max_tokens, payload)
+        """payload travels as (payload, view): the view maps the answer's spans back to text."""
+        v = self.shown(text)
+        shown = v.shown if v else text
+        return Request(self.suffix_tokens(shown), self.grammar.for_text(shown), shown,
+                       _RepeatGuard(self.prompts), self.options.max_tokens, (payload, v))
 
     def _found(self, answer: Answer) -> list[Triplet]:
+        v = answer.request.payload[1]
         triplets = self._triplets(answer.request.source, answer.text)
-        if not self.options.confidence:
-            return triplets
-        scores = self.prompts.confidences(answer.text, answer.tokens, answer.probs, self.engine.piece)
-        scored = [Triplet(*t[:5], scores.get(t.key, 1.0)) for t in triplets]
-        return [t for t in scored if t.confidence >= self.options.min_confidence]
+        if self.options.confidence:
+            scores = self.prompts.confidences(answer.text, answer.tokens, answer.probs, self.engine.piece)
+            scored = [Triplet(*t[:5], scores.get(t.key, 1.0)) for t in triplets]
+            triplets = [t for t in scored if t.confidence >= self.options.min_confidence]
+        return _restore(triplets, v)
 
     def _triplets(self, text: str, answer: str) -> list[Triplet]:
         # A relation between a mention and itself is a degenerate answer, never a fact worth keeping.
@@ -115,7 +136,7 @@ class Extractor:
         """
         if self.options.decoder == "plain":
             for item in _units(documents, max_chars, sentences, skip):
-                yield _record(item, lambda: self._triplets(item.text, self.answer(item.text)))
+                yield _record(item, lambda: self._plain(item.text))
             return
 
         def requests():
@@ -126,7 +147,22 @@ class Extractor:
                     yield self._request(item.text, item)
 
         for answer in self._decoder(batch).run(requests()):
-            yield _record(answer.request.payload, lambda: self._found(answer))
+            item = answer.request.payload
+            yield _record(item if answer.request.passthrough else item[0], lambda: self._found(answer))
+
+
+def _restore(triplets: list[Triplet], v: View | None) -> list[Triplet]:
+    """Triplets of a pre-tokenized view with their heads and tails as the input's own characters; exact
+    duplicates that the mapping makes (none in practice) are dropped."""
+    if v is None:
+        return triplets
+    out: dict[tuple, Triplet] = {}
+    for t in triplets:
+        head, tail = v.to_original(t.head), v.to_original(t.tail)
+        if head and tail:
+            t = t._replace(head=head, tail=tail)
+            out.setdefault(t.key, t)
+    return list(out.values())
 
 
 def _record(item: Unit | BadRecord, triplets) -> dict:

@@ -46,6 +46,9 @@ class ModelSpec:
     # --prompt-style / --icl default to these.
     prompt_style: str = "code"
     icl: int = 3
+    # Trained on pre-tokenized text ("Redmond , Washington ."): extract shows it ordinary text split that way and
+    # maps its spans back (kgc_lite/retokenize.py).
+    tokenized_text: bool = False
     # QA4RE relation sets (schema names) the model was fine-tuned to answer: `kgc-lite qa4re` without --model
     # picks the first registry model listing the asked-for set, else the first listing "*" (any set), else the
     # default.
@@ -207,7 +210,8 @@ def resolve(model: str | None) -> ResolvedModel:
         if not path.is_file():
             raise KgcError(f"model file {model} does not exist")
         check_gguf_header(path)
-        return ResolvedModel(ModelSpec(name=path.stem), path, None)
+        from .convert import read_prompt_metadata  # a file from `kgc-lite convert` names its training prompt
+        return ResolvedModel(ModelSpec(name=path.stem, **read_prompt_metadata(path)), path, None)
     spec = spec_for(model)
     path = locate(spec)
     if path is None and spec.adapter:

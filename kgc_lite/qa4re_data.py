@@ -19,15 +19,10 @@ from .data import Triplet, load_relations, load_semeval, load_split
 from .errors import InputError, KgcError
 from .prompts import end_of_answer
 from .qa4re import OTHER, Option, Pair, QAPrompt, build_options, find_option, undirected
-from .schema import Schema, load_schema
+from .schema import Schema, load_schema, words_template
 
 
 QA_SOURCES = ("semeval", "conll04", "ade", "scierc", "fewrel")
-
-
-_VERB_FIRST = {"located", "contains", "follows", "followed", "crosses", "has", "licensed", "after", "applies", "owned",
-               "distributed", "nominated", "said", "instance", "part", "member", "participant", "subclass"}
-_PREP_LAST = {"of", "in", "by", "for", "to", "as", "on", "at", "from", "with"}
 
 
 def wikidata_template(name: str) -> str:
@@ -35,10 +30,7 @@ def wikidata_template(name: str) -> str:
     a noun phrase becomes "the place of birth of {head} is {tail}", a verb or prepositional phrase "{head} owned
     by {tail}". Written for this project: one mechanical rule, as a user's relation set would get, not a
     hand-written statement per relation."""
-    words = name.replace("_", " ").split()
-    if words and (words[0].lower() in _VERB_FIRST or words[-1].lower() in _PREP_LAST):
-        return "{head} " + " ".join(words) + " {tail}"
-    return "the " + " ".join(words) + " of {head} is {tail}"
+    return words_template(name.replace("_", " ").split())
 
 
 def wikidata_relations(relations) -> tuple:

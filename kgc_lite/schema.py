@@ -11,7 +11,8 @@ A schema is a TOML or JSON file:
     description = "the head is a parent of the tail"      # one line; goes into the prompt
     head = "Person"                                        # optional entity type of the head
     tail = "Person"                                        # optional
-    template = "{head} is a parent of {tail}"              # optional; QA4RE option statement
+    template = "{head} is a parent of {tail}"              # optional; QA4RE option statement (default:
+                                                           # from the name, "{head} parent of {tail}")
     [[examples]]                                           # optional in-context examples (3 are used)
     text = "Mia Long is the daughter of Tom Long."
     triplets = [["Tom Long", "Parent_of", "Mia Long"]]
@@ -48,9 +49,37 @@ class Relation:
     template: str | None = None
 
     def statement(self, head: str, tail: str) -> str:
-        """The QA4RE option text for this relation between two mentions."""
-        template = self.template or "{head} " + self.description + " {tail}"
+        """The QA4RE option text for this relation between two mentions: the template, else one built from the
+        name (name_template), else, for a name that says nothing ("R1"), "{head} <description> {tail}"."""
+        template = self.template or name_template(self.name) or "{head} " + self.description + " {tail}"
         return template.format(head=head, tail=tail)
+
+
+# Words that make a relation name read as a predicate between head and tail ("owned by", "located in", "has part");
+# other names read as an attribute of the head ("the capital of {head} is {tail}").
+VERB_FIRST = {"located", "contains", "follows", "followed", "crosses", "has", "licensed", "after", "applies", "owned",
+              "distributed", "nominated", "said", "instance", "part", "member", "participant", "subclass"}
+PREP_LAST = {"of", "in", "by", "for", "to", "as", "on", "at", "from", "with"}
+
+
+def words_template(words: list[str]) -> str:
+    """The statement rule the entail model was trained with (Wikidata reads item, property, value): a verb or
+    prepositional phrase becomes "{head} owned by {tail}", a noun phrase "the place of birth of {head} is {tail}"."""
+    if words and (words[0].lower() in VERB_FIRST or words[-1].lower() in PREP_LAST):
+        return "{head} " + " ".join(words) + " {tail}"
+    return "the " + " ".join(words) + " of {head} is {tail}"
+
+
+def name_template(name: str) -> str | None:
+    """A statement template from a schema identifier ("Operated_by" -> "{head} operated by {tail}", "founderOf"
+    -> "{head} founder of {tail}", "CEO" -> "the CEO of {head} is {tail}"), or None when the name is a neutral
+    label with no words in it ("R1", "P17")."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    if not any(len(w) > 1 and w.isalpha() for w in words):
+        return None
+    if re.fullmatch(r"[A-Za-z]\d+", name):
+        return None
+    return words_template([w.lower() if w[:1].isupper() and w[1:].islower() else w for w in words])
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .data import TRIPLET_SETS, Example, file_sha256, load_gold, split_path
+from .data import TRIPLET_SETS, Example, detokenize_examples, file_sha256, load_gold, split_path
 from .errors import KgcError
 from .prompts import PromptBuilder, PromptConfig, draw_examples, end_of_answer
 from .schema import Schema, load_schema
@@ -89,7 +89,7 @@ class TrainOptions:
     max_relations: int = 20
     rename_relations: bool = True
     empty_answers: bool = True
-    detok_copies: bool = True
+    detok_copies: bool | None = None         # ordinary-punctuation copies: None = on for multi-schema data only
     pairs: bool = False                      # multi-schema: train the pair finder (the pairs schema's one relation)
 
 
@@ -140,6 +140,11 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
             name = path.stem
         examples = load_gold(path)
         check_data(examples, schema, str(path))
+        if opts.detok_copies and item in TRIPLET_SETS:
+            if opts.icl:
+                raise KgcError("--detok-copies trains zero-shot prompts on ade/conll04/scierc: pass --icl 0 (a "
+                               "sentence's in-context examples could include its own other copy)")  # the benchmark sets are pre-tokenized; a user's file is not
+            examples = examples + detokenize_examples(examples, trim=True)[0]
         sources.append(DataSource(name, path, schema, examples))
     return sources
 
@@ -147,7 +152,7 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
 def augment_options(opts: TrainOptions):
     from .schema_data import AugmentOptions
     return AugmentOptions(shuffle=opts.shuffle_relations, distractors=opts.distractors, names=opts.rename_relations,
-                          empty=opts.empty_answers, detok=opts.detok_copies, pairs=opts.pairs,
+                          empty=opts.empty_answers, detok=opts.detok_copies is not False, pairs=opts.pairs,
                           max_relations=max(2, opts.max_relations))
 
 

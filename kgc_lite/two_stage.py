@@ -14,7 +14,8 @@ schemas mostly recalls those. Here the two jobs are split:
 
 A triplet's relation is then always one of the user's, its head and tail spans of the text, its direction the
 statement's, and its `confidence` the model's P(yes) for that statement. Relations in the schema without a
-`template` are stated as "{head} <description> {tail}" (schema.Relation.statement).
+`template` are stated from their names ("Operated_by": "{head} operated by {tail}"), the rule the entail model
+was trained with (schema.Relation.statement).
 """
 
 from __future__ import annotations

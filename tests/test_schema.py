@@ -64,3 +64,16 @@ def test_bad_schema_files_are_refused_in_one_sentence(tmp_path, content, message
 def test_unknown_schema_name():
     with pytest.raises(KgcError, match="neither a built-in"):
         load_schema("no-such-schema")
+
+
+def test_statements_without_a_template_come_from_the_name():
+    """A relation with no template is stated by the rule the entail model was trained with (its names as a
+    predicate or an attribute); only a name with no words in it falls back to the description."""
+    from kgc_lite.schema import Relation, name_template
+    assert name_template("Operated_by") == "{head} operated by {tail}"
+    assert name_template("founderOf") == "{head} founder of {tail}"
+    assert name_template("CEO") == "the CEO of {head} is {tail}"
+    assert name_template("R1") is None and name_template("P17") is None
+    assert Relation("Runs_on", "the train type is used on the line").statement("ICE 3", "HSL 1") == "ICE 3 runs on HSL 1"
+    assert Relation("R2", "the train is used on the line").statement("A", "B") == "A the train is used on the line B"
+    assert Relation("Runs_on", "x", template="{head} serves {tail}").statement("A", "B") == "A serves B"

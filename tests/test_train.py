@@ -79,6 +79,11 @@ def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
     triplets = ex.extract("Ann Lee works for Acme Corp in Boston .")
     assert isinstance(triplets, list)  # grammar-constrained: whatever it says is schema-valid
     assert all(t.relation in ex.schema.relation_names for t in triplets)
+    # the file names the prompt it was trained with, and --model path.gguf defaults to it
+    from kgc_lite.models import resolve
+    assert convert.read_prompt_metadata(gguf_path) == {"prompt_style": "natural", "icl": 1}
+    spec = resolve(str(gguf_path)).spec
+    assert (spec.prompt_style, spec.icl) == ("natural", 1)
 
 
 def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
@@ -314,3 +319,21 @@ def test_equal_mix_balances_data_sets():
         tr.order(fake, 1, 1, 0, "big=0,small=0")
     with pytest.raises(KgcError, match="exactly: big, small"):
         tr.order(fake, 1, 1, 0, "big=1,other=1")
+
+
+def test_detok_copies_of_the_benchmark_sets(tmp_path):
+    """--detok-copies on ade/conll04/scierc: each sentence also in ordinary punctuation, its heads and tails
+    rewritten to match; off by default there, and never applied to a user's file (taken as written)."""
+    plain = tr.load_sources(tr.TrainOptions(data=("conll04",), icl=0))[0].examples
+    both = tr.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=0))[0].examples
+    assert len(both) == 2 * len(plain) and both[:len(plain)] == plain
+    copies = both[len(plain):]
+    assert any(" , " in ex.text for ex in plain) and not any(" , " in ex.text for ex in copies)
+    for ex in copies:
+        for t in ex.triplets:
+            assert t.head in ex.text and t.tail in ex.text
+    data = write_jsonl(tmp_path / "d.jsonl", SENTENCES)
+    mine = tr.load_sources(tiny(data, detok_copies=True))[0].examples
+    assert len(mine) == len(SENTENCES)
+    with pytest.raises(KgcError, match="--icl 0"):
+        tr.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=3))

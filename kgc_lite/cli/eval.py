@@ -106,6 +106,10 @@ def eval_command(
                                  "with clean edges (no trailing sentence period; in pre-tokenized text a period "
                                  "clinging to a word stays with it); 'words': any run of whole words; 'free': any "
                                  "string."),
+    retokenize: Optional[bool] = typer.Option(None, "--retokenize/--no-retokenize", help="Show ordinary text to "
+                                              "the model split as its pre-tokenized training text ('Redmond , "
+                                              "Washington .') and map its spans back. Default: as models.toml "
+                                              "says for the model (tokenized_text)."),
     runs: int = typer.Option(1, "--runs", min=1, help="Runs with seeds --seed, --seed+1, ... for the in-context "
                              "example draw; reports the mean and spread."),
     seed: int = typer.Option(0, "--seed", help="First seed."),
@@ -219,7 +223,7 @@ def eval_command(
     else:
         prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
     options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities,
-                             min_confidence=0.0 if two_stage else min_confidence)
+                             min_confidence=0.0 if two_stage else min_confidence, retokenize=retokenize)
     if two_stage:
         from ..two_stage import TwoStage
         extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
@@ -242,7 +246,7 @@ def eval_command(
     metrics["sentences_per_second"] = ev.spread(speeds)
     config = {"task": "triplets", "schema": schema_obj.name, "prompt_style": prompt_style, "icl": icl,
               "icl_pool": icl_pool, "rationale": rationale, "entities": entities, "seeds": seeds,
-              "min_confidence": min_confidence,
+              "min_confidence": min_confidence, "retokenize": _retokenized(retokenize, pair_model if two_stage else model),
               "decoding": "greedy, grammar-constrained", **stage_desc}
     doc = ev.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
                               threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
@@ -260,6 +264,12 @@ def _model_prompt_defaults(model: Optional[str], style: Optional[str], icl: Opti
     spec = resolve(model).spec
     return (style or getattr(spec, "prompt_style", None) or "code",
             icl if icl is not None else (getattr(spec, "icl", None) if getattr(spec, "icl", None) is not None else 3))
+
+
+def _retokenized(asked: Optional[bool], model: Optional[str]) -> bool:
+    """Whether the extractor shows ordinary text pre-tokenized: as asked, else as the model's entry says."""
+    from ..models import resolve
+    return bool(resolve(model).spec.tokenized_text if asked is None else asked)
 
 
 def _threads() -> int:

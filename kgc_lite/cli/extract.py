@@ -45,6 +45,11 @@ def extract_command(
                                  "Inc.' keeps its period; in pre-tokenized text, 'Redmond , Washington .', a period "
                                  "still clinging to a word stays with it), enforced by the grammar; 'words': any run "
                                  "of whole words; 'free': any string."),
+    retokenize: Optional[bool] = typer.Option(None, "--retokenize/--no-retokenize", help="Show ordinary text to "
+                                              "the model split as its pre-tokenized training text ('Redmond , "
+                                              "Washington .') and map its spans back to your text. Default: on "
+                                              "for models trained on pre-tokenized text (models.toml "
+                                              "tokenized_text, as the default model is)."),
     split: bool = typer.Option(True, "--split/--no-split", help="Split documents into sentences; --no-split "
                                "keeps each document (or JSONL record) whole unless it exceeds --max-chars."),
     max_chars: int = typer.Option(1200, "--max-chars", min=50, help="Longest unit sent to the model; longer "
@@ -128,7 +133,7 @@ def extract_command(
     options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
                              icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities,
                              decoder=decoder, confidence=confidence and decoder == "fast",
-                             min_confidence=min_confidence)
+                             min_confidence=min_confidence, retokenize=retokenize)
     schema_obj = load_schema(schema)
     model_sha, model_name = resolved.sha256 or file_sha256(resolved.path), resolved.spec.name
     qa_resolved = None

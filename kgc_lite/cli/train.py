@@ -79,8 +79,11 @@ def train_command(
                                           "so the description carries the meaning."),
     empty_answers: bool = typer.Option(True, "--empty-answers/--no-empty-answers", help="Multi-schema: sometimes "
                                        "list none of the sentence's relations (answer [])."),
-    detok_copies: bool = typer.Option(True, "--detok-copies/--no-detok-copies", help="Multi-schema: also train on "
-                                      "each sentence in ordinary punctuation ('Redmond, Washington.')."),
+    detok_copies: Optional[bool] = typer.Option(None, "--detok-copies/--no-detok-copies", help="Also train on "
+                                                "each sentence in ordinary punctuation ('Redmond, Washington.'). "
+                                                "Default: on for multi-schema data, off for ade/conll04/scierc "
+                                                "(on: each set twice, tokenized and ordinary); never applied to "
+                                                "your own JSONL, which is taken as written."),
     pairs: bool = typer.Option(False, "--pairs", help="Multi-schema: train a pair finder (stage 1 of "
                                "`extract --two-stage`): every relation becomes the built-in `pairs` schema's "
                                "one relation, related_to, so the model learns which spans a fact links."),
@@ -139,7 +142,10 @@ def convert_command(
                                    "llama.cpp (Llama(lora_path=...)), F16 unless --type F32."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Threads for quantizing."),
 ) -> None:
-    """Merge a LoRA adapter into its base and write a (quantized) GGUF, or export the adapter as a GGUF LoRA."""
+    """Merge a LoRA adapter into its base and write a (quantized) GGUF, or export the adapter as a GGUF LoRA.
+
+    The merged GGUF records the prompt style and in-context example count the run card says the adapter was
+    trained with, so `extract --model that.gguf` and `eval -m that.gguf` prompt it the same way by default."""
     from .. import convert
     base_ref = base or _card_base(adapter)
     if lora_only:
