@@ -201,13 +201,18 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
 PROMPT_KEYS = {"prompt_style": "kgc_lite.prompt_style", "icl": "kgc_lite.icl"}
 
 
-def prompt_metadata(adapter: str | Path) -> dict:
-    """{"prompt_style", "icl"} from the adapter's run card (kgc-lite train), or {} when it has none."""
-    card = Path(adapter) / "run_card.json"
+def read_run_card(adapter: str | Path) -> dict:
+    """The adapter folder's run card (kgc-lite train writes it), or {} when it has none or it is unreadable."""
     try:
-        opts = json.loads(card.read_text()).get("options", {})
+        card = json.loads((Path(adapter) / "run_card.json").read_text())
     except (OSError, ValueError):
         return {}
+    return card if isinstance(card, dict) else {}
+
+
+def prompt_metadata(adapter: str | Path) -> dict:
+    """{"prompt_style", "icl"} from the adapter's run card (kgc-lite train), or {} when it has none."""
+    opts = read_run_card(adapter).get("options", {})
     if opts.get("task", "triplets") != "triplets" or "style" not in opts:
         return {}
     return {"prompt_style": str(opts["style"]), "icl": int(opts.get("icl", 0))}

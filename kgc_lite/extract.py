@@ -83,7 +83,7 @@ class Extractor:
         if not self.retokenize:
             return None
         v = view(text)
-        return v if v.shown != text else None
+        return v if v.origin else None
 
     def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
         """Triplets for several texts, decoded up to `batch` at a time (more throughput than one by one).

@@ -31,7 +31,7 @@ class View:
 
     def to_original(self, mention: str) -> str | None:
         """The input's characters for a span of the shown text (its first occurrence), or None if absent."""
-        if self.shown is self.original:
+        if not self.origin:  # nothing was split: the shown text is the input
             return mention if mention in self.original else None
         at = self.shown.find(mention)
         if at < 0 or not mention:

@@ -140,10 +140,11 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
             name = path.stem
         examples = load_gold(path)
         check_data(examples, schema, str(path))
+        # the benchmark sets are pre-tokenized and get ordinary-punctuation copies; a user's file is taken as written
         if opts.detok_copies and item in TRIPLET_SETS:
             if opts.icl:
                 raise KgcError("--detok-copies trains zero-shot prompts on ade/conll04/scierc: pass --icl 0 (a "
-                               "sentence's in-context examples could include its own other copy)")  # the benchmark sets are pre-tokenized; a user's file is not
+                               "sentence's in-context examples could include its own other copy)")
             examples = examples + detokenize_examples(examples, trim=True)[0]
         sources.append(DataSource(name, path, schema, examples))
     return sources

@@ -27,6 +27,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions
                        "  kgc-lite eval --dataset conll04 --split test\n"
                        "  kgc-lite doctor")
 
+# Shared by extract and eval, which both run the extractor.
+RETOKENIZE_OPTION = typer.Option(None, "--retokenize/--no-retokenize", help="Show ordinary text to the model split "
+                                 "as its pre-tokenized training text ('Redmond , Washington .') and map its spans "
+                                 "back to your text. Default: on for models trained on pre-tokenized text "
+                                 "(models.toml tokenized_text, as the default model is).")
+
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print one error line and return the Exit to raise."""

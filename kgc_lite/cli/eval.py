@@ -14,7 +14,7 @@ from ..data import (SPLITS, TRIPLET_SETS, ZERO_RTE_SETS, data_dir, detokenize_ex
 from ..errors import KgcError
 from ..grammar import ENTITY_MODES
 from ..prompts import STYLES
-from . import Progress, app, fail
+from . import RETOKENIZE_OPTION, Progress, app, fail
 
 DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
 
@@ -106,10 +106,7 @@ def eval_command(
                                  "with clean edges (no trailing sentence period; in pre-tokenized text a period "
                                  "clinging to a word stays with it); 'words': any run of whole words; 'free': any "
                                  "string."),
-    retokenize: Optional[bool] = typer.Option(None, "--retokenize/--no-retokenize", help="Show ordinary text to "
-                                              "the model split as its pre-tokenized training text ('Redmond , "
-                                              "Washington .') and map its spans back. Default: as models.toml "
-                                              "says for the model (tokenized_text)."),
+    retokenize: Optional[bool] = RETOKENIZE_OPTION,
     runs: int = typer.Option(1, "--runs", min=1, help="Runs with seeds --seed, --seed+1, ... for the in-context "
                              "example draw; reports the mean and spread."),
     seed: int = typer.Option(0, "--seed", help="First seed."),
@@ -219,9 +216,9 @@ def eval_command(
                        "--runs", 2)
         from ..models import pair_finder_model
         pair_model = pair_model or pair_finder_model()
-        prompt_style, icl = _model_prompt_defaults(pair_model, prompt_style, 0)
+        prompt_style, icl, retokenize = _model_defaults(pair_model, prompt_style, 0, retokenize)
     else:
-        prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
+        prompt_style, icl, retokenize = _model_defaults(model, prompt_style, icl, retokenize)
     options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities,
                              min_confidence=0.0 if two_stage else min_confidence, retokenize=retokenize)
     if two_stage:
@@ -233,7 +230,8 @@ def eval_command(
                                     "qa_model": ev.model_info(extractor.qa.model, extractor.qa.engine),
                                     "statements": "templates from relation names (qa4re_data.wikidata_template)"
                                     if zero_shot and not gold and not schema
-                                    else "the schema's templates, else head + description + tail"}}
+                                    else "the schema's templates, else from the relation names "
+                                         "(schema.name_template)"}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
@@ -246,7 +244,7 @@ def eval_command(
     metrics["sentences_per_second"] = ev.spread(speeds)
     config = {"task": "triplets", "schema": schema_obj.name, "prompt_style": prompt_style, "icl": icl,
               "icl_pool": icl_pool, "rationale": rationale, "entities": entities, "seeds": seeds,
-              "min_confidence": min_confidence, "retokenize": _retokenized(retokenize, pair_model if two_stage else model),
+              "min_confidence": min_confidence, "retokenize": retokenize,
               "decoding": "greedy, grammar-constrained", **stage_desc}
     doc = ev.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
                               threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
@@ -256,20 +254,16 @@ def eval_command(
                       + (", rationale" if rationale else ""))
 
 
-def _model_prompt_defaults(model: Optional[str], style: Optional[str], icl: Optional[int]) -> tuple[str, int]:
-    """--prompt-style / --icl default to the model's entry in models.toml, as `extract` does."""
-    if style is not None and icl is not None:
-        return style, icl
+def _model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int],
+                    retokenize: Optional[bool]) -> tuple[str, int, bool]:
+    """--prompt-style / --icl / --retokenize default to the model's entry in models.toml, as `extract` does;
+    the model is resolved (and its file verified) only when one of them is missing."""
+    if style is not None and icl is not None and retokenize is not None:
+        return style, icl, retokenize
     from ..models import resolve
     spec = resolve(model).spec
-    return (style or getattr(spec, "prompt_style", None) or "code",
-            icl if icl is not None else (getattr(spec, "icl", None) if getattr(spec, "icl", None) is not None else 3))
-
-
-def _retokenized(asked: Optional[bool], model: Optional[str]) -> bool:
-    """Whether the extractor shows ordinary text pre-tokenized: as asked, else as the model's entry says."""
-    from ..models import resolve
-    return bool(resolve(model).spec.tokenized_text if asked is None else asked)
+    return (style or spec.prompt_style, spec.icl if icl is None else icl,
+            spec.tokenized_text if retokenize is None else retokenize)
 
 
 def _threads() -> int:
@@ -424,7 +418,8 @@ def bench_command(
     _check_choice(split, SPLITS, "--split")
     if prompt_style is not None:
         _check_choice(prompt_style, STYLES, "--prompt-style")
-    prompt_style, icl = _model_prompt_defaults(model, prompt_style, icl)
+    # the extractor side follows the model on --retokenize (bench has no such flag): only style and icl are read
+    prompt_style, icl, _ = _model_defaults(model, prompt_style, icl, retokenize=False)
     from .. import bench as bench_mod
     source = ev.source_sha256()
     examples, desc, _ = _gold_and_data(dataset, split, None, data, limit)

@@ -17,7 +17,7 @@ from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
 from .. import output as out
 from ..schema import load_schema
 from ..prompts import STYLES
-from . import Progress, app, fail, write_jsonl
+from . import RETOKENIZE_OPTION, Progress, app, fail, write_jsonl
 
 ON_ERROR = ("stop", "skip")
 DECODERS = ("fast", "plain")
@@ -45,11 +45,7 @@ def extract_command(
                                  "Inc.' keeps its period; in pre-tokenized text, 'Redmond , Washington .', a period "
                                  "still clinging to a word stays with it), enforced by the grammar; 'words': any run "
                                  "of whole words; 'free': any string."),
-    retokenize: Optional[bool] = typer.Option(None, "--retokenize/--no-retokenize", help="Show ordinary text to "
-                                              "the model split as its pre-tokenized training text ('Redmond , "
-                                              "Washington .') and map its spans back to your text. Default: on "
-                                              "for models trained on pre-tokenized text (models.toml "
-                                              "tokenized_text, as the default model is)."),
+    retokenize: Optional[bool] = RETOKENIZE_OPTION,
     split: bool = typer.Option(True, "--split/--no-split", help="Split documents into sentences; --no-split "
                                "keeps each document (or JSONL record) whole unless it exceeds --max-chars."),
     max_chars: int = typer.Option(1200, "--max-chars", min=50, help="Longest unit sent to the model; longer "

@@ -158,11 +158,9 @@ def convert_command(
 
 def _card_base(adapter: str) -> Optional[str]:
     """The base named in the adapter's run card, if it is still where the card says."""
-    import json
-    card = Path(adapter) / "run_card.json"
-    try:
-        info = json.loads(card.read_text())["base"]
-    except (OSError, ValueError, KeyError, TypeError):
+    from ..convert import read_run_card
+    info = read_run_card(adapter).get("base")
+    if not isinstance(info, dict):
         return None
     ref, path = info.get("ref"), info.get("path")
     if path and os.path.exists(path):
