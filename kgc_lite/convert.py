@@ -213,7 +213,7 @@ def read_run_card(adapter: str | Path) -> dict:
 def prompt_metadata(adapter: str | Path) -> dict:
     """{"prompt_style", "icl"} from the adapter's run card (kgc-lite train), or {} when it has none."""
     opts = read_run_card(adapter).get("options", {})
-    if opts.get("task", "triplets") != "triplets" or "style" not in opts:
+    if opts.get("task", "triplets") not in ("triplets", "both") or "style" not in opts:
         return {}
     return {"prompt_style": str(opts["style"]), "icl": int(opts.get("icl", 0))}
 

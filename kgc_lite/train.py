@@ -9,6 +9,9 @@ sample is its own sequence (no packing); a step's samples are padded per micro-b
 With `--task qa4re` the samples are QA4RE questions instead (kgc_lite/qa4re.py: `training_questions`, the
 `QAPrompt` inference sends, tokenized in the same three parts) and the target is the gold option's letter alone.
 The LM head is applied only at target positions, which for a one-letter answer skips nearly all of its cost.
+With `--task both` one adapter learns the two: `--data` gives the triplet samples and `--qa-data` the QA4RE
+questions (their data sets named `qa:semeval`, `qa:fewrel`, ... in `--mix` and the run card), each step drawn
+from one data set of either task. That is the "one model or two" question of shipping (issue 11).
 
 In-context examples are drawn per sample from the same data set's training split with a seed derived from the
 run's seed and the sample's index, so a run is reproducible and the model sees many different shots.
@@ -48,14 +51,15 @@ TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 IGNORE = -100
 
 
-TASKS = ("triplets", "qa4re")
+TASKS = ("triplets", "qa4re", "both")
+QA_PREFIX = "qa:"   # --task both: a QA4RE data set's name in --mix, the samples and the run card
 
 
 @dataclass
 class TrainOptions:
     """Every option of a run; the defaults are the recipe of Gajo & Barrón-Cedeño (2025)."""
     base: str | None = None                  # registry name, .gguf, HF folder or hub id; None: the default model
-    task: str = "triplets"                   # triplets: extract's prompts; qa4re: QA4RE questions (one letter)
+    task: str = "triplets"                   # triplets: extract's prompts; qa4re: QA4RE questions; both
     data: tuple[str, ...] = ("ade", "conll04", "scierc")  # data set names, or JSONL files (then `schema`)
     schema: str | None = None                # schema for JSONL data (name or file)
     data_dir: str | None = None
@@ -91,6 +95,7 @@ class TrainOptions:
     empty_answers: bool = True
     detok_copies: bool | None = None         # ordinary-punctuation copies: None = on for multi-schema data only
     pairs: bool = False                      # multi-schema: train the pair finder (the pairs schema's one relation)
+    qa_data: tuple[str, ...] = ("semeval", "fewrel", "conll04", "scierc")  # task both: the QA4RE data sets
 
 
 @dataclass
@@ -109,6 +114,7 @@ class DataSource:
     schema: Schema
     examples: list[Example] = field(default_factory=list)
     questions: int = 0        # qa4re: training questions built from it
+    qa: bool = False          # a QA4RE source (task qa4re, or the qa: part of task both)
     multi: object = None      # the schema_data.MultiSchemaData it belongs to (multi-schema data), else None
 
 
@@ -119,7 +125,18 @@ def load_sources(opts: TrainOptions) -> list[DataSource]:
     if not opts.data:
         raise KgcError("no training data given: name data sets (ade, conll04, scierc) or JSONL files")
     if opts.task == "qa4re":
-        return _qa_sources(opts)
+        return _qa_sources(opts, opts.data)
+    if opts.task == "both":
+        if not opts.qa_data:
+            raise KgcError("--task both needs QA4RE data: --qa-data semeval,fewrel,...")
+        qa = _qa_sources(opts, opts.qa_data)
+        for src in qa:
+            src.name = QA_PREFIX + src.name
+        return _triplet_sources(opts) + qa
+    return _triplet_sources(opts)
+
+
+def _triplet_sources(opts: TrainOptions) -> list[DataSource]:
     from .schema_data import is_multi_schema
     if is_multi_schema(opts.data):
         return _multi_sources(opts)
@@ -176,15 +193,16 @@ def _multi_sources(opts: TrainOptions) -> list[DataSource]:
     return out
 
 
-def _qa_sources(opts: TrainOptions) -> list[DataSource]:
+def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
     """QA4RE training reads the benchmark sets' train splits (semeval, conll04, ade, scierc) and FewRel's
     sentences of the relations --held-out leaves in (fewrel)."""
     from .data import data_dir, load_relations
     from .qa4re_data import QA_SOURCES, wikidata_relations
     sources = []
-    for item in opts.data:
+    for item in items:
         if item not in QA_SOURCES:
-            raise KgcError(f"--task qa4re trains on {', '.join(QA_SOURCES)} (their train splits); got {item!r}")
+            raise KgcError(f"QA4RE training (--task qa4re's --data, --task both's --qa-data) reads "
+                           f"{', '.join(QA_SOURCES)} (their train splits); got {item!r}")
         if item == "fewrel":
             path = data_dir(opts.data_dir) / "fewrel" / "all.json"
         elif item == "semeval":
@@ -195,7 +213,7 @@ def _qa_sources(opts: TrainOptions) -> list[DataSource]:
             raise KgcError(f"training data {item!r} not found at {path}")
         schema = (Schema("fewrel", wikidata_relations(load_relations("fewrel", opts.data_dir)))
                   if item == "fewrel" else load_schema(item))
-        sources.append(DataSource(item, path, schema))
+        sources.append(DataSource(item, path, schema, qa=True))
     return sources
 
 
@@ -317,7 +335,8 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
     skipped = 0
     counts: dict[str, int] = {}
     questions: dict[str, int] = {}
-    for source, pair, options, target in training_questions([s.name for s in sources], "train", opts.seed,
+    named = {s.name.removeprefix(QA_PREFIX): s.name for s in sources}  # --task both: qa:semeval, ...
+    for source, pair, options, target in training_questions(list(named), "train", opts.seed,
                                                             opts.shuffle_options, opts.negatives, opts.data_dir,
                                                             opts.held_out or None):
         sentence = prefix + tokens.encode(prompt.sentence(pair.text))
@@ -331,7 +350,7 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
                 continue
             fits = True
             counts[source] = counts.get(source, 0) + 1
-            samples.append(Sample(source, counts[source] - 1, ids + answer, [IGNORE] * len(ids) + answer,
+            samples.append(Sample(named[source], counts[source] - 1, ids + answer, [IGNORE] * len(ids) + answer,
                                   len(prefix)))
         questions[source] = questions.get(source, 0) + fits
         skipped += not fits
@@ -340,9 +359,36 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
     if skipped:
         log(f"skipped {skipped} of {skipped + sum(questions.values())} questions longer than --max-length "
             f"{opts.max_length}")
-    for src in sources:
-        src.questions = questions.get(src.name, 0)
+    for raw, name in named.items():
+        next(s for s in sources if s.name == name).questions = questions.get(raw, 0)
     return samples
+
+
+class Concat:
+    """Two sample collections as one (--task both): the triplet samples (a list, or SchemaSamples built on
+    demand) then the QA4RE samples; `datasets` names every sample's data set without building it."""
+
+    def __init__(self, first, second: list[Sample]):
+        self.first, self.second = first, second
+        names = getattr(first, "datasets", None)
+        self.datasets = list(names if names is not None else (s.dataset for s in first)) + [s.dataset for s in second]
+
+    @property
+    def replaced(self) -> int:
+        return getattr(self.first, "replaced", 0)
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.second)
+
+    def __getitem__(self, i: int) -> Sample:
+        return self.first[i] if i < len(self.first) else self.second[i - len(self.first)]
+
+
+def make_both_samples(sources: list[DataSource], opts: TrainOptions, tokens: Tokens, fmt: str,
+                      log: Callable[[str], None]):
+    """--task both: the triplet sources' samples and the QA4RE sources' questions in one collection."""
+    triplets = make_samples([s for s in sources if not s.qa], opts, tokens, fmt, log)
+    return Concat(triplets, make_qa_samples([s for s in sources if s.qa], opts, tokens, fmt, log))
 
 
 def _sample_seed(seed: int, name: str, index: int) -> int:
@@ -610,7 +656,8 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     t0 = time.perf_counter()
     model, tok = load_base(base, dtype)
     tokens = Tokens(tok)
-    samples = (make_qa_samples if opts.task == "qa4re" else make_samples)(sources, opts, tokens, fmt, log)
+    make = {"qa4re": make_qa_samples, "both": make_both_samples}.get(opts.task, make_samples)
+    samples = make(sources, opts, tokens, fmt, log)
     probe = samples if isinstance(samples, list) else [samples[i] for i in range(0, len(samples),
                                                                                 max(1, len(samples) // 200))]
     lengths = sorted(len(s.input_ids) for s in probe)
@@ -691,7 +738,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         "base": {"ref": base.ref, "kind": base.kind, "path": base.path, "sha256": base.sha256},
         "task": opts.task,
         "data": [{"name": s.name, "path": str(s.path), "sha256": file_sha256(s.path), "schema": s.schema.name,
-                  **({"questions": s.questions} if opts.task == "qa4re" else {"sentences": len(s.examples)})}
+                  **({"questions": s.questions} if s.qa else {"sentences": len(s.examples)})}
                  for s in sources],
         "samples": len(samples),
         **({"multi_schema": sources[0].multi.describe(), "replaced_too_long": samples.replaced}
@@ -726,8 +773,7 @@ def _comparable(d: dict) -> dict:
     d = {**asdict(TrainOptions()), **d}  # options added since a checkpoint was written take their defaults
     for k in ("save_every", "threads", "steps"):  # may change between a run and its resumption
         d.pop(k, None)
-    d["data"] = list(d.get("data") or [])
-    return d
+    return {k: list(v) if isinstance(v, (tuple, list)) else v for k, v in d.items()}  # JSON gives lists
 
 
 def _versions() -> dict:

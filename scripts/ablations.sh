@@ -6,6 +6,10 @@
 #   scripts/ablations.sh prompt STEPS           # CoNLL04-only LoRA runs from the embedded base, same budget:
 #                                               # natural vs code prompts, natural with and without rationale
 #   scripts/ablations.sh icl MODEL TAG          # 0 / 3 / 6 in-context examples from train, CoNLL04 test
+#   scripts/ablations.sh schema-aug STEPS       # issue 14: many-schema training (fewrel,kgc) from the shipped
+#                                               # extractor, relation shuffling + distractors on vs off, the two
+#                                               # runs side by side; one pass on held-out FewRel relations (dev and
+#                                               # unseen_5 test), the railways set and CoNLL04 test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-1}
@@ -41,5 +45,28 @@ icl)
       --runs "$([ "$k" = 0 ] && echo 1 || echo "${ICL_RUNS:-3}")" --threads "$THREADS" --no-progress \
       --out "results/ablation_icl_${tag}_conll04_icl$k.json"
   done ;;
-*) sed -n 2,9p "$0"; exit 2 ;;
+schema-aug)
+  steps=${2:-100}
+  [ -f "$RUNS/dev10/gold.jsonl" ] || python3 scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 200 --out "$RUNS/dev10"
+  for v in aug noaug; do
+    out="$RUNS/schema-$v-s$steps" flags=()
+    [ "$v" = noaug ] && flags=(--no-shuffle-relations --no-distractors)
+    [ -f "$out/run_card.json" ] || kgc-lite train --init-adapter adapters/smollm2-135m-kg --data fewrel,kgc \
+      "${flags[@]}" --rank 16 --alpha 32 --lr 5e-4 --warmup 10 --steps "$steps" --batch 8 --micro-batch 2 \
+      --save-every 25 --seed 0 --threads "$THREADS" --out "$out" 2>"$out.log" &
+  done
+  wait
+  for v in aug noaug; do
+    out="$RUNS/schema-$v-s$steps" tag="schema-$v-s$steps"
+    [ -f "$out.gguf" ] || kgc-lite convert "$out" --type Q8_0 --out "$out.gguf"
+    common=(--model "$out.gguf" --one-pass --prompt-style natural --icl 0 --threads "$THREADS" --no-progress)
+    kgc-lite eval --gold "$RUNS/dev10/gold.jsonl" --schema "$RUNS/dev10/schema.json" "${common[@]}" \
+      --out "results/ablation_${tag}_fewrel_dev10.json"
+    kgc-lite eval --dataset fewrel --split unseen_5_seed_0 --sample 600 "${common[@]}" \
+      --out "results/ablation_${tag}_fewrel_unseen_5_seed_0_sample600.json"
+    kgc-lite eval --gold examples/railways/railways.jsonl --schema examples/railways/railways.toml "${common[@]}" \
+      --out "results/ablation_${tag}_railways.json"
+    kgc-lite eval --dataset conll04 --split test "${common[@]}" --out "results/ablation_${tag}_conll04.json"
+  done ;;
+*) sed -n 2,13p "$0"; exit 2 ;;
 esac

@@ -353,6 +353,8 @@ def test_cli_verify_extract_output():
     assert "reversed" not in out[0]  # conll04 takes pairs in the given direction
     r = run_cli("qa4re", "--verify", "--on-error", "skip", str(FIXTURES / "qa4re_extract_out.jsonl"))
     assert "'Work_for' is not in schema semeval" in _lines(r.stdout)[0]["error"]
+    r = run_cli("qa4re", "--verify", "-s", "ade", "--on-error", "skip", str(FIXTURES / "qa4re_extract_out.jsonl"))
+    assert r.returncode == 0 and "warning: --verify with the one-relation schema 'ade'" in r.stderr.decode()
 
 
 def test_cli_unknown_relation_set_stops_cleanly():

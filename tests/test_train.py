@@ -278,10 +278,44 @@ def test_qa4re_entail_samples_are_the_inference_statements(default_model):
 
 
 def test_qa4re_task_refuses_unknown_data_and_icl(tmp_path):
-    with pytest.raises(KgcError, match="qa4re trains on"):
+    with pytest.raises(KgcError, match="QA4RE training .* reads semeval"):
         tr.load_sources(tr.TrainOptions(task="qa4re", data=("tiny.jsonl",)))
     with pytest.raises(KgcError, match="--icl 0"):
         tr.train(tr.TrainOptions(task="qa4re", data=("semeval",), icl=3), tmp_path / "run")
+
+
+def test_both_tasks_in_one_run(tmp_path):
+    """--task both: the samples are the triplet run's then the QA4RE run's (named qa:<set>), a step draws from
+    one data set of either, and the run card says which source gave questions and which sentences."""
+    from .test_qa4re import _has_data
+    if not _has_data():
+        pytest.skip("benchmark data not found")
+    data = write_jsonl(tmp_path / "tiny.jsonl", SENTENCES)
+    opts = tiny(data, task="both", qa_data=("conll04",), qa_answer="entail", icl=0, mix="tiny=1,qa:conll04=1")
+    card = json.loads((tr.train(opts, tmp_path / "run", log=lambda m: None) / "run_card.json").read_text())
+    assert [(d["name"], "questions" in d, "sentences" in d) for d in card["data"]] == [
+        ("tiny", False, True), ("qa:conll04", True, False)]
+    assert card["task"] == "both" and card["data"][1]["questions"] > 100
+
+    from transformers import AutoTokenizer
+    from kgc_lite.convert import prompt_metadata
+    base = tr.resolve_base(None)
+    import os
+    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(base.path), gguf_file=os.path.basename(base.path)))
+    sources = tr.load_sources(opts)
+    both = tr.make_both_samples(sources, opts, tok, "chatml", lambda m: None)
+    alone = tr.make_samples(tr.load_sources(tiny(data, icl=0)), tiny(data, icl=0), tok, "chatml", lambda m: None)
+    qa_opts = tr.TrainOptions(task="qa4re", data=("conll04",), icl=0, qa_answer="entail")
+    qa = tr.make_qa_samples(tr.load_sources(qa_opts), qa_opts, tok, "chatml", lambda m: None)
+    assert len(both) == len(alone) + len(qa) == card["samples"]
+    assert both[0].input_ids == alone[0].input_ids and both[len(alone)].input_ids == qa[0].input_ids
+    assert set(both.datasets) == {"tiny", "qa:conll04"} and both[len(alone)].dataset == "qa:conll04"
+    plan = tr.order(both, 20, 2, 0, "tiny=1,qa:conll04=1")
+    picked = {both.datasets[step[0]] for step in plan}
+    assert picked == {"tiny", "qa:conll04"} and all(len({both.datasets[i] for i in step}) == 1 for step in plan)
+    assert prompt_metadata(tmp_path / "run") == {"prompt_style": "natural", "icl": 0}  # extract's prompt, recorded
+    with pytest.raises(KgcError, match="--qa-data"):
+        tr.load_sources(tiny(data, task="both", qa_data=()))
 
 
 def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):

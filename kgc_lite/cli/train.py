@@ -21,7 +21,8 @@ def train_command(
                                        "Default: models.toml's default (the embedded SmolLM2-135M-Instruct)."),
     task: str = typer.Option("triplets", "--task", help="triplets: the prompts `extract` sends, answered with "
                              "triplets; qa4re: QA4RE multiple-choice questions (`kgc-lite qa4re`), answered with one "
-                             "letter."),
+                             "letter (or yes/no with --answer entail); both: one adapter for the two, --data for "
+                             "the triplets and --qa-data for the questions."),
     data: List[str] = typer.Option(["ade", "conll04", "scierc"], "--data", "-d", help="Training data: ade, conll04, "
                                    "scierc (their train splits; comma-separated or repeated: any mix), or JSONL "
                                    'files of {"text", "triplets"} (then --schema). Multi-schema: fewrel, wikizsl '
@@ -30,6 +31,10 @@ def train_command(
                                    "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
                                    "none-of-the-above), fewrel (each sentence with its own set of 3-18 relations; "
                                    "--held-out's relations left out)."),
+    qa_data: List[str] = typer.Option(["semeval,fewrel,conll04,scierc"], "--qa-data", help="--task both: the "
+                                      "QA4RE training data (as --data with --task qa4re); in --mix they are named "
+                                      "qa:semeval, qa:fewrel, ... (weigh the tasks there: by size the questions, "
+                                      "a few per sentence, outnumber the triplet sentences)."),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of JSONL training data (name or "
                                          ".toml/.json file); the benchmark sets use their own."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA",
@@ -124,7 +129,7 @@ def train_command(
                         skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
                         distractors=distractors, max_relations=max_relations, rename_relations=rename_relations,
                         empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer,
-                        pairs=pairs)
+                        pairs=pairs, qa_data=tuple(x.strip() for d in qa_data for x in d.split(",") if x.strip()))
     train(opts, out, resume=resume)
 
 
