@@ -85,6 +85,11 @@ class Extractor:
         v = view(text)
         return v if v.origin else None
 
+    def _shown_text(self, text: str) -> tuple[str, View | None]:
+        """(what the model reads, the view that maps its spans back, or None)."""
+        v = self.shown(text)
+        return (v.shown if v else text), v
+
     def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
         """Triplets for several texts, decoded up to `batch` at a time (more throughput than one by one).
         Batched matrix products round differently, so a near-tie in greedy decoding can occasionally go the
@@ -95,8 +100,7 @@ class Extractor:
         return [self._found(a) for a in answers]
 
     def _plain(self, text: str) -> list[Triplet]:
-        v = self.shown(text)
-        shown = v.shown if v else text
+        shown, v = self._shown_text(text)
         return _restore(self._triplets(shown, self.answer(shown)), v)
 
     def _decoder(self, batch: int) -> Decoder:
@@ -105,8 +109,7 @@ class Extractor:
 
     def _request(self, text: str, payload=None) -> Request:
         """payload travels as (payload, view): the view maps the answer's spans back to text."""
-        v = self.shown(text)
-        shown = v.shown if v else text
+        shown, v = self._shown_text(text)
         return Request(self.suffix_tokens(shown), self.grammar.for_text(shown), shown,
                        _RepeatGuard(self.prompts), self.options.max_tokens, (payload, v))
 

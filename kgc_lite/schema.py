@@ -75,9 +75,7 @@ def name_template(name: str) -> str | None:
     -> "{head} founder of {tail}", "CEO" -> "the CEO of {head} is {tail}"), or None when the name is a neutral
     label with no words in it ("R1", "P17")."""
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
-    if not any(len(w) > 1 and w.isalpha() for w in words):
-        return None
-    if re.fullmatch(r"[A-Za-z]\d+", name):
+    if not any(len(w) > 1 and w.isalpha() for w in words):  # also "P17", "R1": one letter and digits
         return None
     return words_template([w.lower() if w[:1].isupper() and w[1:].islower() else w for w in words])
 

@@ -359,8 +359,8 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
     if skipped:
         log(f"skipped {skipped} of {skipped + sum(questions.values())} questions longer than --max-length "
             f"{opts.max_length}")
-    for raw, name in named.items():
-        next(s for s in sources if s.name == name).questions = questions.get(raw, 0)
+    for src in sources:
+        src.questions = questions.get(src.name.removeprefix(QA_PREFIX), 0)
     return samples
 
 

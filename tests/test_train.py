@@ -297,10 +297,10 @@ def test_both_tasks_in_one_run(tmp_path):
         ("tiny", False, True), ("qa:conll04", True, False)]
     assert card["task"] == "both" and card["data"][1]["questions"] > 100
 
+    import os
     from transformers import AutoTokenizer
     from kgc_lite.convert import prompt_metadata
     base = tr.resolve_base(None)
-    import os
     tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(base.path), gguf_file=os.path.basename(base.path)))
     sources = tr.load_sources(opts)
     both = tr.make_both_samples(sources, opts, tok, "chatml", lambda m: None)
