@@ -28,18 +28,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import Triplet, load_gold  # noqa: E402
+from kgc_lite.evaluate import prf  # noqa: E402
 from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
 from kgc_lite.models import resolve  # noqa: E402
 from kgc_lite.schema import load_schema  # noqa: E402
+from kgc_lite.two_stage import TwoStage  # noqa: E402
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8)
 
 
-def _run_extractor(path: Path, model: str, schema, texts: list[str], ids: list[str], threads: int) -> None:
-    ex = Extractor(schema=schema, options=ExtractOptions(icl=0), n_threads=threads, resolved=resolve(model))
+def _run_extractor(path: Path, model: str, schema, texts: list[str], ids: list[str], threads: int, engine=None):
+    """Write the pairs `model` finds under `schema`; returns its engine, for the next schema's pass to reuse."""
+    ex = Extractor(schema=schema, options=ExtractOptions(icl=0), n_threads=threads, resolved=resolve(model),
+                   engine=engine)
     with open(path, "w", encoding="utf-8") as fh:
         for i, found in zip(ids, ex.extract_many(texts, 8)):
             fh.write(json.dumps({"id": i, "pairs": [[t.head, t.tail] for t in found]}) + "\n")
+    return ex.engine
 
 
 def _read_pairs(path: Path) -> dict[str, list[tuple[str, str]]]:
@@ -64,32 +69,25 @@ def recall(gold, pairs: dict[str, list[tuple[str, str]]]) -> dict:
             "pair_recall": r(pair), "pairs_per_sentence": round(proposed / len(gold), 2)}
 
 
-def _f1(correct: int, predicted: int, gold: int) -> dict:
-    p = correct / predicted if predicted else 0.0
-    r = correct / gold if gold else 0.0
-    return {"P": round(100 * p, 1), "R": round(100 * r, 1), "F1": round(200 * p * r / (p + r), 1) if p + r else 0.0}
-
-
 def scores(gold, labelled: dict[str, list[dict]]) -> dict:
-    """Strict micro-F1 at each threshold, over all triplets and over each sentence's top k."""
+    """Strict micro-F1 at each threshold, over all triplets and over each sentence's top k, and the AUROC of the
+    judge's P(yes) (the chance that a right triplet's is above a wrong one's; ties count half)."""
     n_gold = sum(len(ex.triplets) for ex in gold)
+    ranked = []  # per sentence: (confidence, right?) likeliest first
+    for ex in gold:
+        keys = {t.key for t in ex.triplets}
+        ts = sorted(labelled.get(ex.id, []), key=lambda t: -t["confidence"])
+        ranked.append([(t["confidence"], (t["head"], t["relation"], t["tail"]) in keys) for t in ts])
     out = {}
     for k in (None, 1, 2):
         for th in GRID:
-            c = p = 0
-            for ex in gold:
-                ts = sorted(labelled.get(ex.id, []), key=lambda t: -t["confidence"])
-                ts = [t for t in (ts if k is None else ts[:k]) if t["confidence"] >= th]
-                keys = {t.key for t in ex.triplets}
-                p += len(ts)
-                c += sum((t["head"], t["relation"], t["tail"]) in keys for t in ts)
-            out[f"{'all' if k is None else f'top{k}'}@{th}"] = _f1(c, p, n_gold)
-    right, wrong = [], []
-    for ex in gold:
-        keys = {t.key for t in ex.triplets}
-        for t in labelled.get(ex.id, []):
-            (right if (t["head"], t["relation"], t["tail"]) in keys else wrong).append(t["confidence"])
-    # the chance that a right triplet's P(yes) is above a wrong one's (ties count half)
+            kept = [ok for sentence in ranked for c, ok in sentence[:k] if c >= th]
+            tp = sum(kept)
+            m = prf(tp, len(kept) - tp, n_gold - tp)
+            out[f"{'all' if k is None else f'top{k}'}@{th}"] = {
+                "P": round(100 * m["precision"], 1), "R": round(100 * m["recall"], 1), "F1": round(100 * m["f1"], 1)}
+    right = [c for sentence in ranked for c, ok in sentence if ok]
+    wrong = [c for sentence in ranked for c, ok in sentence if not ok]
     pairs = len(right) * len(wrong)
     out["auroc"] = round(sum((r > w) + 0.5 * (r == w) for r in right for w in wrong) / pairs, 3) if pairs else None
     return out
@@ -117,10 +115,12 @@ def main() -> None:
         _run_extractor(finder, args.finder, load_schema("pairs"), texts, ids, args.threads)
     sources["finder"] = _read_pairs(finder)
     reader: dict[str, list] = {}
+    engine = None
     for rel in schema.relations:
         path = cache / f"reader_{rel.name}.jsonl"
         if not path.exists():
-            _run_extractor(path, args.reader, replace(schema, relations=(rel,)), texts, ids, args.threads)
+            engine = _run_extractor(path, args.reader, replace(schema, relations=(rel,)), texts, ids, args.threads,
+                                    engine)
         for i, pairs in _read_pairs(path).items():
             reader.setdefault(i, []).extend(pairs)
     sources["reader"] = reader
@@ -132,7 +132,6 @@ def main() -> None:
         report["stage1"][name] = recall(gold, pairs)
         print(f"stage 1 {name:7s} {report['stage1'][name]}")
 
-    from kgc_lite.two_stage import TwoStage
     judge = None
     for name in ("finder", "union"):
         path = cache / f"stage2_{name}.jsonl"
