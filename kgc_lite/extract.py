@@ -33,6 +33,7 @@ class ExtractOptions:
     drafts: bool = True         # copy drafts inside entity strings (fast decoder only)
     confidence: bool = True     # per-triplet confidence (fast decoder only)
     min_confidence: float = 0.0  # triplets below this confidence are dropped
+    at_least_one: bool = False  # the grammar forbids the empty answer (per-relation filling)
     # Show ordinary text pre-tokenized and map spans back (kgc_lite/retokenize.py); None: as the model's
     # models.toml entry says (tokenized_text, for a model trained on pre-tokenized text).
     retokenize: bool | None = None
@@ -53,7 +54,8 @@ class Extractor:
         pool = list(examples) if examples is not None else list(self.schema.examples)
         shots = draw_examples(pool, options.icl, seed) if examples is not None else pool[: options.icl]
         self.prompts = PromptBuilder(self.schema, config, shots)
-        self.grammar = TripletGrammar(self.schema, config, options.entities, options.max_triplets)
+        self.grammar = TripletGrammar(self.schema, config, options.entities, options.max_triplets,
+                                      options.at_least_one)
         self.engine = engine or Engine(self.model.path, n_ctx=n_ctx or self.model.spec.context,
                                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self._prefix = self.engine.tokenize(self.prompts.prefix(), bos=True)

@@ -45,11 +45,14 @@ def _alternatives(items: list[str]) -> str:
 class TripletGrammar:
     """The answer grammar for one schema and prompt configuration; `for_text` adds one input's entity spans."""
 
-    def __init__(self, schema: Schema, config: PromptConfig, entities: str = "text", max_triplets: int = 24):
+    def __init__(self, schema: Schema, config: PromptConfig, entities: str = "text", max_triplets: int = 24,
+                 at_least_one: bool = False):
+        """at_least_one: the answer may not be empty (a reader asked to fill its one relation)."""
         if entities not in ENTITY_MODES:
             raise ValueError(f"entities must be one of {ENTITY_MODES}")
         self.entities = entities
         self.max_triplets = max_triplets
+        self.at_least_one = at_least_one
         self._body = self._build_body(schema, config)
         self._free = template("entity_free.gbnf").template if entities == "free" else None
 
@@ -66,7 +69,7 @@ class TripletGrammar:
         more = str(max(0, self.max_triplets - 1))
         if config.style == "natural":
             body = template("triplets_natural.gbnf").substitute(
-                rationale=rationale, more=more, entity="$entity",
+                rationale=rationale, more=more, entity="$entity", optional="" if self.at_least_one else "?",
                 relation=_alternatives([literal(quote(n)) for n in schema.relation_names]))
         else:
             triples = []
@@ -76,7 +79,7 @@ class TripletGrammar:
                 triples.append(f'{literal(f"Triple({ht}(")} entity {literal(f"), Rel({quote(r.name)}), {tt}(")} '
                                f'entity {literal("))")}')
             body = template("triplets_code.gbnf").substitute(
-                rationale=rationale, more=more, entity="$entity",
+                rationale=rationale, more=more, entity="$entity", optional="" if self.at_least_one else "?",
                 triple=_alternatives(triples))
         return body.replace("$entity", extra + "$entity")
 

@@ -59,6 +59,36 @@ def _fewrel_questions(seed: int, held_out: str | None, data_root) -> Iterator[tu
         yield schema, Pair(f"fewrel:{j}", ex.text, t.head, t.tail), listed
 
 
+def is_mined(source: str) -> bool:
+    """A QA4RE training source that is a file of wrong pairs (scripts/mine_judge_negatives.py), not a data set."""
+    return source.endswith(".jsonl")
+
+
+def mined_questions(path: str, seed: int, held_out: str | None, data_root) -> Iterator[tuple[Schema, Pair, None]]:
+    """Wrong pairs that stage 1 proposed on FewRel training sentences, as none-of-the-above questions. The options
+    are the sentence's own relation (the statement the judge should now refuse for this pair) and one other seen
+    relation drawn per pair (seeded); held-out relations are never drawn."""
+    import orjson
+    from .schema_data import MultiSchemaData
+    known = {r.id: r for r in load_relations("fewrel", data_root)}
+    excluded = MultiSchemaData._held_out(held_out, data_root)
+    seen = sorted(k for k in known if k not in excluded)
+    try:
+        rows = [orjson.loads(line) for line in open(path, "rb") if line.strip()]
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise KgcError(f"mined pairs {path}: {exc}") from None
+    for n, row in enumerate(rows):
+        own = row["relation"]
+        if own not in known or own in excluded:
+            continue
+        rng = random.Random(f"{seed}|{path}|{n}")
+        other = rng.choice([k for k in seen if k != own])
+        chosen = [known[own], known[other]]
+        rng.shuffle(chosen)
+        yield (Schema(f"mined-{n}", wikidata_relations(chosen)),
+               Pair(row.get("id", f"mined:{n}"), row["text"], row["head"], row["tail"]), None)
+
+
 def training_questions(sources: Iterable[str] = ("semeval",), split: str = "train", seed: int = 0,
                        shuffle: bool = False, negatives_per_positive: float = 1.0,
                        data_root: str | Path | None = None, held_out: str | None = "fewrel/unseen_10_seed_0"
@@ -87,6 +117,12 @@ def training_questions(sources: Iterable[str] = ("semeval",), split: str = "trai
         return pair, options, target
 
     for source in sources:
+        if is_mined(source):
+            for schema, pair, relation in mined_questions(source, seed, held_out, data_root):
+                made = make(schema, pair, relation, False)
+                if made:
+                    yield (source, *made)
+            continue
         if source not in QA_SOURCES:
             raise KgcError(f"unknown QA4RE training source {source!r}; use {', '.join(QA_SOURCES)}")
         if source == "fewrel":

@@ -232,6 +232,8 @@ class MultiSchemaData:
         gold = list(dict.fromkeys(by_relation[t.relation] for t in ex.triplets))
         empty = aug.empty and rng.random() < aug.p_empty
         listed = [] if empty else list(gold)
+        if len(listed) > aug.max_relations:  # a one-relation reader sees one of the sentence's relations
+            listed = rng.sample(listed, aug.max_relations)
         use_distractors = aug.distractors if distractors is None else (distractors and aug.distractors)
         target = rng.randint(aug.min_relations, aug.max_relations) if use_distractors else len(listed)
         candidates = sorted(k for k in pool if k not in gold)

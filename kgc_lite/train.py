@@ -90,9 +90,11 @@ class TrainOptions:
     held_out: str = "fewrel/unseen_10_seed_0"
     shuffle_relations: bool = True
     distractors: bool = True
+    min_relations: int = 2
     max_relations: int = 20
     rename_relations: bool = True
     empty_answers: bool = True
+    p_empty: float = 0.1                     # share of prompts listing none of the sentence's relations
     detok_copies: bool | None = None         # ordinary-punctuation copies: None = on for multi-schema data only
     pairs: bool = False                      # multi-schema: train the pair finder (the pairs schema's one relation)
     qa_data: tuple[str, ...] = ("semeval", "fewrel", "conll04", "scierc")  # task both: the QA4RE data sets
@@ -171,7 +173,8 @@ def augment_options(opts: TrainOptions):
     from .schema_data import AugmentOptions
     return AugmentOptions(shuffle=opts.shuffle_relations, distractors=opts.distractors, names=opts.rename_relations,
                           empty=opts.empty_answers, detok=opts.detok_copies is not False, pairs=opts.pairs,
-                          max_relations=max(2, opts.max_relations))
+                          min_relations=opts.min_relations, max_relations=opts.max_relations,
+                          p_empty=opts.p_empty)
 
 
 def _multi_sources(opts: TrainOptions) -> list[DataSource]:
@@ -197,9 +200,17 @@ def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
     """QA4RE training reads the benchmark sets' train splits (semeval, conll04, ade, scierc) and FewRel's
     sentences of the relations --held-out leaves in (fewrel)."""
     from .data import data_dir, load_relations
-    from .qa4re_data import QA_SOURCES, wikidata_relations
+    from .qa4re_data import QA_SOURCES, is_mined, wikidata_relations
     sources = []
     for item in items:
+        if is_mined(item):  # wrong pairs from scripts/mine_judge_negatives.py: none-of-the-above questions
+            path = Path(item)
+            if not path.is_file():
+                raise KgcError(f"QA4RE training (--task qa4re's --data, --task both's --qa-data) reads "
+                               f"{', '.join(QA_SOURCES)} or a .jsonl of mined wrong pairs; {item!r} is not a file")
+            sources.append(DataSource(item, path, Schema("fewrel", wikidata_relations(load_relations(
+                "fewrel", opts.data_dir))), qa=True))
+            continue
         if item not in QA_SOURCES:
             raise KgcError(f"QA4RE training (--task qa4re's --data, --task both's --qa-data) reads "
                            f"{', '.join(QA_SOURCES)} (their train splits); got {item!r}")

@@ -37,8 +37,10 @@ class TwoStage:
 
     def __init__(self, schema: Schema | str, pair_model: str | None = None, qa_model: str | None = None,
                  options: ExtractOptions = ExtractOptions(icl=0), min_yes: float = 0.0, n_ctx: int | None = None,
-                 n_threads: int | None = None, n_gpu_layers: int = 0):
-        """pair_model / qa_model default to the registry's pair finder and its model for any relation set."""
+                 n_threads: int | None = None, n_gpu_layers: int = 0, reader_model: str | None = None):
+        """pair_model / qa_model default to the registry's pair finder and its model for any relation set.
+        reader_model: also take the pair a one-relation reader fills for each relation of the schema
+        (per_relation.RelationReader) as a candidate."""
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         # stage 1 keeps every pair: --min-confidence applies to stage 2's P(yes) (min_yes)
         self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0, min_confidence=0.0),
@@ -46,6 +48,11 @@ class TwoStage:
                                 resolved=resolve(pair_model or pair_finder_model()))
         self.qa = QA4RE(qa_model or qa4re_model_for("*"), replace(self.schema, directions="both"), answer="entail",
                         n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+        self.reader = None
+        if reader_model:
+            from .per_relation import RelationReader
+            self.reader = RelationReader(self.schema, reader_model, options, n_ctx=n_ctx, n_threads=n_threads,
+                                         n_gpu_layers=n_gpu_layers)
         self.min_yes = min_yes
         self.types = {r.name: (r.head, r.tail) for r in self.schema.relations}
         # what eval reads off an extractor
@@ -69,11 +76,23 @@ class TwoStage:
                 out[t.key] = t
         return list(out.values())
 
+    def candidates(self, texts: list[str], found: list[list[Triplet]], batch: int = 8) -> list[list[Triplet]]:
+        """Stage 1's pairs: the finder's, then (with a reader) each relation's filled pair not yet among them."""
+        if self.reader is None:
+            return found
+        out = []
+        for pairs, filled in zip(found, self.reader.fill_many(texts, batch)):
+            seen = {(p.head, p.tail) for p in pairs}
+            extra = [p for p in filled if (p.head, p.tail) not in seen and not seen.add((p.head, p.tail))]
+            out.append(list(pairs) + extra)
+        return out
+
     def extract(self, text: str) -> list[Triplet]:
-        return self.name(text, self.finder.extract(text))
+        return self.extract_many([text], 1)[0]
 
     def extract_many(self, texts: list[str], batch: int = 8) -> list[list[Triplet]]:
-        return [self.name(t, pairs) for t, pairs in zip(texts, self.finder.extract_many(texts, batch))]
+        found = self.candidates(texts, self.finder.extract_many(texts, batch), batch)
+        return [self.name(t, pairs) for t, pairs in zip(texts, found)]
 
     def records(self, documents: Iterator[Document | BadRecord], max_chars: int = 1200, batch: int = 1,
                 sentences: bool = True, skip=None) -> Iterator[dict]:
@@ -83,6 +102,7 @@ class TwoStage:
                 yield record
                 continue
             pairs = [Triplet(t["head"], t["relation"], t["tail"]) for t in record["triplets"]]
+            pairs = self.candidates([record["text"]], [pairs], 1)[0]
             unit = Unit(record["id"], record["chunk"], record["start"], record["end"], record["text"])
             yield unit_record(unit, self.name(record["text"], pairs))
 

@@ -8,10 +8,14 @@ Stage 1 candidates come from two sources:
 For each source and their union it prints how often the gold head, the gold tail, and both are among the proposed
 mentions, and how often the gold pair itself (either order) is proposed. Then stage 2 (the entail model, exactly
 as TwoStage.name) labels the finder's pairs and the union's, and prints strict micro-F1 at each --min-confidence
-step and when only each sentence's k likeliest triplets are kept.
+step and when only each sentence's k likeliest triplets are kept; "own" judges each reader pair on the statement
+of the relation whose pass filled it, alone.
 
     python scripts/stage1_candidates.py --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \\
         --reader runs/schema-aug-s100.gguf --cache runs/stage1 --out results/stage1_candidates_dev200.json
+
+With a one-relation reader (`train --min-relations 1 --max-relations 1`) pass --fill: its passes may not answer
+[], as `extract --two-stage --reader-model` runs them. --qa-model swaps the judge (scripts/eval_reader.sh).
 
 Predictions go to --cache (one JSONL per source and per stage-2 run) and are reused when present, so the numbers
 can be recomputed without the models. Use development relations (scripts/zero_rte_dev.py), not test ones.
@@ -32,15 +36,18 @@ from kgc_lite.evaluate import prf  # noqa: E402
 from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
 from kgc_lite.models import resolve  # noqa: E402
 from kgc_lite.schema import load_schema  # noqa: E402
+from kgc_lite.qa4re import Pair  # noqa: E402
 from kgc_lite.two_stage import TwoStage  # noqa: E402
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8)
 
 
-def _run_extractor(path: Path, model: str, schema, texts: list[str], ids: list[str], threads: int, engine=None):
-    """Write the pairs `model` finds under `schema`; returns its engine, for the next schema's pass to reuse."""
-    ex = Extractor(schema=schema, options=ExtractOptions(icl=0), n_threads=threads, resolved=resolve(model),
-                   engine=engine)
+def _run_extractor(path: Path, model: str, schema, texts: list[str], ids: list[str], threads: int, engine=None,
+                   fill: bool = False):
+    """Write the pairs `model` finds under `schema` (fill: it may not answer []); returns its engine, for the
+    next schema's pass to reuse."""
+    ex = Extractor(schema=schema, options=ExtractOptions(icl=0, at_least_one=fill), n_threads=threads,
+                   resolved=resolve(model), engine=engine)
     with open(path, "w", encoding="utf-8") as fh:
         for i, found in zip(ids, ex.extract_many(texts, 8)):
             fh.write(json.dumps({"id": i, "pairs": [[t.head, t.tail] for t in found]}) + "\n")
@@ -99,6 +106,9 @@ def main() -> None:
     ap.add_argument("--schema", required=True)
     ap.add_argument("--finder", default="smollm2-135m-pairs")
     ap.add_argument("--reader", required=True, help="a schema-following extractor (a GGUF path or a model name)")
+    ap.add_argument("--fill", action="store_true", help="the reader may not answer [] (a one-relation reader's "
+                    "fill, as `extract --two-stage --reader-model` asks)")
+    ap.add_argument("--qa-model", help="the entail judge of stage 2 (default: the registry's, as two-stage uses)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="runs/stage1")
     ap.add_argument("--out")
@@ -115,18 +125,22 @@ def main() -> None:
         _run_extractor(finder, args.finder, load_schema("pairs"), texts, ids, args.threads)
     sources["finder"] = _read_pairs(finder)
     reader: dict[str, list] = {}
+    own: dict[str, list] = {}  # per sentence: (pair, the relation whose pass found it)
     engine = None
     for rel in schema.relations:
         path = cache / f"reader_{rel.name}.jsonl"
         if not path.exists():
             engine = _run_extractor(path, args.reader, replace(schema, relations=(rel,)), texts, ids, args.threads,
-                                    engine)
+                                    engine, args.fill)
         for i, pairs in _read_pairs(path).items():
             reader.setdefault(i, []).extend(pairs)
+            for p in pairs:
+                own.setdefault(i, []).append((p, rel.name))
     sources["reader"] = reader
     sources["union"] = {i: list(dict.fromkeys(sources["finder"].get(i, []) + reader.get(i, []))) for i in ids}
     report: dict = {"command": "python " + " ".join(sys.argv), "gold": args.gold, "schema": args.schema,
-                    "finder": args.finder, "reader": args.reader, "sentences": len(gold),
+                    "finder": args.finder, "reader": args.reader, "fill": args.fill, "qa_model": args.qa_model,
+                    "sentences": len(gold),
                     "gold_triplets": sum(len(ex.triplets) for ex in gold), "stage1": {}, "stage2": {}}
     for name, pairs in sources.items():
         report["stage1"][name] = recall(gold, pairs)
@@ -136,7 +150,7 @@ def main() -> None:
     for name in ("finder", "union"):
         path = cache / f"stage2_{name}.jsonl"
         if not path.exists():
-            judge = judge or TwoStage(schema, n_threads=args.threads)
+            judge = judge or TwoStage(schema, qa_model=args.qa_model, n_threads=args.threads)
             with open(path, "w", encoding="utf-8") as fh:
                 for ex in gold:
                     found = [Triplet(h, "related_to", t) for h, t in sources[name].get(ex.id, [])]
@@ -148,6 +162,24 @@ def main() -> None:
         report["stage2"][name] = scores(gold, labelled)
         best = max(((k, v) for k, v in report["stage2"][name].items() if k != "auroc"), key=lambda kv: kv[1]["F1"])
         print(f"stage 2 on {name:7s} all@0: {report['stage2'][name]['all@0.0']}  best: {best[0]} {best[1]}  AUROC {report['stage2'][name]['auroc']}")
+    # "own": each reader pair judged on its own relation's statement alone (the statement its pass was asked
+    # to fill), P(yes) of that option as confidence
+    path = cache / "stage2_own.jsonl"
+    if not path.exists():
+        judge = judge or TwoStage(schema, qa_model=args.qa_model, n_threads=args.threads)
+        with open(path, "w", encoding="utf-8") as fh:
+            for ex in gold:
+                out = []
+                asked = {}  # one question per distinct pair: its answer holds every statement's P(yes)
+                for (h, t), rel in own.get(ex.id, []):
+                    ans = asked.get((h, t)) or asked.setdefault((h, t), judge.qa.ask(Pair("", ex.text, h, t)))
+                    k = next(j for j, o in enumerate(ans.options) if o.relation == rel and not o.reversed)
+                    out.append({"head": h, "relation": rel, "tail": t, "confidence": ans.yes[k]})
+                fh.write(json.dumps({"id": ex.id, "triplets": out}) + "\n")
+    labelled = {r["id"]: r["triplets"] for r in map(json.loads, open(path, encoding="utf-8"))}
+    report["stage2"]["own"] = scores(gold, labelled)
+    best = max(((k, v) for k, v in report["stage2"]["own"].items() if k != "auroc"), key=lambda kv: kv[1]["F1"])
+    print(f"stage 2 on own     all@0: {report['stage2']['own']['all@0.0']}  best: {best[0]} {best[1]}  AUROC {report['stage2']['own']['auroc']}")
     if judge:
         judge.close()
     if args.out:

@@ -47,6 +47,17 @@ def test_triplet_count_is_bounded(engine):
     assert not engine.grammar_accepts(grammar, builder.answer(GOOD))
 
 
+@pytest.mark.parametrize("style", ["natural", "code"])
+def test_a_reader_asked_to_fill_may_not_answer_nothing(engine, style):
+    schema = load_schema("conll04")
+    config = PromptConfig(style=style)
+    grammar = TripletGrammar(schema, config, at_least_one=True).for_text(TEXT)
+    builder = PromptBuilder(schema, config)
+    assert engine.grammar_accepts(grammar, builder.answer(GOOD[:1]))
+    assert engine.grammar_accepts(grammar, builder.answer(GOOD))
+    assert not engine.grammar_accepts(grammar, builder.answer([]))
+
+
 def test_spans_do_not_cross_line_breaks(engine):
     schema = load_schema("conll04")
     config = PromptConfig()

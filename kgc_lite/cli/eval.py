@@ -150,6 +150,9 @@ def eval_command(
                                          "triplets below this confidence, as `extract --min-confidence` does "
                                          "(with --two-stage: P(yes) of the chosen statement)."),
     qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model."),
+    reader_model: Optional[str] = typer.Option(None, "--reader-model", help="--two-stage: also take each "
+                                               "relation's pair as this one-relation reader fills it as a "
+                                               "stage-1 candidate."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -210,6 +213,8 @@ def eval_command(
         from .extract import default_two_stage
         two_stage = default_two_stage(schema_name if isinstance(schema_name, str) else schema_name.name, model,
                                       "fast") and runs == 1
+    if reader_model and not two_stage:
+        raise fail("--reader-model adds candidates to --two-stage", 2)
     if two_stage:
         if model or runs > 1:
             raise fail("--two-stage runs its own models once: drop --model (use --pair-model / --qa-model) and "
@@ -225,8 +230,10 @@ def eval_command(
         from ..two_stage import TwoStage
         extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
                              options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
-                             n_gpu_layers=n_gpu_layers)
+                             n_gpu_layers=n_gpu_layers, reader_model=reader_model)
         stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
+                                    **({"reader_model": ev.model_info(extractor.reader.model, extractor.reader.engine)}
+                                       if extractor.reader else {}),
                                     "qa_model": ev.model_info(extractor.qa.model, extractor.qa.engine),
                                     "statements": "templates from relation names (qa4re_data.wikidata_template)"
                                     if zero_shot and not gold and not schema

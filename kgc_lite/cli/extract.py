@@ -94,6 +94,9 @@ def extract_command(
                                              "the models.toml entry marked pair_finder)."),
     qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model naming the "
                                            "relations (default: qa4re's choice for any relation set)."),
+    reader_model: Optional[str] = typer.Option(None, "--reader-model", help="--two-stage: also take the pair a "
+                                               "one-relation reader fills for each relation of --schema as a "
+                                               "stage-1 candidate (one more pass per relation)."),
 ) -> None:
     """Extract (head, relation, tail) triplets from text; one JSON line per sentence-sized unit."""
     for value, allowed, name in ((prompt_style, STYLES, "--prompt-style"), (entities, ENTITY_MODES, "--entities"),
@@ -122,8 +125,10 @@ def extract_command(
     if two_stage and (model or decoder != "fast"):
         raise fail("--two-stage runs a pair finder and an entail model: drop --model (use --pair-model / "
                    "--qa-model) and --decoder plain, or pass --one-pass", 2)
-    if (pair_model or qa_model) and not two_stage:
-        raise fail("--pair-model and --qa-model belong to --two-stage", 2)
+    if reader_model and ray_address:
+        raise fail("--reader-model runs here only: drop --ray-address", 2)
+    if (pair_model or qa_model or reader_model) and not two_stage:
+        raise fail("--pair-model, --qa-model and --reader-model belong to --two-stage", 2)
     resolved = resolve(pair_model or (pair_finder_model() if two_stage else model))
     n_gpu_layers = resolve_gpu_layers(n_gpu_layers, warn=lambda m: typer.echo(f"kgc-lite: warning: {m}", err=True))
     options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
@@ -137,6 +142,10 @@ def extract_command(
         qa_resolved = resolve(qa_model or qa4re_model_for("*"))
         model_sha += "+" + (qa_resolved.sha256 or file_sha256(qa_resolved.path))
         model_name = f"two-stage:{model_name}+{qa_resolved.spec.name}"
+        if reader_model:
+            reader_resolved = resolve(reader_model)
+            model_sha += "+" + (reader_resolved.sha256 or file_sha256(reader_resolved.path))
+            model_name += f"+{reader_resolved.spec.name}"
     done = None
     if output:
         fp = out.fingerprint(model_sha256=model_sha, model_name=model_name,
@@ -163,8 +172,8 @@ def extract_command(
             if two_stage:
                 from ..two_stage import TwoStage
                 extractor = TwoStage(schema_obj, pair_model=resolved.spec.name, qa_model=qa_resolved.spec.name,
-                                     options=options, min_yes=min_confidence,
-                                     n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers)
+                                     options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
+                                     n_gpu_layers=n_gpu_layers, reader_model=reader_model)
             else:
                 extractor = Extractor(schema=schema_obj, options=options, n_ctx=ctx, n_threads=threads,
                                       n_gpu_layers=n_gpu_layers, resolved=resolved)

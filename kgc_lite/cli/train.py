@@ -30,7 +30,8 @@ def train_command(
                                    "schema (kgc_lite/schema_data.py; --icl 0). With --task qa4re: semeval, "
                                    "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
                                    "none-of-the-above), fewrel (each sentence with its own set of 3-18 relations; "
-                                   "--held-out's relations left out)."),
+                                   "--held-out's relations left out), or a .jsonl of wrong pairs from "
+                                   "scripts/mine_judge_negatives.py (none-of-the-above against their own relation)."),
     qa_data: List[str] = typer.Option(["semeval,fewrel,conll04,scierc"], "--qa-data", help="--task both: the "
                                       "QA4RE training data (as --data with --task qa4re); in --mix they are named "
                                       "qa:semeval, qa:fewrel, ... (weigh the tasks there: by size the questions, "
@@ -77,8 +78,14 @@ def train_command(
                                            "list each prompt's relations in random order (off: by name)."),
     distractors: bool = typer.Option(True, "--distractors/--no-distractors", help="Multi-schema: add relations "
                                      "the sentence does not use, so a prompt lists 2 to --max-relations."),
-    max_relations: int = typer.Option(20, "--max-relations", min=2, help="Multi-schema: most relations a prompt "
+    min_relations: int = typer.Option(2, "--min-relations", min=1, help="Multi-schema: fewest relations a prompt "
+                                      "lists with distractors. --min-relations 1 --max-relations 1 --p-empty 0.5 "
+                                      "trains a one-relation reader for `extract --two-stage --reader-model`: each "
+                                      "prompt names one relation, the sentence's or another one (answered [])."),
+    max_relations: int = typer.Option(20, "--max-relations", min=1, help="Multi-schema: most relations a prompt "
                                       "lists with distractors."),
+    p_empty: float = typer.Option(0.1, "--p-empty", min=0.0, max=1.0, help="Multi-schema: share of prompts that "
+                                  "list none of the sentence's relations (answer [])."),
     rename_relations: bool = typer.Option(True, "--rename-relations/--no-rename-relations", help="Multi-schema: "
                                           "sometimes name relations otherwise (another wording, or R1, R2, ...), "
                                           "so the description carries the meaning."),
@@ -127,7 +134,8 @@ def train_command(
                         seed=seed, save_every=save_every, threads=threads, device=device,
                         shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
                         skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
-                        distractors=distractors, max_relations=max_relations, rename_relations=rename_relations,
+                        distractors=distractors, min_relations=min_relations, max_relations=max_relations,
+                        p_empty=p_empty, rename_relations=rename_relations,
                         empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer,
                         pairs=pairs, qa_data=tuple(x.strip() for d in qa_data for x in d.split(",") if x.strip()))
     train(opts, out, resume=resume)
