@@ -208,13 +208,10 @@ def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
             if not path.is_file():
                 raise KgcError(f"QA4RE training (--task qa4re's --data, --task both's --qa-data) reads "
                                f"{', '.join(QA_SOURCES)} or a .jsonl of mined wrong pairs; {item!r} is not a file")
-            sources.append(DataSource(item, path, Schema("fewrel", wikidata_relations(load_relations(
-                "fewrel", opts.data_dir))), qa=True))
-            continue
-        if item not in QA_SOURCES:
+        elif item not in QA_SOURCES:
             raise KgcError(f"QA4RE training (--task qa4re's --data, --task both's --qa-data) reads "
                            f"{', '.join(QA_SOURCES)} (their train splits); got {item!r}")
-        if item == "fewrel":
+        elif item == "fewrel":
             path = data_dir(opts.data_dir) / "fewrel" / "all.json"
         elif item == "semeval":
             path = data_dir(opts.data_dir) / "semeval2010" / "train.jsonl"
@@ -223,7 +220,7 @@ def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
         if not path.is_file():
             raise KgcError(f"training data {item!r} not found at {path}")
         schema = (Schema("fewrel", wikidata_relations(load_relations("fewrel", opts.data_dir)))
-                  if item == "fewrel" else load_schema(item))
+                  if item == "fewrel" or is_mined(item) else load_schema(item))
         sources.append(DataSource(item, path, schema, qa=True))
     return sources
 

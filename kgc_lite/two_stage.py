@@ -82,9 +82,10 @@ class TwoStage:
             return found
         out = []
         for pairs, filled in zip(found, self.reader.fill_many(texts, batch)):
-            seen = {(p.head, p.tail) for p in pairs}
-            extra = [p for p in filled if (p.head, p.tail) not in seen and not seen.add((p.head, p.tail))]
-            out.append(list(pairs) + extra)
+            merged = {(p.head, p.tail): p for p in pairs}
+            for p in filled:
+                merged.setdefault((p.head, p.tail), p)
+            out.append(list(merged.values()))
         return out
 
     def extract(self, text: str) -> list[Triplet]:

@@ -27,17 +27,15 @@ fi
 [ -e "$RUNS/reader1.gguf" ] || kgc-lite convert "$RUNS/reader1" --out "$RUNS/reader1.gguf" -t "$THREADS"
 [ -e "$RUNS/mined1.jsonl" ] || python scripts/mine_judge_negatives.py --reader "$RUNS/reader1.gguf" \
   --sentences 1500 --threads "$THREADS" --out "$RUNS/mined1.jsonl"
-if [ ! -e "$RUNS/judge1/adapter_model.safetensors" ]; then
-  kgc-lite train --task qa4re --answer entail --data "semeval,fewrel,conll04,scierc,$RUNS/mined1.jsonl" \
-    --mix "semeval=3,fewrel=3,conll04=1,scierc=1,$RUNS/mined1.jsonl=4" \
-    --init-adapter adapters/smollm2-135m-qa4re-entail --out "$RUNS/judge1" --steps 200 --batch 16 \
-    --micro-batch 8 --lr 3e-4 --warmup 10 --alpha 32 --save-every 50 --threads "$THREADS" --seed 5
-fi
-[ -e "$RUNS/judge1.gguf" ] || kgc-lite convert "$RUNS/judge1" --out "$RUNS/judge1.gguf" -t "$THREADS"
-if [ ! -e "$RUNS/judge2/adapter_model.safetensors" ]; then
-  kgc-lite train --task qa4re --answer entail --data "semeval,fewrel,conll04,scierc,$RUNS/mined1.jsonl" \
-    --mix "semeval=3,fewrel=3,conll04=1,scierc=1,$RUNS/mined1.jsonl=1" \
-    --init-adapter adapters/smollm2-135m-qa4re-entail --out "$RUNS/judge2" --steps 150 --batch 16 \
-    --micro-batch 8 --lr 2e-4 --warmup 10 --alpha 32 --save-every 50 --threads "$THREADS" --seed 6
-fi
-[ -e "$RUNS/judge2.gguf" ] || kgc-lite convert "$RUNS/judge2" --out "$RUNS/judge2.gguf" -t "$THREADS"
+# judge NAME MINED_WEIGHT STEPS LR SEED: the shipped entail adapter trained further with the mined pairs
+judge() {
+  if [ ! -e "$RUNS/$1/adapter_model.safetensors" ]; then
+    kgc-lite train --task qa4re --answer entail --data "semeval,fewrel,conll04,scierc,$RUNS/mined1.jsonl" \
+      --mix "semeval=3,fewrel=3,conll04=1,scierc=1,$RUNS/mined1.jsonl=$2" \
+      --init-adapter adapters/smollm2-135m-qa4re-entail --out "$RUNS/$1" --steps "$3" --batch 16 \
+      --micro-batch 8 --lr "$4" --warmup 10 --alpha 32 --save-every 50 --threads "$THREADS" --seed "$5"
+  fi
+  [ -e "$RUNS/$1.gguf" ] || kgc-lite convert "$RUNS/$1" --out "$RUNS/$1.gguf" -t "$THREADS"
+}
+judge judge1 4 200 3e-4 5
+judge judge2 1 150 2e-4 6
