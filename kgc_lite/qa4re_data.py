@@ -40,11 +40,14 @@ def wikidata_relations(relations) -> tuple:
                  for r in relations)
 
 
-def _fewrel_questions(seed: int, held_out: str | None, data_root) -> Iterator[tuple[Schema, Pair, str | None]]:
+def _fewrel_questions(seed: int, held_out: str | None, data_root, gloss: float = 0.0
+                      ) -> Iterator[tuple[Schema, Pair, str | None]]:
     """FewRel sentences as QA4RE questions over many relation sets: each sentence's options are its relation
     plus 2 to 17 other seen relations, drawn per sentence (seeded, kgc_lite/schema_data.py); about 15% list
     other relations only, so the answer is none of the above. The held-out split's relations (test and dev)
-    appear in no sentence and no option. Yields (schema, pair, gold relation or None)."""
+    appear in no sentence and no option. A `gloss` share of the sentences (drawn per sentence, seeded) have
+    every statement followed by its relation's description (schema.Relation.glossed). Yields (schema, pair,
+    gold relation or None)."""
     from .schema_data import AugmentOptions, MultiSchemaData
     aug = AugmentOptions(names=False, detok=False, p_empty=0.15, min_relations=3, max_relations=18)
     data = MultiSchemaData(("fewrel",), seed, aug, held_out or None, data_root)
@@ -52,6 +55,8 @@ def _fewrel_questions(seed: int, held_out: str | None, data_root) -> Iterator[tu
     for i in range(len(data)):
         schema, ex = data.item(i)
         relations = tuple(replace(r, template=wikidata_template(by_identifier[r.name].name)) for r in schema.relations)
+        if gloss and random.Random(f"{seed}|gloss|{i}").random() < gloss:
+            relations = tuple(r.glossed(by_identifier[r.name].name) for r in relations)
         schema = replace(schema, relations=relations)
         _, j, _ = data.index[i]
         t = data.sources[0].examples[j].triplets[0]  # FewRel: one triplet a sentence
@@ -91,8 +96,8 @@ def mined_questions(path: str, seed: int, held_out: str | None, data_root) -> It
 
 def training_questions(sources: Iterable[str] = ("semeval",), split: str = "train", seed: int = 0,
                        shuffle: bool = False, negatives_per_positive: float = 1.0,
-                       data_root: str | Path | None = None, held_out: str | None = "fewrel/unseen_10_seed_0"
-                       ) -> Iterator[tuple[str, Pair, list[Option], Option]]:
+                       data_root: str | Path | None = None, held_out: str | None = "fewrel/unseen_10_seed_0",
+                       gloss: float = 0.0) -> Iterator[tuple[str, Pair, list[Option], Option]]:
     """(source, pair, options, gold option) for every training question, built with the options inference offers.
 
     sources: "semeval" (every labelled pair; Other -> none of the above) and/or triplet sets "conll04", "ade",
@@ -100,7 +105,8 @@ def training_questions(sources: Iterable[str] = ("semeval",), split: str = "trai
     sentence's gold entities are none-of-the-above negatives, at most `negatives_per_positive` per positive
     per sentence, drawn with `seed`). Entity types are given when the data has them and they admit the gold
     relation, so options are pruned as at inference with types. "fewrel": every FewRel sentence whose relation
-    is not held out (`held_out`, a zero-shot split), each with its own relation set (_fewrel_questions).
+    is not held out (`held_out`, a zero-shot split), each with its own relation set (_fewrel_questions; `gloss`:
+    the share of them whose statements carry their descriptions).
     """
     rng = random.Random(seed)
 
@@ -128,7 +134,7 @@ def training_questions(sources: Iterable[str] = ("semeval",), split: str = "trai
         if source == "fewrel":
             if split != "train":
                 raise KgcError("FewRel QA4RE questions come from its training relations only")
-            for schema, pair, relation in _fewrel_questions(seed, held_out, data_root):
+            for schema, pair, relation in _fewrel_questions(seed, held_out, data_root, gloss):
                 made = make(schema, pair, relation, False)
                 if made:
                     yield (source, *made)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -53,6 +53,32 @@ class Relation:
         name (name_template), else, for a name that says nothing ("R1"), "{head} <description> {tail}"."""
         template = self.template or name_template(self.name) or "{head} " + self.description + " {tail}"
         return template.format(head=head, tail=tail)
+
+    def glossed(self, words: str | None = None) -> "Relation":
+        """This relation with its description glossed after its statement ("the competition class of {head} is
+        {tail} (competition class: official classification by a regulating body ...)"), so a judge trained with
+        glosses (`train --gloss`) reads what an opaque name means. words: the name as words (default: from the
+        identifier). A relation without a usable description, or whose statement is its description, is kept."""
+        desc = short_description(self.description)
+        template = self.template or name_template(self.name)
+        if not desc or not template:
+            return self
+        words = words or " ".join(re.findall(r"[A-Za-z0-9]+", self.name))
+        return replace(self, template=glossed_template(template, words, desc))
+
+
+def short_description(text: str) -> str:
+    """A description cut to its first sentence, without bracketed asides ("(see also P180: depicts)",
+    "[for lyricist, use ...]"): the part worth reading after a statement."""
+    text = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", text or "")
+    text = re.split(r"(?<=[a-z0-9])\.\s", " ".join(text.split()), maxsplit=1)[0]
+    return text.strip(" ,;:.")
+
+
+def glossed_template(template: str, words: str, description: str) -> str:
+    """template + " (words: description)", the description's braces escaped for str.format."""
+    gloss = f"{words}: {description}".replace("{", "{{").replace("}", "}}")
+    return f"{template} ({gloss})"
 
 
 # Words that make a relation name read as a predicate between head and tail ("owned by", "located in", "has part");
@@ -103,6 +129,10 @@ class Schema:
             if r.name == name:
                 return r
         raise KeyError(name)
+
+    def glossed(self) -> "Schema":
+        """Every relation's statement followed by its description (Relation.glossed)."""
+        return replace(self, relations=tuple(r.glossed() for r in self.relations))
 
 
 def builtin_names() -> list[str]:

@@ -83,6 +83,7 @@ class TrainOptions:
     shuffle_options: bool = False            # qa4re: shuffle each question's options (seeded)
     negatives: float = 1.0                   # qa4re, triplet sets: none-of-the-above pairs per gold pair
     qa_answer: str = "logits"                # qa4re: "logits" (a letter) or "entail" (yes/no per statement)
+    gloss: float = 0.0                       # qa4re, fewrel: share of questions whose statements carry descriptions
     init_adapter: str | None = None          # start from this adapter's LoRA weights (fresh optimizer/schedule)
     skip_steps: int = 0                      # skip the first N steps of the seeded data plan (continue an epoch)
     mix: str = "size"                        # how steps pick a data set: size, equal, or weights name=w,...
@@ -346,7 +347,7 @@ def make_qa_samples(sources: list[DataSource], opts: TrainOptions, tokens: Token
     named = {s.name.removeprefix(QA_PREFIX): s.name for s in sources}  # --task both: qa:semeval, ...
     for source, pair, options, target in training_questions(list(named), "train", opts.seed,
                                                             opts.shuffle_options, opts.negatives, opts.data_dir,
-                                                            opts.held_out or None):
+                                                            opts.held_out or None, opts.gloss):
         sentence = prefix + tokens.encode(prompt.sentence(pair.text))
         asked = ([([o], word) for o, word in entail_statements(pair, options, target, opts.seed)] if entail
                  else [(options, target.letter)])

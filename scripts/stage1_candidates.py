@@ -109,6 +109,8 @@ def main() -> None:
     ap.add_argument("--fill", action="store_true", help="the reader may not answer [] (a one-relation reader's "
                     "fill, as `extract --two-stage --reader-model` asks)")
     ap.add_argument("--qa-model", help="the entail judge of stage 2 (default: the registry's, as two-stage uses)")
+    ap.add_argument("--gloss", action="store_true", help="the judge's statements carry each relation's description "
+                    "(schema.Relation.glossed; `eval --gloss`)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="runs/stage1")
     ap.add_argument("--out")
@@ -140,6 +142,7 @@ def main() -> None:
     sources["union"] = {i: list(dict.fromkeys(sources["finder"].get(i, []) + reader.get(i, []))) for i in ids}
     report: dict = {"command": "python " + " ".join(sys.argv), "gold": args.gold, "schema": args.schema,
                     "finder": args.finder, "reader": args.reader, "fill": args.fill, "qa_model": args.qa_model,
+                    "gloss": args.gloss,
                     "sentences": len(gold),
                     "gold_triplets": sum(len(ex.triplets) for ex in gold), "stage1": {}, "stage2": {}}
     for name, pairs in sources.items():
@@ -150,7 +153,7 @@ def main() -> None:
     for name in ("finder", "union"):
         path = cache / f"stage2_{name}.jsonl"
         if not path.exists():
-            judge = judge or TwoStage(schema, qa_model=args.qa_model, n_threads=args.threads)
+            judge = judge or TwoStage(schema, qa_model=args.qa_model, n_threads=args.threads, gloss=args.gloss)
             with open(path, "w", encoding="utf-8") as fh:
                 for ex in gold:
                     found = [Triplet(h, "related_to", t) for h, t in sources[name].get(ex.id, [])]
@@ -166,7 +169,7 @@ def main() -> None:
     # to fill), P(yes) of that option as confidence
     path = cache / "stage2_own.jsonl"
     if not path.exists():
-        judge = judge or TwoStage(schema, qa_model=args.qa_model, n_threads=args.threads)
+        judge = judge or TwoStage(schema, qa_model=args.qa_model, n_threads=args.threads, gloss=args.gloss)
         with open(path, "w", encoding="utf-8") as fh:
             for ex in gold:
                 out = []

@@ -210,6 +210,12 @@ def test_fewrel_questions_leave_the_held_out_relations_out():
     assert len({target.letter for *_, target in qs}) >= 15
     again = list(itertools.islice(training_questions(["fewrel"], shuffle=True), 50))
     assert [(p, o, t) for _, p, o, t in again] == [(p, o, t) for _, p, o, t in qs[:50]]  # seeded
+    # --gloss 0.5: about half the questions state every option with its description; the rest as before
+    glossed = list(itertools.islice(training_questions(["fewrel"], shuffle=True, gloss=0.5), 400))
+    with_gloss = [options for _, _, options, _ in glossed if ": " in options[0].statement + options[1].statement]
+    assert 0.35 < len(with_gloss) / len(glossed) < 0.65
+    plain = [q for q, g in zip(qs[:400], glossed) if q[2] == g[2]]
+    assert len(plain) == len(glossed) - len(with_gloss)   # the same question, unglossed
 
 
 def test_choice_scores():

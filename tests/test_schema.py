@@ -77,3 +77,25 @@ def test_statements_without_a_template_come_from_the_name():
     assert Relation("Runs_on", "the train type is used on the line").statement("ICE 3", "HSL 1") == "ICE 3 runs on HSL 1"
     assert Relation("R2", "the train is used on the line").statement("A", "B") == "A the train is used on the line B"
     assert Relation("Runs_on", "x", template="{head} serves {tail}").statement("A", "B") == "A serves B"
+
+
+def test_a_gloss_follows_the_statement_with_the_short_description():
+    """`--gloss`: the statement, then "(name: description)" cut to its first sentence without bracketed asides;
+    braces in a description are text, not placeholders; a name with no words keeps its description statement."""
+    from kgc_lite.schema import Relation, Schema, short_description
+    assert short_description("primary topic of a work (see also P180: depicts)") == "primary topic of a work"
+    assert short_description('person(s) who wrote the music [for lyricist, use "lyrics by" (P676)]') == \
+        "person who wrote the music"
+    assert short_description("location of the item. In case of an administrative entity use P131.") == \
+        "location of the item"
+    r = Relation("competition_class", "official {classification} by a regulating body")
+    assert r.glossed().statement("A", "B") == \
+        "the competition class of A is B (competition class: official {classification} by a regulating body)"
+    assert r.glossed("class of competition").statement("A", "B").endswith("(class of competition: official "
+                                                                         "{classification} by a regulating body)")
+    assert Relation("R2", "the train is used on the line").glossed().statement("A", "B") == \
+        "A the train is used on the line B"
+    assert Relation("Runs_on", "").glossed().statement("A", "B") == "A runs on B"
+    schema = Schema("s", (r, Relation("Runs_on", "the line a train type serves", template="{head} serves {tail}")))
+    assert [x.statement("A", "B") for x in schema.glossed().relations][1] == \
+        "A serves B (Runs on: the line a train type serves)"

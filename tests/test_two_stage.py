@@ -77,6 +77,12 @@ def test_two_stage_refuses_what_it_cannot_do():
         assert done.stderr.decode().count("\n") == 1 and b"Traceback" not in done.stderr
 
 
+def test_eval_gloss_states_the_options_of_qa4re_or_two_stage_only():
+    done = run_cli("eval", "-d", "conll04", "--one-pass", "--gloss", "--limit", "1")
+    assert done.returncode == 2 and "--gloss states the options" in done.stderr.decode()
+    assert done.stderr.decode().count("\n") == 1 and b"Traceback" not in done.stderr
+
+
 @needs_data
 def test_eval_two_stage_on_a_zero_shot_split_records_both_models(tmp_path):
     out = tmp_path / "r.json"

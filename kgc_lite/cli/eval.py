@@ -153,6 +153,9 @@ def eval_command(
     reader_model: Optional[str] = typer.Option(None, "--reader-model", help="--two-stage: also take each "
                                                "relation's pair as this one-relation reader fills it as a "
                                                "stage-1 candidate."),
+    gloss: bool = typer.Option(False, "--gloss/--no-gloss", help="--two-stage and --qa4re: follow each option "
+                               "statement with its relation's description, for an entail model trained with "
+                               "`train --gloss`."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -174,6 +177,8 @@ def eval_command(
         _check_choice(split, zero_rte_splits(dataset, data), "--split")
     else:
         _check_choice(split, SPLITS, "--split")
+    if gloss and not (qa4re or two_stage):
+        raise fail("--gloss states the options of --qa4re or --two-stage", 2)
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
                              permutations, save_predictions, answer)
@@ -182,7 +187,7 @@ def eval_command(
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
-                            shuffle is not False, permutations, save_predictions, progress, answer)
+                            shuffle is not False, permutations, save_predictions, progress, answer, gloss)
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
@@ -230,7 +235,7 @@ def eval_command(
         from ..two_stage import TwoStage
         extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
                              options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
-                             n_gpu_layers=n_gpu_layers, reader_model=reader_model)
+                             n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss)
         stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
                                     **({"reader_model": ev.model_info(extractor.reader.model, extractor.reader.engine)}
                                        if extractor.reader else {}),
@@ -238,7 +243,8 @@ def eval_command(
                                     "statements": "templates from relation names (qa4re_data.wikidata_template)"
                                     if zero_shot and not gold and not schema
                                     else "the schema's templates, else from the relation names "
-                                         "(schema.name_template)"}}
+                                         "(schema.name_template)",
+                                    "glossed": gloss}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
@@ -346,7 +352,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
-                 save_predictions, progress, answer=None) -> None:
+                 save_predictions, progress, answer=None, gloss=False) -> None:
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
     from ..schema import load_schema
@@ -357,6 +363,9 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     else:
         examples, schema_obj = zero_rte_schema(dataset, split, data)
         desc = {"dataset": dataset, "split": split}
+    if gloss:
+        schema_obj = schema_obj.glossed()
+        desc["glossed"] = True
     qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations)
     run_list = []
     for s in range(seed, seed + runs):

@@ -111,6 +111,10 @@ def train_command(
                                   "letter) or entail (each statement asked alone and answered yes or no: the gold, "
                                   "its other direction and 2 other options per question; free of option order by "
                                   "construction). Set qa4re_answer in models.toml to match when shipping."),
+    gloss: float = typer.Option(0.0, "--gloss", min=0.0, max=1.0, help="qa4re on fewrel: share of questions "
+                                "whose statements are followed by their relation's description (\"the competition "
+                                "class of X is Y (competition class: official classification by ...)\"), for a "
+                                "judge that reads what a relation means, not only its name (`--gloss` at inference)."),
 ) -> None:
     """Fine-tune a LoRA adapter with the prompts `extract` (or `qa4re`, with --task qa4re) sends; the loss
     covers the answer only."""
@@ -136,7 +140,7 @@ def train_command(
                         skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
                         distractors=distractors, min_relations=min_relations, max_relations=max_relations,
                         p_empty=p_empty, rename_relations=rename_relations,
-                        empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer,
+                        empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer, gloss=gloss,
                         pairs=pairs, qa_data=tuple(x.strip() for d in qa_data for x in d.split(",") if x.strip()))
     train(opts, out, resume=resume)
 
