@@ -74,9 +74,9 @@ def mined_questions(path: str, seed: int, held_out: str | None, data_root) -> It
     are the sentence's own relation (the statement the judge should now refuse for this pair) and one other seen
     relation drawn per pair (seeded); held-out relations are never drawn."""
     import orjson
-    from .schema_data import MultiSchemaData
+    from .schema_data import held_out_ids
     known = {r.id: r for r in load_relations("fewrel", data_root)}
-    excluded = MultiSchemaData._held_out(held_out, data_root)
+    excluded = held_out_ids(held_out, data_root)
     seen = sorted(k for k in known if k not in excluded)
     try:
         rows = [orjson.loads(line) for line in open(path, "rb") if line.strip()]

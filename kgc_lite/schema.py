@@ -64,7 +64,8 @@ class Relation:
         if not desc or not template:
             return self
         words = words or " ".join(re.findall(r"[A-Za-z0-9]+", self.name))
-        return replace(self, template=glossed_template(template, words, desc))
+        gloss = f"{words}: {desc}".replace("{", "{{").replace("}", "}}")  # text, not str.format placeholders
+        return replace(self, template=f"{template} ({gloss})")
 
 
 def short_description(text: str) -> str:
@@ -73,12 +74,6 @@ def short_description(text: str) -> str:
     text = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", text or "")
     text = re.split(r"(?<=[a-z0-9])\.\s", " ".join(text.split()), maxsplit=1)[0]
     return text.strip(" ,;:.")
-
-
-def glossed_template(template: str, words: str, description: str) -> str:
-    """template + " (words: description)", the description's braces escaped for str.format."""
-    gloss = f"{words}: {description}".replace("{", "{{").replace("}", "}}")
-    return f"{template} ({gloss})"
 
 
 # Words that make a relation name read as a predicate between head and tail ("owned by", "located in", "has part");

@@ -129,6 +129,16 @@ def _variants(name: str) -> list[str]:
     return [v for v in dict.fromkeys(out) if v != name and re.match(r"^[A-Za-z][A-Za-z0-9_\-]*$", v)]
 
 
+def held_out_ids(held_out: str | None, root=None) -> set[str]:
+    """The Wikidata ids a zero-shot split (`fewrel/unseen_10_seed_0`) holds out of training, test and dev."""
+    if not held_out:
+        return set()
+    dataset, _, split = held_out.partition("/")
+    if dataset not in WIKIDATA_SOURCES or not split:
+        raise KgcError(f"--held-out must be like fewrel/unseen_10_seed_0 (got {held_out!r})")
+    return {r.id for r in held_out_relations(dataset, split, root)}
+
+
 class MultiSchemaData:
     """Training examples over many schemas: item i is (schema, example) for one sentence of one source, in
     its tokenized form or (with detok) its copy in ordinary punctuation, built on demand and reproducibly."""
@@ -142,7 +152,7 @@ class MultiSchemaData:
         self.seed = seed
         self.aug = aug
         self.pairs_schema = load_schema("pairs") if aug.pairs else None
-        self.held_out_ids = self._held_out(held_out, root)
+        self.held_out_ids = held_out_ids(held_out, root)
         self.held_out = held_out
         self.sources: list[Source] = []
         self.pools: dict[str, dict[str, PoolRelation]] = {"wikidata": {}, "kgc": {}}
@@ -164,15 +174,6 @@ class MultiSchemaData:
             raise KgcError("multi-schema training data holds no sentences")
 
     # -- loading ------------------------------------------------------------------------------------------
-    @staticmethod
-    def _held_out(held_out: str | None, root) -> set[str]:
-        if not held_out:
-            return set()
-        dataset, _, split = held_out.partition("/")
-        if dataset not in WIKIDATA_SOURCES or not split:
-            raise KgcError(f"--held-out must be like fewrel/unseen_10_seed_0 (got {held_out!r})")
-        return {r.id for r in held_out_relations(dataset, split, root)}
-
     def _wikidata_source(self, name: str, root) -> Source:
         folder = data_dir(root) / name
         for r in load_relations(name, root):

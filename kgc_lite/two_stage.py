@@ -21,6 +21,7 @@ was trained with (schema.Relation.statement).
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import islice
 from typing import Iterator
 
 from .data import Triplet
@@ -100,15 +101,21 @@ class TwoStage:
 
     def records(self, documents: Iterator[Document | BadRecord], max_chars: int = 1200, batch: int = 1,
                 sentences: bool = True, skip=None) -> Iterator[dict]:
-        """As Extractor.records: one record per unit, in input order, with stage 2's triplets."""
-        for record in self.finder.records(documents, max_chars, batch, sentences, skip):
-            if "error" in record:
-                yield record
-                continue
-            pairs = [Triplet(t["head"], t["relation"], t["tail"]) for t in record["triplets"]]
-            pairs = self.candidates([record["text"]], [pairs], 1)[0]
-            unit = Unit(record["id"], record["chunk"], record["start"], record["end"], record["text"])
-            yield unit_record(unit, self.name(record["text"], pairs))
+        """As Extractor.records: one record per unit, in input order, with stage 2's triplets. With a reader,
+        `batch` finder records at a time wait for the reader's passes, which run batched over them."""
+        found = self.finder.records(documents, max_chars, batch, sentences, skip)
+        size = batch if self.reader else 1
+        while chunk := list(islice(found, size)):
+            units = [r for r in chunk if "error" not in r]
+            pairs = iter(self.candidates([r["text"] for r in units],
+                                         [[Triplet(t["head"], t["relation"], t["tail"]) for t in r["triplets"]]
+                                          for r in units], batch))
+            for record in chunk:
+                if "error" in record:
+                    yield record
+                    continue
+                unit = Unit(record["id"], record["chunk"], record["start"], record["end"], record["text"])
+                yield unit_record(unit, self.name(record["text"], next(pairs)))
 
     def close(self) -> None:
         self.qa.close()
