@@ -57,7 +57,10 @@ INSTRUCTION = "Determine which option can be inferred from the given sentence."
 QUESTION = "Which option can be inferred from the given sentence?"
 ENTAIL_INSTRUCTION = "Determine whether the statement can be inferred from the given sentence."
 ENTAIL_QUESTION = "Can the statement be inferred from the sentence? Answer yes or no."
-YES, NO = "yes", "no"
+YES, NO = "yes", "no"  # what the entail models are trained to answer
+# An untuned chat model answers "Yes" / "No" (Qwen2.5 puts over 90% of its mass there), so P(yes) counts both
+# casings of each word: P(yes) = (p(yes) + p(Yes)) / (p(yes) + p(Yes) + p(no) + p(No)).
+CASINGS = (str.lower, str.capitalize)
 NONE_TEMPLATE = "{head} has no known relations to {tail}"
 OTHER = "Other"  # SemEval's label for none of the above
 
@@ -404,7 +407,17 @@ class QA4RE:
         self._closing = self.engine.tokenize(self.prompt.closing())
         self._sentence_cache: tuple[str, list[int]] = ("\x00", [])
         self.letter_ids = [self._one_token(letter) for letter in LETTERS]
-        self.yes_no = [self._one_token(YES), self._one_token(NO)]
+        self.yes_ids = self._casings(YES)
+        self.no_ids = self._casings(NO)
+
+    def _casings(self, word: str) -> list[int]:
+        """Token ids of the word in each casing of CASINGS that is one token (the lower-case one must be)."""
+        ids = [self._one_token(word)]
+        for case in CASINGS[1:]:
+            found = self.engine.tokenize(case(word), special=False)
+            if len(found) == 1 and found[0] not in ids:
+                ids.append(found[0])
+        return ids
 
     def _one_token(self, word: str) -> int:
         ids = self.engine.tokenize(word, special=False)
@@ -473,7 +486,8 @@ class QA4RE:
         for i, option in enumerate(options):
             tokens = self._checked(pair, self.tokens(pair.text, [option]))
             total = max(total, len(tokens))
-            y, n = self.engine.next_logits(tokens)[self.yes_no].astype(np.float64)
+            logits = self.engine.next_logits(tokens).astype(np.float64)
+            y, n = _logsumexp(logits[self.yes_ids]), _logsumexp(logits[self.no_ids])
             yes[i] = 1.0 / (1.0 + np.exp(n - y))
         best = int(np.argmax(yes))
         share = yes / yes.sum()
@@ -544,6 +558,11 @@ class QA4RE:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    top = float(x.max())
+    return top + float(np.log(np.exp(x - top).sum()))
 
 
 def undirected(label: str) -> str:

@@ -95,6 +95,9 @@ def test_verification_is_remembered(isolated, default_model, monkeypatch):
 def test_models_cli():
     listing = run_cli("models", "list")
     assert listing.returncode == 0 and b"smollm2-135m" in listing.stdout
+    rows = [line for line in listing.stdout.decode().splitlines() if not line.startswith("    ")]
+    columns = {len(row) - len(row[2:].split(" ", 1)[1].lstrip()) for row in rows}
+    assert len(columns) == 1  # locations start in one column, however long the longest name
     verify = run_cli("models", "verify")
     assert verify.returncode == 0 and verify.stdout.startswith(b"ok ")
     unknown = run_cli("models", "verify", "nope")

@@ -6,6 +6,7 @@ import itertools
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from kgc_lite.data import data_dir
@@ -289,6 +290,21 @@ def test_entail_answers_do_not_depend_on_the_option_order(engine, default_model)
         qa.ask(pair, "logits")
     with pytest.raises(KgcError, match="order"):
         QA4RE(schema=schema, engine=engine, resolved=default_model, answer="entail", permutations=3)
+
+
+def test_entail_yes_counts_both_casings(engine, default_model):
+    """P(yes) pools "yes" and "Yes" against "no" and "No": an untuned chat model answers capitalized, a model
+    trained on the lower-case words is unaffected (results/README.md, stop 23)."""
+    qa = QA4RE(schema=load_schema("conll04"), engine=engine, resolved=default_model, answer="entail")
+    words = lambda ids: [qa.engine.detokenize([i]) for i in ids]  # noqa: E731
+    assert words(qa.yes_ids) == ["yes", "Yes"] and words(qa.no_ids) == ["no", "No"]
+    pair = Pair("1", "John Smith works for IBM in Armonk , New York .", "John Smith", "IBM")
+    ans = qa.ask(pair)
+    for option, p_yes in zip(ans.options, ans.yes):
+        p = np.exp(qa.engine.next_logits(qa.tokens(pair.text, [option])).astype(np.float64))
+        expected = p[qa.yes_ids].sum() / (p[qa.yes_ids].sum() + p[qa.no_ids].sum())
+        assert p_yes == pytest.approx(expected, abs=1e-6)
+        assert p_yes != pytest.approx(p[qa.yes_ids[0]] / (p[qa.yes_ids[0]] + p[qa.no_ids[0]]), abs=1e-4)
 
 
 def test_pairs_of_one_sentence_share_the_cache(qa):

@@ -272,7 +272,7 @@ def test_qa4re_entail_samples_are_the_inference_statements(default_model):
     assert asked == entail_statements(pair, options, target)  # seeded
     for (option, word), s in zip(asked, samples):
         assert s.input_ids[:-1] == qa.tokens(pair.text, [option])
-        assert s.labels[-1] == qa.yes_no[0 if word == "yes" else 1]
+        assert s.labels[-1] == (qa.yes_ids if word == "yes" else qa.no_ids)[0]  # trained on the lower-case word
         assert s.labels[:-1] == [tr.IGNORE] * (len(s.labels) - 1)
     assert len(samples) == sum(len(entail_statements(p_, o, t)) for _, p_, o, t in questions)
 

@@ -15,11 +15,12 @@ app.add_typer(models_app, name="models")
 def list_command() -> None:
     """Show every known model, whether it is on this machine, and the default."""
     default, specs = registry.load_registry()
+    width = max(map(len, specs), default=0)
     for name, spec in specs.items():
         path = registry.locate(spec)
         mark = "*" if name == default else " "
         where = str(path) if path else "not downloaded"
-        typer.echo(f"{mark} {name:24} {where}\n    {spec.description}")
+        typer.echo(f"{mark} {name:{width}} {where}\n    {spec.description}")
 
 
 @models_app.command("pull")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Stop 23: an untuned Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, hub only) as the entail judge, zero-shot.
+# Needs the model once: `kgc-lite models pull qwen2.5-coder-1.5b-instruct` (1.1 GB, checked against models.toml's
+# sha256). Each step writes one results file; about 0.25 SemEval pairs/s on 2 threads of this project's CPU.
+#
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval   # issue 11: zero-shot QA4RE, 600 seeded SemEval test pairs
+#   THREADS=2 scripts/eval_qwen_judge.sh dev       # issue 14: two stages on the 800 development sentences
+#   THREADS=2 scripts/eval_qwen_judge.sh fewrel    # issue 11: held-out FewRel relations as multiple choice
+#   THREADS=2 scripts/eval_qwen_judge.sh test      # issue 14: two stages on the held-out test relations
+#
+# dev needs runs/dev800 (scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 800 --out runs/dev800).
+set -euo pipefail
+Q=${MODEL:-qwen2.5-coder-1.5b-instruct}
+TAG=${TAG:-qwen2.5-coder-1.5b}
+THREADS=${THREADS:-2}
+cd "$(dirname "$0")/.."
+case "${1:?semeval, dev, fewrel or test}" in
+semeval)
+  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail -t "$THREADS" \
+    -o "results/qa4re_semeval_zeroshot_${TAG}_entail_sample600.json" ;;
+dev)
+  kgc-lite eval --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json --two-stage --qa-model "$Q" \
+    -t "$THREADS" --save-predictions "runs/dev800_${TAG}.jsonl" \
+    -o "results/two_stage_fewrel_unseen_10_seed_0_dev800_${TAG}.json" ;;
+fewrel)
+  kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re --sample 600 -m "$Q" --answer entail -t "$THREADS" \
+    -o "results/qa4re_fewrel_unseen_5_seed_0_${TAG}_sample600.json" ;;
+test)
+  kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" -t "$THREADS" \
+    -o "results/two_stage_fewrel_unseen_5_seed_0_${TAG}.json" ;;
+*) echo "usage: $0 semeval|dev|fewrel|test" >&2; exit 2 ;;
+esac
