@@ -60,7 +60,6 @@ ENTAIL_QUESTION = "Can the statement be inferred from the sentence? Answer yes o
 YES, NO = "yes", "no"  # what the entail models are trained to answer
 # An untuned chat model answers "Yes" / "No" (Qwen2.5 puts over 90% of its mass there), so P(yes) counts both
 # casings of each word: P(yes) = (p(yes) + p(Yes)) / (p(yes) + p(Yes) + p(no) + p(No)).
-CASINGS = (str.lower, str.capitalize)
 NONE_TEMPLATE = "{head} has no known relations to {tail}"
 OTHER = "Other"  # SemEval's label for none of the above
 
@@ -411,13 +410,10 @@ class QA4RE:
         self.no_ids = self._casings(NO)
 
     def _casings(self, word: str) -> list[int]:
-        """Token ids of the word in each casing of CASINGS that is one token (the lower-case one must be)."""
+        """Token ids of the lower-case word (it must be one token) and of its capitalized form, if that is one."""
         ids = [self._one_token(word)]
-        for case in CASINGS[1:]:
-            found = self.engine.tokenize(case(word), special=False)
-            if len(found) == 1 and found[0] not in ids:
-                ids.append(found[0])
-        return ids
+        found = self.engine.tokenize(word.capitalize(), special=False)
+        return ids + found if len(found) == 1 and found != ids else ids
 
     def _one_token(self, word: str) -> int:
         ids = self.engine.tokenize(word, special=False)
@@ -486,8 +482,9 @@ class QA4RE:
         for i, option in enumerate(options):
             tokens = self._checked(pair, self.tokens(pair.text, [option]))
             total = max(total, len(tokens))
-            logits = self.engine.next_logits(tokens).astype(np.float64)
-            y, n = _logsumexp(logits[self.yes_ids]), _logsumexp(logits[self.no_ids])
+            logits = self.engine.next_logits(tokens)
+            y = np.logaddexp.reduce(logits[self.yes_ids].astype(np.float64))
+            n = np.logaddexp.reduce(logits[self.no_ids].astype(np.float64))
             yes[i] = 1.0 / (1.0 + np.exp(n - y))
         best = int(np.argmax(yes))
         share = yes / yes.sum()
@@ -558,11 +555,6 @@ class QA4RE:
 
     def close(self) -> None:
         self.engine.close()
-
-
-def _logsumexp(x: np.ndarray) -> float:
-    top = float(x.max())
-    return top + float(np.log(np.exp(x - top).sum()))
 
 
 def undirected(label: str) -> str:
