@@ -91,6 +91,11 @@ class Option:
             return OTHER
         return f"{self.relation}({'e2,e1' if self.reversed else 'e1,e2'})"
 
+    def key(self) -> str:
+        """The option's name in an entail prior and in prediction files: the relation, "(e2,e1)" appended when
+        the statement reads tail -> head, "Other" for none of the above."""
+        return self.directed_label() if self.relation is None or self.reversed else self.relation
+
     def as_dict(self) -> dict:
         return {"letter": self.letter, "relation": self.relation, "reversed": self.reversed,
                 "statement": self.statement}
@@ -369,6 +374,11 @@ class Answer:
     probs: list[float] | None   # per option: softmax over the letters (logits), or P(yes) normalized (entail)
     prompt_tokens: int
     yes: list[float] | None = None  # entail: each option's own P(yes), not normalized
+    log_odds: list[float] | None = None  # entail: each option's log P(yes) / P(no), before any prior
+
+    def likeliest_yes(self) -> Option:
+        """Entail: the option the model says yes to most readily, prior or not (what `chosen` is without one)."""
+        return self.options[int(np.argmax(self.log_odds))]
 
 
 class QA4RE:
@@ -376,8 +386,9 @@ class QA4RE:
 
     def __init__(self, model: str | None = None, schema: Schema | str = "semeval", answer: str | None = None,
                  shuffle: bool = False, seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None,
-                 n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1):
-        """answer: logits, grammar or entail; None: the model's own (models.toml qa4re_answer), else logits."""
+                 n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1, prior: dict | None = None):
+        """answer: logits, grammar or entail; None: the model's own (models.toml qa4re_answer), else logits.
+        prior: an entail prior (kgc_lite/qa4re_prior.py) for this model and relation set, or None."""
         from .engine import Engine
         from .models import resolve
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
@@ -396,6 +407,9 @@ class QA4RE:
             raise KgcError("--permutations averages letter probabilities over option orders: it needs --answer "
                            "logits (entail answers do not depend on the order)")
         self.permutations = permutations
+        self.prior: dict | None = None
+        if prior is not None:
+            self.use_prior(prior)
         self.shuffle = shuffle
         self.seed = seed
         fmt = self.model.spec.prompt_format
@@ -408,6 +422,16 @@ class QA4RE:
         self.letter_ids = [self._one_token(letter) for letter in LETTERS]
         self.yes_ids = self._casings(YES)
         self.no_ids = self._casings(NO)
+
+    def use_prior(self, prior: dict | None) -> None:
+        """Answer entail questions relative to `prior` (None: plain likeliest yes); it must be this model's and
+        this relation set's."""
+        if prior is not None:
+            from .qa4re_prior import check_matches
+            if self.answer_mode != "entail":
+                raise KgcError("a prior is for entail answers (--answer entail)")
+            check_matches(prior, self.model.spec.name, self.model.sha256, self.schema.name)
+        self.prior = prior
 
     def _casings(self, word: str) -> list[int]:
         """Token ids of the lower-case word (it must be one token) and of its capitalized form, if that is one."""
@@ -475,20 +499,32 @@ class QA4RE:
 
     def _entail(self, pair: Pair, options: list[Option]) -> Answer:
         """P(yes) for each option's statement, one forward pass each over the statement's tokens (the
-        instruction and sentence stay cached); the option with the most probable yes wins. probs: those
-        P(yes), normalized over the options."""
-        yes = np.empty(len(options))
+        instruction and sentence stay cached); the option with the most probable yes wins, or with a prior the
+        option whose log-odds of yes most exceed the prior's. probs: the sigmoid of those scores, normalized over
+        the options."""
+        log_odds = np.empty(len(options))
         total = 0
         for i, option in enumerate(options):
             tokens = self._checked(pair, self.tokens(pair.text, [option]))
             total = max(total, len(tokens))
             logits = self.engine.next_logits(tokens)
-            y = np.logaddexp.reduce(logits[self.yes_ids].astype(np.float64))
-            n = np.logaddexp.reduce(logits[self.no_ids].astype(np.float64))
-            yes[i] = 1.0 / (1.0 + np.exp(n - y))
-        best = int(np.argmax(yes))
-        share = yes / yes.sum()
-        return Answer(options, options[best], [float(x) for x in share], total, [float(x) for x in yes])
+            log_odds[i] = (np.logaddexp.reduce(logits[self.yes_ids].astype(np.float64))
+                           - np.logaddexp.reduce(logits[self.no_ids].astype(np.float64)))
+        score = log_odds - self._prior_offsets(pair, options) if self.prior else log_odds
+        best = int(np.argmax(score))
+        p = 1.0 / (1.0 + np.exp(-score))
+        yes = 1.0 / (1.0 + np.exp(-log_odds))
+        return Answer(options, options[best], [float(x) for x in p / p.sum()], total, [float(x) for x in yes],
+                      [float(x) for x in log_odds])
+
+    def _prior_offsets(self, pair: Pair, options: list[Option]) -> np.ndarray:
+        table = self.prior["log_odds"]
+        keys = [o.key() for o in options]
+        missing = [k for k in keys if k not in table]
+        if missing:
+            raise InputError(f"record {pair.id}: the prior has no value for option {missing[0]!r}; estimate it on "
+                             "pairs that are offered that option")
+        return np.array([table[k] for k in keys], dtype=np.float64)
 
     def _letter_probs(self, tokens: list[int], n: int) -> np.ndarray:
         """Softmax over the first n letters' logits after one forward pass."""

@@ -69,18 +69,27 @@ def semeval_pairs(split: str = "test", limit: int | None = None, seed: int = 0,
 def evaluate_semeval(model: str | None = None, split: str = "test", limit: int | None = None,
                      n_threads: int | None = None, seed: int = 0, answer: str | None = None, shuffle: bool = False,
                      data_root: str | Path | None = None, predictions: str | Path | None = None,
-                     qa: QA4RE | None = None, permutations: int = 1) -> dict:
+                     qa: QA4RE | None = None, permutations: int = 1, prior_pairs: int | None = None) -> dict:
     """QA4RE on SemEval-2010 Task 8 with the built-in semeval schema; scores in percent, plus timing.
 
     limit: a seeded random subset of that many pairs (seed also drives --shuffle's option orders).
     predictions: optional JSONL path for one line per pair (id, gold, pred, letter, confidence).
+    prior_pairs: entail only: first estimate the prior (kgc_lite/qa4re_prior.py) over a seeded random N pairs of
+    the train split, their labels unread, and answer with it; the result also scores the same answers without it.
     """
     total = len(load_semeval(split, data_root))
     items = semeval_pairs(split, limit, seed, data_root)
     qa = qa or QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=n_threads,
                      permutations=permutations)
+    prior_desc = None
+    if prior_pairs:
+        from .qa4re_prior import estimate
+        unlabeled = [Pair(ex.id, ex.text, ex.head, ex.tail) for ex in semeval_pairs("train", prior_pairs, seed,
+                                                                                     data_root)]
+        qa.use_prior(estimate(qa, unlabeled))
+        prior_desc = {"split": "train", "pairs": prior_pairs, "seed": seed, "labels_read": False, **qa.prior}
     stats0 = replace(qa.engine.stats)
-    gold, pred, rows = [], [], []
+    gold, pred, plain, rows = [], [], [], []
     start = time.perf_counter()
     cpu0 = time.process_time()
     for ex in items:
@@ -89,6 +98,8 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         label = ans.chosen.directed_label()
         gold.append(ex.label)
         pred.append(label)
+        if ans.log_odds is not None:
+            plain.append(ans.likeliest_yes().directed_label())
         rows.append(_row(ex.id, ex.label, label, ans))
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
@@ -99,6 +110,8 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
               "answer": qa.answer_mode, "option_order": _order(qa),
               **semeval_scores(gold, pred),
               "predicted_other": sum(1 for p in pred if p == OTHER),
+              "prior": prior_desc,
+              "without_prior": _headline(gold, plain) if qa.prior else None,
               "letter_histogram": _histogram(r["letter"] for r in rows),
               "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
               "pairs_per_s": round(len(items) / seconds, 3) if seconds else None,
@@ -109,10 +122,21 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
     return result
 
 
+def _headline(gold: list[str], pred: list[str]) -> dict:
+    """The summary scores of semeval_scores (no per-relation table) and how often Other was predicted."""
+    scores = semeval_scores(gold, pred)
+    del scores["per_relation"]
+    return {**scores, "predicted_other": sum(1 for p in pred if p == OTHER)}
+
+
 def _row(pair_id: str, gold, pred, ans: Answer) -> dict:
-    """One predictions line: the pair, gold and predicted label, the chosen letter and its probability."""
-    return {"id": pair_id, "gold": gold, "pred": pred, "letter": ans.chosen.letter,
-            "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None}
+    """One predictions line: the pair, gold and predicted label, the chosen letter and its probability; for
+    entail answers also every option's log-odds of yes, before any prior (kgc_lite/qa4re_prior.py)."""
+    row = {"id": pair_id, "gold": gold, "pred": pred, "letter": ans.chosen.letter,
+           "confidence": round(ans.probs[LETTERS.index(ans.chosen.letter)], 6) if ans.probs else None}
+    if ans.log_odds is not None:
+        row["log_odds"] = {o.key(): round(v, 5) for o, v in zip(ans.options, ans.log_odds)}
+    return row
 
 
 def _write_rows(path: str | Path | None, rows: list[dict]) -> None:
@@ -134,6 +158,10 @@ def format_semeval(result: dict) -> str:
              f"  micro-F1 over the 18 directed labels (QA4RE): {result['micro_f1_directed']:.2f} "
              f"(P {result['micro_p_directed']:.2f}, R {result['micro_r_directed']:.2f})",
              f"  19-way accuracy {result['accuracy_19way']:.2f}; predicted Other {result['predicted_other']}",
+             *([f"  with the entail prior of {result['prior']['pairs']} unlabeled train pairs; without it: "
+                f"micro-F1 {result['without_prior']['micro_f1_directed']:.2f}, official macro-F1 "
+                f"{result['without_prior']['official_macro_f1']:.2f}, predicted Other "
+                f"{result['without_prior']['predicted_other']}"] if result.get("without_prior") else []),
              f"  {result['seconds']:.1f} s, {result['pairs_per_s']} pairs/s"]
     return "\n".join(lines)
 
@@ -191,12 +219,14 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
     relations plus none of the above as options (`qa` decides their order and answer mode); scores from
     choice_scores, plus timing. For a zero-shot split's held-out relations (zero_rte_schema), or a gold file
     with a schema of the user's own."""
-    gold, pred, rows = [], [], []
+    gold, pred, plain, rows = [], [], [], []
     start = time.perf_counter()
     for pair, relation in pairs:
         ans = qa.ask(pair)
         gold.append(relation)
         pred.append(ans.chosen.relation)
+        if ans.log_odds is not None:
+            plain.append(ans.likeliest_yes().relation)
         rows.append(_row(pair.id, relation, ans.chosen.relation, ans))
         if progress:
             progress()
@@ -205,5 +235,7 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
     return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
             "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
             "answer": qa.answer_mode, "option_order": _order(qa), **choice_scores(gold, pred),
+            "without_prior": ({k: v for k, v in choice_scores(gold, plain).items() if k != "per_relation"}
+                              if qa.prior else None),
             "letter_histogram": _histogram(r["letter"] for r in rows),
             "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 3) if seconds else None}

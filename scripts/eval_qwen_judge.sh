@@ -4,6 +4,8 @@
 # sha256). Each step writes one results file; about 0.25 SemEval pairs/s on 2 threads of this project's CPU.
 #
 #   THREADS=2 scripts/eval_qwen_judge.sh semeval   # issue 11: zero-shot QA4RE, 600 seeded SemEval test pairs
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval-prior  # the same, answering relative to the model's prior for
+#                                                  # each statement, estimated over 200 unlabeled train pairs
 #   THREADS=2 scripts/eval_qwen_judge.sh dev       # issue 14: two stages on the 800 development sentences
 #   THREADS=2 scripts/eval_qwen_judge.sh fewrel    # issue 11: held-out FewRel relations as multiple choice
 #   THREADS=2 scripts/eval_qwen_judge.sh test      # issue 14: two stages on the held-out test relations
@@ -14,10 +16,14 @@ Q=${MODEL:-qwen2.5-coder-1.5b-instruct}
 TAG=${TAG:-qwen2.5-coder-1.5b}
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")/.."
-case "${1:?semeval, dev, fewrel or test}" in
+case "${1:?semeval, semeval-prior, dev, fewrel or test}" in
 semeval)
   kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail -t "$THREADS" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_sample600.json" ;;
+semeval-prior)
+  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --prior-pairs 200 -t "$THREADS" \
+    --save-predictions "runs/semeval_test600_${TAG}_prior200.jsonl" \
+    -o "results/qa4re_semeval_zeroshot_${TAG}_entail_prior200_sample600.json" ;;
 dev)
   kgc-lite eval --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json --two-stage --qa-model "$Q" \
     -t "$THREADS" --save-predictions "runs/dev800_${TAG}.jsonl" \
@@ -28,5 +34,5 @@ fewrel)
 test)
   kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" -t "$THREADS" \
     -o "results/two_stage_fewrel_unseen_5_seed_0_${TAG}.json" ;;
-*) echo "usage: $0 semeval|dev|fewrel|test" >&2; exit 2 ;;
+*) echo "usage: $0 semeval|semeval-prior|dev|fewrel|test" >&2; exit 2 ;;
 esac

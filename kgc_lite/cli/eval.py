@@ -156,6 +156,12 @@ def eval_command(
     gloss: bool = typer.Option(False, "--gloss/--no-gloss", help="--two-stage and --qa4re: follow each option "
                                "statement with its relation's description, for an entail model trained with "
                                "`train --gloss`."),
+    prior_pairs: Optional[int] = typer.Option(None, "--prior-pairs", min=1, help="QA4RE with entail answers: "
+                                              "first estimate the model's prior for each option statement over a "
+                                              "seeded random N pairs, their labels unread (--dataset semeval: of "
+                                              "the train split; --qa4re: of the scored data itself, drawn with "
+                                              "seed --seed + 1), answer relative to it, and also score the "
+                                              "answers without it (kgc_lite/qa4re_prior.py)."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -179,15 +185,18 @@ def eval_command(
         _check_choice(split, SPLITS, "--split")
     if gloss and not (qa4re or two_stage):
         raise fail("--gloss states the options of --qa4re or --two-stage", 2)
+    if prior_pairs and not (dataset == "semeval" or qa4re):
+        raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
-                             permutations, save_predictions, answer)
+                             permutations, save_predictions, answer, prior_pairs)
     if qa4re:
         if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
-                            shuffle is not False, permutations, save_predictions, progress, answer, gloss)
+                            shuffle is not False, permutations, save_predictions, progress, answer, gloss,
+                            prior_pairs)
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
@@ -325,7 +334,7 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
-                  answer=None):
+                  answer=None, prior_pairs=None):
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -338,8 +347,10 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
             qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=s, n_threads=threads,
                        permutations=permutations, resolved=resolved)
         qa.seed = s
+        if prior_pairs and qa.answer_mode != "entail":
+            raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
         metrics = evaluate_semeval(split=split, limit=limit, seed=s, data_root=data, qa=qa,
-                                   predictions=_seeded(save_predictions, s, runs))
+                                   predictions=_seeded(save_predictions, s, runs), prior_pairs=prior_pairs)
         run_list.append({"seed": s, "metrics": metrics})
         _say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                            if isinstance(v, float)))
@@ -348,13 +359,15 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
             "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "answer": qa.answer_mode,
                                        "option_order": run_list[0]["metrics"]["option_order"],
-                                       "permutations": permutations}, threads, out, source)
+                                       "permutations": permutations, "prior_pairs": prior_pairs}, threads, out,
+                  source)
 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
-                 save_predictions, progress, answer=None, gloss=False) -> None:
+                 save_predictions, progress, answer=None, gloss=False, prior_pairs=None) -> None:
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
+    from ..qa4re_prior import estimate
     from ..schema import load_schema
     source = ev.source_sha256()
     if gold:
@@ -367,6 +380,15 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
         schema_obj = schema_obj.glossed()
         desc["glossed"] = True
     qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations)
+    if prior_pairs:
+        if qa.answer_mode != "entail":
+            raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
+        unlabeled, _ = gold_pairs(examples, prior_pairs, seed + 1)
+        counter = Progress("prior pairs", progress, total=len(unlabeled))
+        qa.use_prior(estimate(qa, [pair for pair, _ in unlabeled], counter.tick))  # the labels stay unread
+        counter.done()
+        desc["prior"] = {"drawn_from": "the scored data", "pairs": prior_pairs, "seed": seed + 1,
+                         "labels_read": False, **qa.prior}
     run_list = []
     for s in range(seed, seed + runs):
         qa.seed = s
@@ -379,8 +401,8 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
              f"none of the above {metrics['predicted_none']} of {metrics['n']}, {metrics['pairs_per_s']} pairs/s")
     desc.update(pairs=run_list[0]["metrics"]["of"], sample=sample, relations=run_list[0]["metrics"]["relations"])
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "answer": qa.answer_mode, "option_order":
-                                       run_list[0]["metrics"]["option_order"], "permutations": permutations},
-                  threads, out, source)
+                                       run_list[0]["metrics"]["option_order"], "permutations": permutations,
+                                       "prior_pairs": prior_pairs}, threads, out, source)
 
 
 def _seeded(path: Optional[str], seed: int, runs: int) -> Optional[str]:

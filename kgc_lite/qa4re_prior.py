@@ -1,0 +1,97 @@
+"""A label-free prior for entail answers: how readily the model says "yes" to each option statement, whatever
+the sentence (kgc_lite/qa4re.py, answer mode "entail").
+
+An untuned chat model says yes to nearly every statement, and more readily to some relations than to others
+(Qwen2.5-Coder-1.5B names a relation for all but 1 of 600 SemEval pairs, stop 23). Taking the likeliest yes then
+favours the relations the model likes, whatever the sentence says. The prior is each option's mean log-odds of
+yes over unlabeled pairs of the user's own kind (their sentences and entity pairs; labels, if any, are never
+read). Answering then takes the option whose yes is likeliest *relative to that mean*:
+
+    score_i = log P_i(yes) / P_i(no) - prior_i
+
+The idea is PriDe's (Zheng et al., ICLR 2024: estimate the model's prior once per task from its own answers and
+divide it out), applied to statements rather than letters. A prior is estimated once per model and relation set
+(`kgc-lite qa4re --prior-from pairs.jsonl --save-prior prior.json`, or `kgc-lite eval --prior-pairs N`) and
+stored as JSON:
+
+    {"kind": "kgc-lite entail prior", "model": ..., "model_sha256": ..., "schema": ..., "pairs": N,
+     "log_odds": {"Cause-Effect": 0.02, "Cause-Effect(e2,e1)": 0.18, ..., "Other": -0.81}}
+
+(those three are Qwen2.5-Coder-1.5B-Instruct's, over 200 SemEval train pairs; results/README.md, stop 24).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterable
+
+import orjson
+
+from .errors import InputError, KgcError
+from .inputs import BadRecord
+
+KIND = "kgc-lite entail prior"
+
+
+def estimate(qa, pairs: Iterable, progress=None) -> dict:
+    """The prior of `qa` (an entail QA4RE; a prior it already has does not change the log-odds) over unlabeled
+    pairs: each option's mean log-odds of yes, by Option.key. Bad records, pairs of another relation set and
+    pairs with no option are skipped; at least one good pair is needed."""
+    from .qa4re import check_pair
+    if qa.answer_mode != "entail":
+        raise KgcError("a prior is for entail answers (--answer entail)")
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    n = 0
+    start = time.perf_counter()
+    for pair in pairs:
+        if isinstance(pair, BadRecord) or pair.schema not in (None, qa.schema.name):
+            continue  # a prior is one relation set's
+        try:
+            check_pair(pair)
+            ans = qa.ask(pair)
+        except InputError:
+            continue
+        for option, value in zip(ans.options, ans.log_odds):
+            key = option.key()
+            sums[key] = sums.get(key, 0.0) + value
+            counts[key] = counts.get(key, 0) + 1
+        n += 1
+        if progress:
+            progress()
+    if not n:
+        raise KgcError("no usable pairs to estimate the prior from")
+    return {"kind": KIND, "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "schema": qa.schema.name,
+            "pairs": n, "seconds": round(time.perf_counter() - start, 2),
+            "log_odds": {k: round(sums[k] / counts[k], 6) for k in sorted(sums)}}
+
+
+def save(prior: dict, path: str | Path) -> None:
+    Path(path).write_bytes(orjson.dumps(prior, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def load(path: str | Path) -> dict:
+    """A prior saved by `save`; KgcError with one line for anything else."""
+    try:
+        prior = orjson.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise KgcError(f"prior {path}: no such file") from None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise KgcError(f"prior {path}: cannot read it as JSON ({exc})") from None
+    if not isinstance(prior, dict) or prior.get("kind") != KIND or not isinstance(prior.get("log_odds"), dict):
+        raise KgcError(f"prior {path}: not a kgc-lite entail prior (make one with `kgc-lite qa4re --prior-from "
+                       "PAIRS --save-prior FILE`)")
+    bad = [k for k, v in prior["log_odds"].items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
+    if bad:
+        raise KgcError(f"prior {path}: log_odds[{bad[0]!r}] is not a number")
+    return prior
+
+
+def check_matches(prior: dict, model_name: str, model_sha256: str | None, schema_name: str) -> None:
+    """A prior measures one model on one relation set; refuse it for another (one line, KgcError)."""
+    if prior.get("model_sha256") and model_sha256 and prior["model_sha256"] != model_sha256:
+        raise KgcError(f"the prior was estimated with model {prior.get('model')} (sha256 "
+                       f"{str(prior['model_sha256'])[:12]}…), not {model_name}; estimate one for this model")
+    if prior.get("schema") != schema_name:
+        raise KgcError(f"the prior was estimated for relation set {prior.get('schema')!r}, not {schema_name!r}")
