@@ -74,6 +74,7 @@ def qa4re_command(
     An untuned chat model as the judge (--answer entail -m qwen2.5-coder-1.5b-instruct) says yes to nearly every
     statement; estimate its prior once on your own unlabeled pairs and reuse it:
 
+    \b
         kgc-lite qa4re -s mine.toml -m M --answer entail --prior-from sample.jsonl --save-prior prior.json
         kgc-lite qa4re -s mine.toml -m M --answer entail --prior prior.json pairs.jsonl
     """
