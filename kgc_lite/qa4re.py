@@ -510,10 +510,13 @@ class QA4RE:
             logits = self.engine.next_logits(tokens)
             log_odds[i] = (np.logaddexp.reduce(logits[self.yes_ids].astype(np.float64))
                            - np.logaddexp.reduce(logits[self.no_ids].astype(np.float64)))
-        score = log_odds - self._prior_offsets(pair, options) if self.prior else log_odds
-        best = int(np.argmax(score))
-        p = 1.0 / (1.0 + np.exp(-score))
         yes = 1.0 / (1.0 + np.exp(-log_odds))
+        if self.prior:
+            score = log_odds - self._prior_offsets(pair, options)
+            p = 1.0 / (1.0 + np.exp(-score))
+        else:
+            score, p = log_odds, yes
+        best = int(np.argmax(score))
         return Answer(options, options[best], [float(x) for x in p / p.sum()], total, [float(x) for x in yes],
                       [float(x) for x in log_odds])
 

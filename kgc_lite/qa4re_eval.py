@@ -87,7 +87,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         unlabeled = [Pair(ex.id, ex.text, ex.head, ex.tail) for ex in semeval_pairs("train", prior_pairs, seed,
                                                                                      data_root)]
         qa.use_prior(estimate(qa, unlabeled))
-        prior_desc = {"split": "train", "pairs": prior_pairs, "seed": seed, "labels_read": False, **qa.prior}
+        prior_desc = {"split": "train", "seed": seed, "labels_read": False, **qa.prior}
     stats0 = replace(qa.engine.stats)
     gold, pred, plain, rows = [], [], [], []
     start = time.perf_counter()
@@ -111,7 +111,8 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
               **semeval_scores(gold, pred),
               "predicted_other": sum(1 for p in pred if p == OTHER),
               "prior": prior_desc,
-              "without_prior": _headline(gold, plain) if qa.prior else None,
+              "without_prior": ({**_headline(semeval_scores(gold, plain)), "predicted_other": plain.count(OTHER)}
+                                if qa.prior else None),
               "letter_histogram": _histogram(r["letter"] for r in rows),
               "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
               "pairs_per_s": round(len(items) / seconds, 3) if seconds else None,
@@ -122,11 +123,9 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
     return result
 
 
-def _headline(gold: list[str], pred: list[str]) -> dict:
-    """The summary scores of semeval_scores (no per-relation table) and how often Other was predicted."""
-    scores = semeval_scores(gold, pred)
-    del scores["per_relation"]
-    return {**scores, "predicted_other": sum(1 for p in pred if p == OTHER)}
+def _headline(scores: dict) -> dict:
+    """A scores dict without its per-relation table (the without-prior summary of a run)."""
+    return {k: v for k, v in scores.items() if k != "per_relation"}
 
 
 def _row(pair_id: str, gold, pred, ans: Answer) -> dict:
@@ -235,7 +234,6 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
     return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
             "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
             "answer": qa.answer_mode, "option_order": _order(qa), **choice_scores(gold, pred),
-            "without_prior": ({k: v for k, v in choice_scores(gold, plain).items() if k != "per_relation"}
-                              if qa.prior else None),
+            "without_prior": _headline(choice_scores(gold, plain)) if qa.prior else None,
             "letter_histogram": _histogram(r["letter"] for r in rows),
             "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 3) if seconds else None}

@@ -45,7 +45,7 @@ def main(result_path: str, predictions_path: str) -> None:
         s = semeval_scores(gold, pred)
         print(f"  {name:68} {s['micro_f1_directed']:6.2f} ({s['micro_p_directed']:.2f} / "
               f"{s['micro_r_directed']:.2f})  {s['official_macro_f1']:6.2f}  {pred.count('Other'):4d}")
-    if any(choose(rows, prior)[i] != r["pred"] for i, r in enumerate(rows)):
+    if choose(rows, prior) != [r["pred"] for r in rows]:
         sys.exit("the run's predictions differ from its prior's rescoring: check the files belong together")
 
 

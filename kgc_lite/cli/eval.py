@@ -387,8 +387,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
         counter = Progress("prior pairs", progress, total=len(unlabeled))
         qa.use_prior(estimate(qa, [pair for pair, _ in unlabeled], counter.tick))  # the labels stay unread
         counter.done()
-        desc["prior"] = {"drawn_from": "the scored data", "pairs": prior_pairs, "seed": seed + 1,
-                         "labels_read": False, **qa.prior}
+        desc["prior"] = {"drawn_from": "the scored data", "seed": seed + 1, "labels_read": False, **qa.prior}
     run_list = []
     for s in range(seed, seed + runs):
         qa.seed = s
