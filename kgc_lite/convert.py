@@ -475,7 +475,12 @@ def adapter_dir(spec) -> Path:
 def build_registry_model(spec) -> Path:
     """Build a fine-tuned registry model into home()/models/NAME.gguf: verify the adapter's hash, resolve (and
     verify) the base, merge, quantize to spec.quant, then check the result against spec.sha256. Takes a few
-    seconds for a 135M model; later runs find the file in the cache."""
+    seconds for a 135M model; later runs find the file in the cache.
+
+    Safe when several processes start at once (a test run beside a user's command): builders take turns under a
+    lock file, one that waited finds the file built and checks it instead of building again, and the file is
+    built under a temporary name and renamed into place whole, so no reader ever sees half of it. A file that
+    fails its check (built from an older adapter) is rebuilt."""
     from .data import file_sha256
     from .models import home, resolve, verify_file
     folder = adapter_dir(spec)
@@ -486,13 +491,45 @@ def build_registry_model(spec) -> Path:
         raise KgcError(f"model {spec.name!r}: adapter {weights} does not match its sha256 in models.toml")
     if not spec.base:
         raise KgcError(f"model {spec.name!r} has an adapter but no base in models.toml")
-    base = resolve(spec.base)
     out = home() / "models" / f"{spec.name}.gguf"
-    merge_and_quantize(base.path, folder, out, spec.quant)
-    try:
-        verify_file(out, spec.sha256, spec.name)
-    except KgcError:
-        out.unlink(missing_ok=True)
-        raise KgcError(f"model {spec.name!r}: the merged file built from {spec.base} + {folder.name} does not "
-                       "match its sha256 in models.toml (a different llama.cpp build may quantize differently)") from None
+    with _exclusive(out):
+        if out.exists():
+            try:
+                verify_file(out, spec.sha256, spec.name)
+                return out  # built by another process while this one waited
+            except KgcError:
+                pass  # stale: build it again
+        base = resolve(spec.base)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{spec.name}.") as tmp:
+            built = merge_and_quantize(base.path, folder, Path(tmp) / out.name, spec.quant)
+            if spec.sha256 and file_sha256(built) != spec.sha256:
+                raise KgcError(f"model {spec.name!r}: the merged file built from {spec.base} + {folder.name} does "
+                               "not match its sha256 in models.toml (a different llama.cpp build may quantize "
+                               "differently)")
+            os.replace(built, out)
     return out
+
+
+class _exclusive:
+    """An exclusive advisory lock on PATH.lock for the duration of a `with` (fcntl.flock; where fcntl does not
+    exist, as on Windows, no lock, and the rename into place alone keeps half-built files out of sight)."""
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(path.name + ".lock")
+        self.handle = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.handle = open(self.path, "a+b")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.close()  # closing releases the lock
+            self.handle = None
+        return False

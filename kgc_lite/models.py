@@ -226,8 +226,7 @@ def resolve(model: str | None) -> ResolvedModel:
             return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
         except KgcError:  # built from an older adapter (kgc-lite was upgraded): build it again
             from .convert import build_registry_model
-            path.unlink(missing_ok=True)
-            path = build_registry_model(spec)
+            path = build_registry_model(spec)  # rechecks under the build lock, replaces the file whole
     return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
 
 

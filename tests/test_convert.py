@@ -250,3 +250,43 @@ def test_registry_model_builds_and_verifies(tmp_path, monkeypatch):
     r = models.resolve(spec.name)
     assert r.path == tmp_path / "models" / f"{spec.name}.gguf" and r.sha256 == spec.sha256
     assert models.resolve(spec.name).path == r.path  # second time: from the cache
+
+
+def test_registry_model_build_takes_turns_and_replaces_whole(tmp_path, monkeypatch):
+    """A builder waits while another holds the build lock (nothing of its own appears meanwhile), and a stale file
+    at the final path is replaced whole by a verified one."""
+    import fcntl
+    import threading
+    import time
+    from kgc_lite import models
+    default, specs = models.load_registry()
+    tuned = [s for s in specs.values() if s.adapter]
+    if not tuned:
+        pytest.skip("no fine-tuned model in models.toml")
+    spec = tuned[0]
+    monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
+    folder = tmp_path / "models"
+    folder.mkdir()
+    final = folder / f"{spec.name}.gguf"
+    final.write_bytes(b"GGUF" + bytes(1000))  # an older build: the right header, the wrong content
+    lock = folder / f"{spec.name}.gguf.lock"
+    result: dict = {}
+
+    def build():
+        try:
+            result["resolved"] = models.resolve(spec.name)
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    with open(lock, "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process is building
+        worker = threading.Thread(target=build)
+        worker.start()
+        time.sleep(1.5)
+        assert worker.is_alive(), result
+        assert sorted(p.name for p in folder.iterdir()) == sorted([final.name, lock.name])  # no temp file yet
+        assert final.stat().st_size == 1004
+    worker.join(300)
+    assert "error" not in result, result.get("error")
+    assert result["resolved"].path == final and result["resolved"].sha256 == spec.sha256
+    assert sorted(p.name for p in folder.iterdir()) == sorted([final.name, lock.name])  # the temp folder is gone
