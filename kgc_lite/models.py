@@ -56,6 +56,9 @@ class ModelSpec:
     # How the model was trained to answer QA4RE questions: "logits" (a letter; the default) or "entail" (yes or
     # no to one option statement at a time); `kgc-lite qa4re` uses it unless --answer says otherwise.
     qa4re_answer: str | None = None
+    # Entail answers: how many of the written yes/no demonstrations (qa4re.ENTAIL_EXAMPLES) come before each
+    # question; for untuned chat models (a fine-tuned entail model was trained without them).
+    entail_examples: int = 0
     # Trained to find the entity pairs a sentence relates, whatever the relation (the built-in `pairs` schema):
     # stage 1 of `extract --two-stage` uses the first registry model marked so.
     pair_finder: bool = False

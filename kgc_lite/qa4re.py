@@ -18,12 +18,15 @@ The order is the schema's (relation by relation, forward before reverse, none la
 With `permutations` K > 1 each question is asked in K orders (the order above and evenly spread cyclic shifts of
 it) and each option's probability is averaged over them, which cancels a preference for letters or positions.
 
-Training questions are built in kgc_lite/qa4re_data.py, scoring is in kgc_lite/qa4re_eval.py.
+Pairs are read from files in kgc_lite/qa4re_input.py, training questions are built in kgc_lite/qa4re_data.py,
+scoring is in kgc_lite/qa4re_eval.py, and the entail prior is kgc_lite/qa4re_prior.py.
 
 A third way, "entail", asks about one statement at a time ("Statement: cable causes fire. Can the statement be
 inferred from the sentence? Answer yes or no.") and picks the option whose "yes" is most probable. It is free of
-option order by construction, and it needs a model trained that way (`kgc-lite train --task qa4re --answer
-entail`); the instruction and sentence are evaluated once per pair, then only each statement's tokens.
+option order by construction. A 135M model needs training for it (`kgc-lite train --task qa4re --answer
+entail`); an untuned 1.5B chat model answers it zero-shot, optionally after a few written yes/no demonstrations
+(ENTAIL_EXAMPLES, `--entail-examples`). The instruction and sentence are evaluated once per pair, then only each
+statement's tokens.
 
 Two letter answers, which agree by construction (same letter tokens, same logits):
 - "logits" (default): one forward pass, then the logits of the offered letters; softmax over them is the
@@ -37,17 +40,14 @@ the same sentence.
 from __future__ import annotations
 
 import random
-import re
 import string
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import orjson
 
 from .errors import InputError, KgcError
-from .inputs import BadRecord, open_source
+from .inputs import BadRecord
 from .prompts import _assistant_open, _turn
 from .schema import Schema, load_schema
 
@@ -60,6 +60,21 @@ ENTAIL_QUESTION = "Can the statement be inferred from the sentence? Answer yes o
 YES, NO = "yes", "no"  # what the entail models are trained to answer
 # An untuned chat model answers "Yes" / "No" (Qwen2.5 puts over 90% of its mass there), so P(yes) counts both
 # casings of each word: P(yes) = (p(yes) + p(Yes)) / (p(yes) + p(Yes) + p(no) + p(No)).
+# Written yes/no demonstrations for entail answers (`--entail-examples N` asks with the first N as earlier chat
+# turns). Written for kgc-lite: no sentence of SemEval or FewRel, and relation kinds that are none of SemEval's
+# (employment, authorship, a plausible fact the sentence does not state); yes and no alternate, one "no" is a
+# reversed direction. They show an untuned chat model that "no" is a common answer; a model fine-tuned on entail
+# questions was trained without them and should be asked without them (models.toml entail_examples, default 0).
+ENTAIL_EXAMPLES = (
+    ("Last spring the museum hired Ana Ruiz to restore its collection of old maps.",
+     "Ana Ruiz works for the museum", YES),
+    ("Last spring the museum hired Ana Ruiz to restore its collection of old maps.",
+     "the museum works for Ana Ruiz", NO),
+    ("The novel, set in a small fishing village, was written by a retired teacher.",
+     "the novel was written by a retired teacher", YES),
+    ("The newspaper's front page covered the river floods and the mayor's election.",
+     "the mayor lives near the river", NO),
+)
 NONE_TEMPLATE = "{head} has no known relations to {tail}"
 OTHER = "Other"  # SemEval's label for none of the above
 
@@ -188,10 +203,22 @@ class QAPrompt:
 
 class EntailPrompt(QAPrompt):
     """One option statement at a time, answered yes or no (the "entail" answer mode): the instruction and the
-    sentence come first, so their KV cache serves every statement of the pair."""
+    sentence come first, so their KV cache serves every statement of the pair. With `examples` N, the first N
+    ENTAIL_EXAMPLES come before as earlier chat turns, laid out as the question itself; they are part of the
+    prefix, evaluated once for all pairs."""
+
+    def __init__(self, fmt: str = "chatml", examples: int = 0):
+        super().__init__(fmt)
+        if not 0 <= examples <= len(ENTAIL_EXAMPLES):
+            raise ValueError(f"entail examples: 0 to {len(ENTAIL_EXAMPLES)}")
+        self.examples = examples
 
     def prefix(self) -> str:
-        return f"{self._open}{ENTAIL_INSTRUCTION}\nSentence:"
+        shots = "".join(_turn(self.fmt, "user", f"{ENTAIL_INSTRUCTION}\nSentence: {text}"
+                                                f"{self.options([_Stated(statement)])}")
+                        + _turn(self.fmt, "assistant", answer)
+                        for text, statement, answer in ENTAIL_EXAMPLES[:self.examples])
+        return f"{shots}{self._open}{ENTAIL_INSTRUCTION}\nSentence:"
 
     @staticmethod
     def options(options: list[Option]) -> str:
@@ -199,171 +226,10 @@ class EntailPrompt(QAPrompt):
         return f"\nStatement: {' '.join(option.statement.split())}\n{ENTAIL_QUESTION}"
 
 
-# -- reading pairs ------------------------------------------------------------------------------------------------
-_MARKUP = re.compile(r"<e([12])>(.*?)</e\1>", re.S)
-_SEMEVAL_LINE = re.compile(r'^\s*(\d+)\s*\t\s*"(.*)"\s*$', re.S)
-
-
-def parse_markup(marked: str) -> tuple[str, str, str]:
-    """(text, e1, e2) from a sentence with <e1>…</e1> and <e2>…</e2> markup; InputError if either is missing."""
-    found: dict[str, str] = {}
-    out = []
-    pos = 0
-    for m in _MARKUP.finditer(marked):
-        out.append(marked[pos:m.start()])
-        out.append(m.group(2))
-        pos = m.end()
-        if m.group(1) in found:
-            raise InputError(f"<e{m.group(1)}> is marked twice")
-        found[m.group(1)] = m.group(2)
-    out.append(marked[pos:])
-    missing = [f"<e{k}>…</e{k}>" for k in "12" if k not in found]
-    if missing:
-        raise InputError(f"missing {' and '.join(missing)} markup")
-    return "".join(out), found["1"], found["2"]
-
-
-def pair_from_record(record: object, fallback_id: str) -> Pair:
-    """A Pair from a JSON record: {"id"?, "text", "head", "tail", "head_type"?, "tail_type"?, "schema"?};
-    also SemEval's own keys ("sentence", "e1", "e2", "sentence_marked") and <e1>/<e2> markup in "text"."""
-    if not isinstance(record, dict):
-        raise InputError(f"{fallback_id}: expected a JSON object")
-    rid = record.get("id", fallback_id)
-    if not isinstance(rid, (str, int)) or isinstance(rid, bool):
-        raise InputError(f'{fallback_id}: "id" must be a string or a number')
-    rid = str(rid)
-    text = record.get("text", record.get("sentence"))
-    head = record.get("head", record.get("e1"))
-    tail = record.get("tail", record.get("e2"))
-    marked = record.get("sentence_marked")
-    if marked is None and isinstance(text, str) and head is None and tail is None and "<e1>" in text:
-        marked = text
-    if head is None and tail is None and isinstance(marked, str):
-        try:
-            text, head, tail = parse_markup(marked)
-        except InputError as exc:
-            raise InputError(f"record {rid}: {exc}") from None
-    if not isinstance(text, str):
-        raise InputError(f'record {rid}: missing "text"')
-    for key, value in (("head", head), ("tail", tail)):
-        if value is None:
-            raise InputError(f'record {rid}: missing "{key}"')
-        if not isinstance(value, str):
-            raise InputError(f'record {rid}: "{key}" must be a string')
-    types = {}
-    for key in ("head_type", "tail_type", "schema"):
-        value = record.get(key)
-        if value is not None and not isinstance(value, str):
-            raise InputError(f'record {rid}: "{key}" must be a string')
-        types[key] = value or None
-    extra = {"gold": record["label"]} if isinstance(record.get("label"), str) else {}
-    pair = Pair(rid, text, head, tail, types["head_type"], types["tail_type"], types["schema"], extra)
-    check_pair(pair)
-    return pair
-
-
-def pair_from_line(line: str, fallback_id: str) -> Pair:
-    """A Pair from a non-JSON line: a sentence with <e1>/<e2> markup, or SemEval's `ID<TAB>"sentence"`."""
-    rid = fallback_id
-    m = _SEMEVAL_LINE.match(line)
-    if m:
-        rid, line = m.group(1), m.group(2)
-    if "<e1>" not in line and "<e2>" not in line:
-        raise InputError(f"{fallback_id}: neither a JSON record nor a sentence with <e1>…</e1> <e2>…</e2> markup")
-    try:
-        text, head, tail = parse_markup(line.strip())
-    except InputError as exc:
-        raise InputError(f"record {rid}: {exc}") from None
-    pair = Pair(rid, text, head, tail)
-    check_pair(pair)
-    return pair
-
-
-def _lines(sources: list[str]) -> Iterator[tuple[str, int, str]]:
-    """(source name, line number, line) for every non-empty line; raises KgcError for unreadable sources."""
-    for source in sources or ["-"]:
-        with open_source(source) as (stream, where):
-            seen = False
-            for lineno, raw in enumerate(stream, 1):
-                if not raw.strip():
-                    continue
-                seen = True
-                try:
-                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-                except UnicodeDecodeError as exc:
-                    yield where, lineno, BadRecord(f"{Path(where).name}:{lineno}",
-                                                   f"{where}:{lineno}: not valid UTF-8 (byte {exc.start})")
-                    continue
-                yield where, lineno, line
-            if not seen:
-                raise InputError(f"{where}: empty input")
-
-
-def read_pairs(sources: list[str]) -> Iterator[Pair | BadRecord]:
-    """Pairs from JSONL records or marked-up sentence lines, in files or stdin ('-'); bad lines as BadRecord."""
-    for where, lineno, line in _lines(sources):
-        if isinstance(line, BadRecord):
-            yield line
-            continue
-        fallback = f"{Path(where).name}:{lineno}"
-        try:
-            if line.lstrip().startswith("{"):
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    raise InputError(f"{where}:{lineno}: not valid JSON") from None
-                yield pair_from_record(record, fallback)
-            else:
-                yield pair_from_line(line, fallback)
-        except InputError as exc:
-            rid = fallback
-            if line.lstrip().startswith("{"):
-                try:
-                    rid = str(orjson.loads(line).get("id", fallback))
-                except (orjson.JSONDecodeError, AttributeError):
-                    pass
-            yield BadRecord(rid, f"{where}:{lineno}: {exc}" if not str(exc).startswith(where) else str(exc))
-
-
-def read_extract_output(sources: list[str]) -> Iterator[Pair | BadRecord]:
-    """Pairs to verify from `kgc-lite extract` output: one per extracted triplet, in the extracted direction.
-
-    The extracted relation is kept in the pair's extra fields and compared with the QA4RE answer.
-    """
-    for where, lineno, line in _lines(sources):
-        if isinstance(line, BadRecord):
-            yield line
-            continue
-        fallback = f"{Path(where).name}:{lineno}"
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield BadRecord(fallback, f"{where}:{lineno}: not valid JSON")
-            continue
-        if not isinstance(record, dict):
-            yield BadRecord(fallback, f"{where}:{lineno}: expected a JSON object")
-            continue
-        rid = str(record.get("id", fallback))
-        if "error" in record:
-            yield BadRecord(rid, f"{where}:{lineno}: extract reported an error: {record['error']}")
-            continue
-        text, trips = record.get("text"), record.get("triplets")
-        if not isinstance(text, str) or not isinstance(trips, list):
-            yield BadRecord(rid, f'{where}:{lineno}: not extract output (needs "text" and "triplets")')
-            continue
-        for i, t in enumerate(trips):
-            extra = {"chunk": record.get("chunk"), "triplet": i}
-            if not isinstance(t, dict) or not all(isinstance(t.get(k), str) for k in ("head", "relation", "tail")):
-                yield BadRecord(rid, f"{where}:{lineno}: triplet {i} needs head, relation and tail strings")
-                continue
-            extra["extracted_relation"] = t["relation"]
-            pair = Pair(rid, text, t["head"], t["tail"], t.get("head_type"), t.get("tail_type"), None, extra)
-            try:
-                check_pair(pair)
-            except InputError as exc:
-                yield BadRecord(rid, f"{where}:{lineno}: triplet {i}: {exc}")
-                continue
-            yield pair
+@dataclass(frozen=True)
+class _Stated:
+    """A demonstration's statement, in the place of an Option for EntailPrompt.options."""
+    statement: str
 
 
 # -- answering ----------------------------------------------------------------------------------------------------
@@ -386,9 +252,12 @@ class QA4RE:
 
     def __init__(self, model: str | None = None, schema: Schema | str = "semeval", answer: str | None = None,
                  shuffle: bool = False, seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None,
-                 n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1, prior: dict | None = None):
+                 n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1, prior: dict | None = None,
+                 entail_examples: int | None = None):
         """answer: logits, grammar or entail; None: the model's own (models.toml qa4re_answer), else logits.
-        prior: an entail prior (kgc_lite/qa4re_prior.py) for this model and relation set, or None."""
+        prior: an entail prior (kgc_lite/qa4re_prior.py) for this model and relation set, or None.
+        entail_examples: written yes/no demonstrations before each entail question (ENTAIL_EXAMPLES); None: the
+        model's own (models.toml entail_examples, default 0)."""
         from .engine import Engine
         from .models import resolve
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
@@ -407,13 +276,19 @@ class QA4RE:
             raise KgcError("--permutations averages letter probabilities over option orders: it needs --answer "
                            "logits (entail answers do not depend on the order)")
         self.permutations = permutations
+        shots = self.model.spec.entail_examples if entail_examples is None else entail_examples
+        if not 0 <= shots <= len(ENTAIL_EXAMPLES):
+            raise KgcError(f"--entail-examples must be 0 to {len(ENTAIL_EXAMPLES)} (got {shots})")
+        if entail_examples and answer != "entail":
+            raise KgcError("--entail-examples are yes/no demonstrations for entail answers (--answer entail)")
+        self.entail_examples = shots if answer == "entail" else 0
         self.prior: dict | None = None
         if prior is not None:
             self.use_prior(prior)
         self.shuffle = shuffle
         self.seed = seed
         fmt = self.model.spec.prompt_format
-        self.prompt = EntailPrompt(fmt) if answer == "entail" else QAPrompt(fmt)
+        self.prompt = EntailPrompt(fmt, self.entail_examples) if answer == "entail" else QAPrompt(fmt)
         self.engine = engine or Engine(self.model.path, n_ctx=n_ctx or min(self.model.spec.context, 2048),
                                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self._prefix = self.engine.tokenize(self.prompt.prefix(), bos=True)
@@ -430,7 +305,7 @@ class QA4RE:
             from .qa4re_prior import check_matches
             if self.answer_mode != "entail":
                 raise KgcError("a prior is for entail answers (--answer entail)")
-            check_matches(prior, self.model.spec.name, self.model.sha256, self.schema.name)
+            check_matches(prior, self.model.spec.name, self.model.sha256, self.schema.name, self.entail_examples)
         self.prior = prior
 
     def _casings(self, word: str) -> list[int]:

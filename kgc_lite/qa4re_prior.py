@@ -14,8 +14,8 @@ divide it out), applied to statements rather than letters. A prior is estimated 
 (`kgc-lite qa4re --prior-from pairs.jsonl --save-prior prior.json`, or `kgc-lite eval --prior-pairs N`) and
 stored as JSON:
 
-    {"kind": "kgc-lite entail prior", "model": ..., "model_sha256": ..., "schema": ..., "pairs": N,
-     "log_odds": {"Cause-Effect": 0.02, "Cause-Effect(e2,e1)": 0.18, ..., "Other": -0.81}}
+    {"kind": "kgc-lite entail prior", "model": ..., "model_sha256": ..., "schema": ..., "entail_examples": 0,
+     "pairs": N, "log_odds": {"Cause-Effect": 0.02, "Cause-Effect(e2,e1)": 0.18, ..., "Other": -0.81}}
 
 (those three are Qwen2.5-Coder-1.5B-Instruct's, over 200 SemEval train pairs; results/README.md, stop 24).
 """
@@ -63,7 +63,7 @@ def estimate(qa, pairs: Iterable, progress=None) -> dict:
     if not n:
         raise KgcError("no usable pairs to estimate the prior from")
     return {"kind": KIND, "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "schema": qa.schema.name,
-            "pairs": n, "seconds": round(time.perf_counter() - start, 2),
+            "entail_examples": qa.entail_examples, "pairs": n, "seconds": round(time.perf_counter() - start, 2),
             "log_odds": {k: round(sums[k] / counts[k], 6) for k in sorted(sums)}}
 
 
@@ -88,10 +88,15 @@ def load(path: str | Path) -> dict:
     return prior
 
 
-def check_matches(prior: dict, model_name: str, model_sha256: str | None, schema_name: str) -> None:
-    """A prior measures one model on one relation set; refuse it for another (one line, KgcError)."""
+def check_matches(prior: dict, model_name: str, model_sha256: str | None, schema_name: str,
+                  entail_examples: int = 0) -> None:
+    """A prior measures one model on one relation set, asked with a number of demonstrations; refuse it for
+    another (one line, KgcError)."""
     if prior.get("model_sha256") and model_sha256 and prior["model_sha256"] != model_sha256:
         raise KgcError(f"the prior was estimated with model {prior.get('model')} (sha256 "
                        f"{str(prior['model_sha256'])[:12]}…), not {model_name}; estimate one for this model")
     if prior.get("schema") != schema_name:
         raise KgcError(f"the prior was estimated for relation set {prior.get('schema')!r}, not {schema_name!r}")
+    if prior.get("entail_examples", 0) != entail_examples:
+        raise KgcError(f"the prior was estimated with {prior.get('entail_examples', 0)} entail examples, not "
+                       f"{entail_examples}; estimate one with the same --entail-examples")

@@ -6,33 +6,44 @@
 #   THREADS=2 scripts/eval_qwen_judge.sh semeval   # issue 11: zero-shot QA4RE, 600 seeded SemEval test pairs
 #   THREADS=2 scripts/eval_qwen_judge.sh semeval-prior  # the same, answering relative to the model's prior for
 #                                                  # each statement, estimated over 200 unlabeled train pairs
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval-shots  # semeval-prior after 4 written yes/no demonstrations
+#                                                  # (--entail-examples 4; stop 25)
 #   THREADS=2 scripts/eval_qwen_judge.sh dev       # issue 14: two stages on the 800 development sentences
 #   THREADS=2 scripts/eval_qwen_judge.sh fewrel    # issue 11: held-out FewRel relations as multiple choice
 #   THREADS=2 scripts/eval_qwen_judge.sh test      # issue 14: two stages on the held-out test relations
 #
+# Stops 23-24 asked without demonstrations; since stop 25 the model's default is 4 (models.toml entail_examples),
+# so the targets that reproduce those files say --entail-examples 0.
 # dev needs runs/dev800 (scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 800 --out runs/dev800).
 set -euo pipefail
 Q=${MODEL:-qwen2.5-coder-1.5b-instruct}
 TAG=${TAG:-qwen2.5-coder-1.5b}
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")/.."
-case "${1:?semeval, semeval-prior, dev, fewrel or test}" in
+case "${1:?semeval, semeval-prior, semeval-shots, dev, fewrel or test}" in
 semeval)
-  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail -t "$THREADS" \
+  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 0 -t "$THREADS" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_sample600.json" ;;
 semeval-prior)
-  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --prior-pairs 200 -t "$THREADS" \
+  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 0 --prior-pairs 200 \
+    -t "$THREADS" \
     --save-predictions "runs/semeval_test600_${TAG}_prior200.jsonl" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_prior200_sample600.json" ;;
+semeval-shots)
+  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 4 --prior-pairs 200 \
+    -t "$THREADS" --save-predictions "runs/semeval_test600_${TAG}_shots4_prior200.jsonl" \
+    -o "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_prior200_sample600.json" ;;
 dev)
   kgc-lite eval --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json --two-stage --qa-model "$Q" \
-    -t "$THREADS" --save-predictions "runs/dev800_${TAG}.jsonl" \
+    --entail-examples 0 -t "$THREADS" --save-predictions "runs/dev800_${TAG}.jsonl" \
     -o "results/two_stage_fewrel_unseen_10_seed_0_dev800_${TAG}.json" ;;
 fewrel)
-  kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re --sample 600 -m "$Q" --answer entail -t "$THREADS" \
+  kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re --sample 600 -m "$Q" --answer entail --entail-examples 0 \
+    -t "$THREADS" \
     -o "results/qa4re_fewrel_unseen_5_seed_0_${TAG}_sample600.json" ;;
 test)
-  kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" -t "$THREADS" \
+  kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" --entail-examples 0 \
+    -t "$THREADS" \
     -o "results/two_stage_fewrel_unseen_5_seed_0_${TAG}.json" ;;
-*) echo "usage: $0 semeval|semeval-prior|dev|fewrel|test" >&2; exit 2 ;;
+*) echo "usage: $0 semeval|semeval-prior|semeval-shots|dev|fewrel|test" >&2; exit 2 ;;
 esac

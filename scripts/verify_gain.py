@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite import evaluate as ev  # noqa: E402
 from kgc_lite.data import load_gold, load_split  # noqa: E402
-from kgc_lite.qa4re import QA4RE, BadRecord, read_extract_output  # noqa: E402
+from kgc_lite.qa4re import QA4RE, BadRecord  # noqa: E402
+from kgc_lite.qa4re_input import read_extract_output  # noqa: E402
 from kgc_lite.schema import load_schema  # noqa: E402
 
 

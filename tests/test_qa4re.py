@@ -12,8 +12,8 @@ import pytest
 from kgc_lite.data import data_dir
 from kgc_lite.errors import InputError, KgcError
 from kgc_lite.inputs import BadRecord
-from kgc_lite.qa4re import (LETTERS, OTHER, QA4RE, Pair, QAPrompt, build_options, find_option, parse_markup, read_pairs,
-                            read_extract_output)
+from kgc_lite.qa4re import LETTERS, OTHER, QA4RE, Pair, QAPrompt, build_options, find_option
+from kgc_lite.qa4re_input import parse_markup, read_extract_output, read_pairs
 from kgc_lite.qa4re_data import training_pairs, training_questions, wikidata_template
 from kgc_lite.qa4re_eval import choice_scores, semeval_scores
 from kgc_lite.schema import load_schema

@@ -141,3 +141,34 @@ def test_eval_multiple_choice_with_a_prior_of_the_unlabeled_pairs(tmp_path):
     assert prior["model"] == "smollm2-135m-qa4re-entail" and doc["config"]["prior_pairs"] == 3
     m = doc["runs"][0]["metrics"]
     assert m["n"] == 4 and set(m["without_prior"]) == {"accuracy", "macro_f1", "predicted_none"}
+
+
+def test_entail_examples_come_first_laid_out_as_questions(engine, default_model, entail):
+    """The written demonstrations are earlier chat turns in exactly the question's layout, evaluated with the
+    prefix; they reach the model, and a prior estimated without them is refused with them."""
+    from kgc_lite.qa4re import ENTAIL_EXAMPLES, EntailPrompt, _Stated
+    assert [answer for *_, answer in ENTAIL_EXAMPLES] == ["yes", "no", "yes", "no"]
+    plain, shots = EntailPrompt("chatml"), EntailPrompt("chatml", 2)
+    turns = "".join(plain.text(text, [_Stated(statement)]) + answer + "<|im_end|>\n"
+                    for text, statement, answer in ENTAIL_EXAMPLES[:2])
+    assert shots.prefix() == turns + plain.prefix()
+    with_shots = QA4RE(schema=load_schema("conll04"), engine=engine, resolved=default_model, answer="entail",
+                       entail_examples=4)
+    assert with_shots.entail_examples == 4 and len(with_shots._prefix) > len(entail._prefix) + 100
+    assert not np.allclose(with_shots.ask(PAIRS[0]).log_odds, entail.ask(PAIRS[0]).log_odds, atol=1e-3)
+    prior = qa4re_prior.estimate(entail, PAIRS[:1])
+    assert prior["entail_examples"] == 0
+    with pytest.raises(KgcError, match="estimated with 0 entail examples, not 4"):
+        with_shots.use_prior(prior)
+    with pytest.raises(KgcError, match="for entail answers"):
+        QA4RE(schema="conll04", engine=engine, resolved=default_model, answer="logits", entail_examples=2)
+    with pytest.raises(KgcError, match="0 to 4"):
+        QA4RE(schema="conll04", engine=engine, resolved=default_model, answer="entail", entail_examples=5)
+
+
+def test_entail_examples_cli_errors():
+    for args in (["eval", "-d", "conll04", "--entail-examples", "2"],
+                 ["qa4re", "--answer", "entail", "--entail-examples", "5"]):
+        r = run_cli(*args, input=b"")
+        assert r.returncode == 2, (args, r.stderr)
+        assert b"Traceback" not in r.stderr and b"entail-examples" in r.stderr

@@ -14,6 +14,7 @@ from ..data import (SPLITS, TRIPLET_SETS, ZERO_RTE_SETS, data_dir, detokenize_ex
 from ..errors import KgcError
 from ..grammar import ENTITY_MODES
 from ..prompts import STYLES
+from ..qa4re import ENTAIL_EXAMPLES
 from . import RETOKENIZE_OPTION, Progress, app, fail
 
 DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
@@ -162,6 +163,11 @@ def eval_command(
                                               "the train split; --qa4re: of the scored data itself, drawn with "
                                               "seed --seed + 1), answer relative to it, and also score the "
                                               "answers without it (kgc_lite/qa4re_prior.py)."),
+    entail_examples: Optional[int] = typer.Option(None, "--entail-examples", min=0,
+                                                  max=len(ENTAIL_EXAMPLES), help="QA4RE with entail "
+                                                  "answers and the --two-stage judge: N (0-4) written yes/no "
+                                                  "demonstrations before each question (default: the model's, "
+                                                  "models.toml entail_examples)."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -185,18 +191,20 @@ def eval_command(
         _check_choice(split, SPLITS, "--split")
     if gloss and not (qa4re or two_stage):
         raise fail("--gloss states the options of --qa4re or --two-stage", 2)
-    if prior_pairs and not (dataset == "semeval" or qa4re):
+    if prior_pairs is not None and not (dataset == "semeval" or qa4re):
         raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
+    if entail_examples is not None and not (dataset == "semeval" or qa4re or two_stage):
+        raise fail("--entail-examples is for entail answers: --dataset semeval, --qa4re or --two-stage", 2)
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
-                             permutations, save_predictions, answer, prior_pairs)
+                             permutations, save_predictions, answer, prior_pairs, entail_examples)
     if qa4re:
         if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
                             shuffle is not False, permutations, save_predictions, progress, answer, gloss,
-                            prior_pairs)
+                            prior_pairs, entail_examples)
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
@@ -244,7 +252,8 @@ def eval_command(
         from ..two_stage import TwoStage
         extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
                              options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
-                             n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss)
+                             n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss,
+                             entail_examples=entail_examples)
         stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
                                     **({"reader_model": ev.model_info(extractor.reader.model, extractor.reader.engine)}
                                        if extractor.reader else {}),
@@ -253,7 +262,7 @@ def eval_command(
                                     if zero_shot and not gold and not schema
                                     else "the schema's templates, else from the relation names "
                                          "(schema.name_template)",
-                                    "glossed": gloss}}
+                                    "glossed": gloss, "entail_examples": extractor.qa.entail_examples}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
@@ -334,7 +343,7 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
-                  answer=None, prior_pairs=None):
+                  answer=None, prior_pairs=None, entail_examples=None):
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -345,7 +354,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     for s in range(seed, seed + runs):
         if qa is None:
             qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=s, n_threads=threads,
-                       permutations=permutations, resolved=resolved)
+                       permutations=permutations, resolved=resolved, entail_examples=entail_examples)
         qa.seed = s
         if prior_pairs and qa.answer_mode != "entail":
             raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
@@ -359,12 +368,14 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
             "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "answer": qa.answer_mode,
                                        "option_order": run_list[0]["metrics"]["option_order"],
-                                       "permutations": permutations, "prior_pairs": prior_pairs}, threads, out,
+                                       "permutations": permutations, "prior_pairs": prior_pairs,
+                                       "entail_examples": qa.entail_examples}, threads, out,
                   source)
 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
-                 save_predictions, progress, answer=None, gloss=False, prior_pairs=None) -> None:
+                 save_predictions, progress, answer=None, gloss=False, prior_pairs=None,
+                 entail_examples=None) -> None:
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
     from ..qa4re_prior import estimate
@@ -379,7 +390,8 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     if gloss:
         schema_obj = schema_obj.glossed()
         desc["glossed"] = True
-    qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations)
+    qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations,
+               entail_examples=entail_examples)
     if prior_pairs:
         if qa.answer_mode != "entail":
             raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
@@ -401,7 +413,8 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     desc.update(pairs=run_list[0]["metrics"]["of"], sample=sample, relations=run_list[0]["metrics"]["relations"])
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "answer": qa.answer_mode, "option_order":
                                        run_list[0]["metrics"]["option_order"], "permutations": permutations,
-                                       "prior_pairs": prior_pairs}, threads, out, source)
+                                       "prior_pairs": prior_pairs, "entail_examples": qa.entail_examples},
+                  threads, out, source)
 
 
 def _seeded(path: Optional[str], seed: int, runs: int) -> Optional[str]:

@@ -9,7 +9,8 @@ import typer
 
 
 from ..errors import InputError, KgcError
-from ..qa4re import ANSWER_MODES, QA4RE, read_extract_output, read_pairs
+from ..qa4re import ANSWER_MODES, ENTAIL_EXAMPLES, QA4RE
+from ..qa4re_input import read_extract_output, read_pairs
 from . import Progress, app, fail, write_jsonl
 
 ON_ERROR = ("stop", "skip")
@@ -65,6 +66,11 @@ def qa4re_command(
                              "untuned model that says yes to nearly everything (results/README.md).")] = None,
     prior: Annotated[Optional[str], typer.Option(
         "--prior", help="Entail answers: a prior saved with --save-prior (same model, same relation set).")] = None,
+    entail_examples: Annotated[Optional[int], typer.Option(
+        "--entail-examples", min=0, max=len(ENTAIL_EXAMPLES),
+        help="Entail answers: put N (0-4) written yes/no demonstrations before each question (kgc-lite's own, "
+             "evaluated once). For untuned chat models; default: the model's (models.toml entail_examples, 0 for "
+             "fine-tuned judges).")] = None,
     save_prior: Annotated[Optional[str], typer.Option(
         "--save-prior", help="Write the prior estimated by --prior-from to this JSON file. With no input files, "
                              "only estimate and save it (pass - to also answer stdin).")] = None,
@@ -88,7 +94,7 @@ def qa4re_command(
     from .. import qa4re_prior
     loaded = qa4re_prior.load(prior) if prior else None
     qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
-               n_gpu_layers=n_gpu_layers, permutations=permutations, prior=loaded)
+               n_gpu_layers=n_gpu_layers, permutations=permutations, prior=loaded, entail_examples=entail_examples)
     if prior_from:
         if qa.answer_mode != "entail":
             raise fail("--prior-from estimates a prior for entail answers: add --answer entail", 2)
