@@ -22,6 +22,7 @@ import os
 import re
 import struct
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -510,26 +511,16 @@ def build_registry_model(spec) -> Path:
     return out
 
 
-class _exclusive:
-    """An exclusive advisory lock on PATH.lock for the duration of a `with` (fcntl.flock; where fcntl does not
-    exist, as on Windows, no lock, and the rename into place alone keeps half-built files out of sight)."""
-
-    def __init__(self, path: Path):
-        self.path = path.with_name(path.name + ".lock")
-        self.handle = None
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:
-            return self
-        self.handle = open(self.path, "a+b")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        if self.handle is not None:
-            self.handle.close()  # closing releases the lock
-            self.handle = None
-        return False
+@contextmanager
+def _exclusive(path: Path):
+    """An exclusive advisory lock on PATH.lock while the `with` runs (fcntl.flock; where fcntl does not exist, as
+    on Windows, no lock, and the rename into place alone keeps half-built files out of sight)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a+b") as handle:  # closing it releases the lock
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

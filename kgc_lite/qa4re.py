@@ -209,27 +209,23 @@ class EntailPrompt(QAPrompt):
 
     def __init__(self, fmt: str = "chatml", examples: int = 0):
         super().__init__(fmt)
-        if not 0 <= examples <= len(ENTAIL_EXAMPLES):
-            raise ValueError(f"entail examples: 0 to {len(ENTAIL_EXAMPLES)}")
-        self.examples = examples
+        self.examples = examples  # QA4RE checks the range (KgcError)
 
     def prefix(self) -> str:
-        shots = "".join(_turn(self.fmt, "user", f"{ENTAIL_INSTRUCTION}\nSentence: {text}"
-                                                f"{self.options([_Stated(statement)])}")
+        shots = "".join(_turn(self.fmt, "user", f"{ENTAIL_INSTRUCTION}\nSentence: {text}{self.statement(statement)}")
                         + _turn(self.fmt, "assistant", answer)
                         for text, statement, answer in ENTAIL_EXAMPLES[:self.examples])
         return f"{shots}{self._open}{ENTAIL_INSTRUCTION}\nSentence:"
 
-    @staticmethod
-    def options(options: list[Option]) -> str:
+    @classmethod
+    def options(cls, options: list[Option]) -> str:
         (option,) = options
-        return f"\nStatement: {' '.join(option.statement.split())}\n{ENTAIL_QUESTION}"
+        return cls.statement(option.statement)
 
-
-@dataclass(frozen=True)
-class _Stated:
-    """A demonstration's statement, in the place of an Option for EntailPrompt.options."""
-    statement: str
+    @staticmethod
+    def statement(text: str) -> str:
+        """One statement and the question after it (user text: tokenized without special tokens)."""
+        return f"\nStatement: {' '.join(text.split())}\n{ENTAIL_QUESTION}"
 
 
 # -- answering ----------------------------------------------------------------------------------------------------

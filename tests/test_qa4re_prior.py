@@ -146,10 +146,11 @@ def test_eval_multiple_choice_with_a_prior_of_the_unlabeled_pairs(tmp_path):
 def test_entail_examples_come_first_laid_out_as_questions(engine, default_model, entail):
     """The written demonstrations are earlier chat turns in exactly the question's layout, evaluated with the
     prefix; they reach the model, and a prior estimated without them is refused with them."""
-    from kgc_lite.qa4re import ENTAIL_EXAMPLES, EntailPrompt, _Stated
+    from kgc_lite.qa4re import ENTAIL_EXAMPLES, EntailPrompt
     assert [answer for *_, answer in ENTAIL_EXAMPLES] == ["yes", "no", "yes", "no"]
     plain, shots = EntailPrompt("chatml"), EntailPrompt("chatml", 2)
-    turns = "".join(plain.text(text, [_Stated(statement)]) + answer + "<|im_end|>\n"
+    turns = "".join(plain.prefix() + plain.sentence(text) + plain.statement(statement) + plain.closing()
+                    + answer + "<|im_end|>\n"
                     for text, statement, answer in ENTAIL_EXAMPLES[:2])
     assert shots.prefix() == turns + plain.prefix()
     with_shots = QA4RE(schema=load_schema("conll04"), engine=engine, resolved=default_model, answer="entail",

@@ -350,14 +350,12 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     source = ev.source_sha256()
     resolved = resolve(model) if model else None
     run_list = []
-    qa = None
+    qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=threads,
+               permutations=permutations, resolved=resolved, entail_examples=entail_examples)
+    if prior_pairs and qa.answer_mode != "entail":
+        raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
     for s in range(seed, seed + runs):
-        if qa is None:
-            qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=s, n_threads=threads,
-                       permutations=permutations, resolved=resolved, entail_examples=entail_examples)
         qa.seed = s
-        if prior_pairs and qa.answer_mode != "entail":
-            raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
         metrics = evaluate_semeval(split=split, limit=limit, seed=s, data_root=data, qa=qa,
                                    predictions=_seeded(save_predictions, s, runs), prior_pairs=prior_pairs)
         run_list.append({"seed": s, "metrics": metrics})
