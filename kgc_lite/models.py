@@ -59,6 +59,9 @@ class ModelSpec:
     # Entail answers: how many of the written yes/no demonstrations (qa4re.ENTAIL_EXAMPLES) come before each
     # question; for untuned chat models (a fine-tuned entail model was trained without them).
     entail_examples: int = 0
+    # Entail answers: where the question goes, "statement-first" (after each statement; what the fine-tuned
+    # judges were trained on) or "question-first" (once after the sentence: about half the tokens a statement).
+    entail_layout: str = "statement-first"
     # Trained to find the entity pairs a sentence relates, whatever the relation (the built-in `pairs` schema):
     # stage 1 of `extract --two-stage` uses the first registry model marked so.
     pair_finder: bool = False

@@ -89,7 +89,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         qa.use_prior(estimate(qa, unlabeled))
         prior_desc = {"split": "train", "seed": seed, "labels_read": False, **qa.prior}
     stats0 = replace(qa.engine.stats)
-    gold, pred, plain, rows = [], [], [], []
+    gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
     cpu0 = time.process_time()
     for ex in items:
@@ -98,8 +98,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         label = ans.chosen.directed_label()
         gold.append(ex.label)
         pred.append(label)
-        if ans.log_odds is not None:
-            plain.append(ans.likeliest_yes().directed_label())
+        answers.append(ans)
         rows.append(_row(ex.id, ex.label, label, ans))
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
@@ -111,8 +110,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
               **semeval_scores(gold, pred),
               "predicted_other": sum(1 for p in pred if p == OTHER),
               "prior": prior_desc,
-              "without_prior": ({**_headline(semeval_scores(gold, plain)), "predicted_other": plain.count(OTHER)}
-                                if qa.prior else None),
+              **_entail_rows(qa, answers, lambda chosen: _semeval_row(gold, [o.directed_label() for o in chosen])),
               "letter_histogram": _histogram(r["letter"] for r in rows),
               "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
               "pairs_per_s": round(len(items) / seconds, 3) if seconds else None,
@@ -121,6 +119,23 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
               "n_threads": qa.engine.llm.n_threads if hasattr(qa.engine.llm, "n_threads") else n_threads}
     _write_rows(predictions, rows)
     return result
+
+
+def _entail_rows(qa: QA4RE, answers: list[Answer], score) -> dict:
+    """Entail answers, scored again from the same log-odds: without the prior (when the run had one), and with
+    the input prior, i.e. a prior estimated on the scored pairs themselves after answering them, labels unread
+    (what `kgc-lite qa4re --prior-from mine.jsonl mine.jsonl` does; PriDe estimates its prior on test inputs too).
+    score: chosen options -> headline scores."""
+    if qa.answer_mode != "entail" or not answers:
+        return {}
+    from .qa4re_prior import choose, mean_log_odds
+    table = mean_log_odds(answers)
+    return {"without_prior": score([a.likeliest_yes() for a in answers]) if qa.prior else None,
+            "with_input_prior": {**score([choose(a, table) for a in answers]), "pairs": len(answers)}}
+
+
+def _semeval_row(gold: list[str], pred: list[str]) -> dict:
+    return {**_headline(semeval_scores(gold, pred)), "predicted_other": pred.count(OTHER)}
 
 
 def _headline(scores: dict) -> dict:
@@ -161,6 +176,9 @@ def format_semeval(result: dict) -> str:
                 f"micro-F1 {result['without_prior']['micro_f1_directed']:.2f}, official macro-F1 "
                 f"{result['without_prior']['official_macro_f1']:.2f}, predicted Other "
                 f"{result['without_prior']['predicted_other']}"] if result.get("without_prior") else []),
+             *([f"  with the input prior (the scored pairs' own, labels unread): micro-F1 "
+                f"{result['with_input_prior']['micro_f1_directed']:.2f}, official macro-F1 "
+                f"{result['with_input_prior']['official_macro_f1']:.2f}"] if result.get("with_input_prior") else []),
              f"  {result['seconds']:.1f} s, {result['pairs_per_s']} pairs/s"]
     return "\n".join(lines)
 
@@ -218,14 +236,13 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
     relations plus none of the above as options (`qa` decides their order and answer mode); scores from
     choice_scores, plus timing. For a zero-shot split's held-out relations (zero_rte_schema), or a gold file
     with a schema of the user's own."""
-    gold, pred, plain, rows = [], [], [], []
+    gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
     for pair, relation in pairs:
         ans = qa.ask(pair)
         gold.append(relation)
         pred.append(ans.chosen.relation)
-        if ans.log_odds is not None:
-            plain.append(ans.likeliest_yes().relation)
+        answers.append(ans)
         rows.append(_row(pair.id, relation, ans.chosen.relation, ans))
         if progress:
             progress()
@@ -234,6 +251,6 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
     return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
             "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
             "answer": qa.answer_mode, "option_order": _order(qa), **choice_scores(gold, pred),
-            "without_prior": _headline(choice_scores(gold, plain)) if qa.prior else None,
+            **_entail_rows(qa, answers, lambda chosen: _headline(choice_scores(gold, [o.relation for o in chosen]))),
             "letter_histogram": _histogram(r["letter"] for r in rows),
             "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 3) if seconds else None}

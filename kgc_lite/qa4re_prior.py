@@ -15,7 +15,7 @@ divide it out), applied to statements rather than letters. A prior is estimated 
 stored as JSON:
 
     {"kind": "kgc-lite entail prior", "model": ..., "model_sha256": ..., "schema": ..., "entail_examples": 0,
-     "pairs": N, "log_odds": {"Cause-Effect": 0.02, "Cause-Effect(e2,e1)": 0.18, ..., "Other": -0.81}}
+     "entail_layout": "statement-first", "pairs": N, "log_odds": {"Cause-Effect": 0.02, "Cause-Effect(e2,e1)": 0.18, ..., "Other": -0.81}}
 
 (those three are Qwen2.5-Coder-1.5B-Instruct's, over 200 SemEval train pairs; results/README.md, stop 24).
 """
@@ -41,30 +41,44 @@ def estimate(qa, pairs: Iterable, progress=None) -> dict:
     from .qa4re import check_pair
     if qa.answer_mode != "entail":
         raise KgcError("a prior is for entail answers (--answer entail)")
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    n = 0
+    answers = []
     start = time.perf_counter()
     for pair in pairs:
         if isinstance(pair, BadRecord) or pair.schema not in (None, qa.schema.name):
             continue  # a prior is one relation set's
         try:
             check_pair(pair)
-            ans = qa.ask(pair)
+            answers.append(qa.ask(pair))
         except InputError:
             continue
+        if progress:
+            progress()
+    if not answers:
+        raise KgcError("no usable pairs to estimate the prior from")
+    return {"kind": KIND, "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "schema": qa.schema.name,
+            "entail_examples": qa.entail_examples, "entail_layout": qa.entail_layout, "pairs": len(answers),
+            "seconds": round(time.perf_counter() - start, 2), "log_odds": mean_log_odds(answers)}
+
+
+def mean_log_odds(answers: Iterable) -> dict[str, float]:
+    """Each option's mean log-odds of yes (before any prior) over entail answers, by Option.key: the table of a
+    prior."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for ans in answers:
         for option, value in zip(ans.options, ans.log_odds):
             key = option.key()
             sums[key] = sums.get(key, 0.0) + value
             counts[key] = counts.get(key, 0) + 1
-        n += 1
-        if progress:
-            progress()
-    if not n:
-        raise KgcError("no usable pairs to estimate the prior from")
-    return {"kind": KIND, "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "schema": qa.schema.name,
-            "entail_examples": qa.entail_examples, "pairs": n, "seconds": round(time.perf_counter() - start, 2),
-            "log_odds": {k: round(sums[k] / counts[k], 6) for k in sorted(sums)}}
+    return {k: round(sums[k] / counts[k], 6) for k in sorted(sums)}
+
+
+def choose(ans, log_odds: dict[str, float]):
+    """The option an entail answer takes relative to a prior table (mean_log_odds): the largest log-odds of yes
+    minus the option's mean. Used to score answers again under a prior estimated after them (the scored pairs'
+    own, labels unread: `eval` reports it as the input prior)."""
+    scores = [value - log_odds[o.key()] for o, value in zip(ans.options, ans.log_odds)]
+    return ans.options[max(range(len(scores)), key=scores.__getitem__)]
 
 
 def save(prior: dict, path: str | Path) -> None:
@@ -89,7 +103,7 @@ def load(path: str | Path) -> dict:
 
 
 def check_matches(prior: dict, model_name: str, model_sha256: str | None, schema_name: str,
-                  entail_examples: int = 0) -> None:
+                  entail_examples: int = 0, entail_layout: str = "statement-first") -> None:
     """A prior measures one model on one relation set, asked with a number of demonstrations; refuse it for
     another (one line, KgcError)."""
     if prior.get("model_sha256") and model_sha256 and prior["model_sha256"] != model_sha256:
@@ -100,3 +114,6 @@ def check_matches(prior: dict, model_name: str, model_sha256: str | None, schema
     if prior.get("entail_examples", 0) != entail_examples:
         raise KgcError(f"the prior was estimated with {prior.get('entail_examples', 0)} entail examples, not "
                        f"{entail_examples}; estimate one with the same --entail-examples")
+    if prior.get("entail_layout", "statement-first") != entail_layout:
+        raise KgcError(f"the prior was estimated with the {prior.get('entail_layout', 'statement-first')} entail "
+                       f"layout, not {entail_layout}; estimate one with the same --entail-layout")

@@ -39,12 +39,14 @@ class TwoStage:
     def __init__(self, schema: Schema | str, pair_model: str | None = None, qa_model: str | None = None,
                  options: ExtractOptions = ExtractOptions(icl=0), min_yes: float = 0.0, n_ctx: int | None = None,
                  n_threads: int | None = None, n_gpu_layers: int = 0, reader_model: str | None = None,
-                 gloss: bool = False, entail_examples: int | None = None):
+                 gloss: bool = False, entail_examples: int | None = None,
+                 entail_layout: str | None = None):
         """pair_model / qa_model default to the registry's pair finder and its model for any relation set.
         reader_model: also take the pair a one-relation reader fills for each relation of the schema
         (per_relation.RelationReader) as a candidate. gloss: each statement followed by its relation's description
         (schema.Relation.glossed; for a judge trained with `train --gloss`). entail_examples: the judge's written
-        yes/no demonstrations (None: the model's own, models.toml entail_examples)."""
+        yes/no demonstrations (None: the model's own, models.toml entail_examples); entail_layout: where its question
+        goes (None: the model's own)."""
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         # stage 1 keeps every pair: --min-confidence applies to stage 2's P(yes) (min_yes)
         self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0, min_confidence=0.0),
@@ -52,7 +54,8 @@ class TwoStage:
                                 resolved=resolve(pair_model or pair_finder_model()))
         stated = self.schema.glossed() if gloss else self.schema
         self.qa = QA4RE(qa_model or qa4re_model_for("*"), replace(stated, directions="both"), answer="entail",
-                        n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, entail_examples=entail_examples)
+                        n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, entail_examples=entail_examples,
+                        entail_layout=entail_layout)
         self.reader = None
         if reader_model:
             from .per_relation import RelationReader

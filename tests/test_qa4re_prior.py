@@ -123,6 +123,15 @@ def test_eval_semeval_with_a_prior_scores_both_ways(tmp_path):
         scores = {k: v - m["prior"]["log_odds"][k] for k, v in row["log_odds"].items()}
         assert row["pred"] == (lambda k: k if k == "Other" or k.endswith(")") else k + "(e1,e2)")(
             max(scores, key=scores.get))
+    # the input prior: each option's mean log-odds over the scored pairs themselves, then the same argmax
+    mean = {k: np.mean([row["log_odds"][k] for row in rows]) for k in rows[0]["log_odds"]}
+    relabel = (lambda k: k if k == "Other" or k.endswith(")") else k + "(e1,e2)")
+    again = [relabel(max(row["log_odds"], key=lambda k: row["log_odds"][k] - mean[k])) for row in rows]
+    from kgc_lite.qa4re_eval import semeval_scores
+    expected = semeval_scores([row["gold"] for row in rows], again)
+    assert m["with_input_prior"]["pairs"] == 2
+    assert m["with_input_prior"]["micro_f1_directed"] == expected["micro_f1_directed"]
+    assert m["with_input_prior"]["predicted_other"] == again.count("Other")
     bad = run_cli("eval", "-d", "conll04", "--prior-pairs", "2")
     assert bad.returncode == 2 and "--dataset semeval" in bad.stderr.decode()
     bad = run_cli("eval", "-d", "semeval", "--sample", "1", "--prior-pairs", "2", "-m", "smollm2-135m", "-t", "1")
@@ -168,8 +177,44 @@ def test_entail_examples_come_first_laid_out_as_questions(engine, default_model,
 
 
 def test_entail_examples_cli_errors():
-    for args in (["eval", "-d", "conll04", "--entail-examples", "2"],
-                 ["qa4re", "--answer", "entail", "--entail-examples", "5"]):
+    for args, flag in ((["eval", "-d", "conll04", "--entail-examples", "2"], b"entail-examples"),
+                       (["qa4re", "--answer", "entail", "--entail-examples", "5"], b"entail-examples"),
+                       (["eval", "-d", "conll04", "--entail-layout", "question-first"], b"entail-layout"),
+                       (["eval", "-d", "semeval", "--entail-layout", "sideways"], b"entail-layout"),
+                       (["qa4re", "--answer", "entail", "--entail-layout", "sideways"], b"entail-layout")):
         r = run_cli(*args, input=b"")
         assert r.returncode == 2, (args, r.stderr)
-        assert b"Traceback" not in r.stderr and b"entail-examples" in r.stderr
+        assert b"Traceback" not in r.stderr and flag in r.stderr
+
+
+def test_question_first_layout_asks_once_and_evaluates_only_the_statement(engine, default_model, entail):
+    """--entail-layout question-first: the question follows the sentence (and each demonstration's sentence),
+    so the tokens that differ between statements are the statement and the turn's end only; the model sees it
+    (other log-odds), and a prior of the other layout is refused."""
+    from kgc_lite.qa4re import ENTAIL_EXAMPLES, ENTAIL_QUESTION, EntailPrompt
+    first = EntailPrompt("chatml", 1, "question-first")
+    text, statement, answer = ENTAIL_EXAMPLES[0]
+    assert first.prefix() == (f"<|im_start|>user\nDetermine whether the statement can be inferred from the given "
+                              f"sentence.\nSentence: {text}\n{ENTAIL_QUESTION}\nStatement: {statement}<|im_end|>\n"
+                              f"<|im_start|>assistant\n{answer}<|im_end|>\n<|im_start|>user\nDetermine whether the "
+                              f"statement can be inferred from the given sentence.\nSentence:")
+    qf = QA4RE(schema=load_schema("conll04"), engine=engine, resolved=default_model, answer="entail",
+               entail_layout="question-first")
+    assert qf.entail_layout == "question-first" and entail.entail_layout == "statement-first"
+    options = qf.options(PAIRS[0])
+    a, b = (qf.tokens(PAIRS[0].text, [o]) for o in options[:2])
+    shared = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    tail_qf = len(a) - shared
+    a0, b0 = (entail.tokens(PAIRS[0].text, [o]) for o in entail.options(PAIRS[0])[:2])
+    shared0 = next(i for i, (x, y) in enumerate(zip(a0, b0)) if x != y)
+    question = len(engine.tokenize("\n" + ENTAIL_QUESTION, special=False))
+    assert len(a0) - shared0 >= tail_qf + question - 1  # the question left the per-statement part
+    assert shared >= shared0 + question - 1               # and joined the shared one
+    assert not np.allclose(qf.ask(PAIRS[0]).log_odds, entail.ask(PAIRS[0]).log_odds, atol=1e-3)
+    prior = qa4re_prior.estimate(entail, PAIRS[:1])
+    assert prior["entail_layout"] == "statement-first"
+    with pytest.raises(KgcError, match="statement-first entail layout, not question-first"):
+        qf.use_prior(prior)
+    with pytest.raises(KgcError, match="entail answers"):
+        QA4RE(schema="conll04", engine=engine, resolved=default_model, answer="logits",
+              entail_layout="question-first")

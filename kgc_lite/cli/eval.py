@@ -14,7 +14,7 @@ from ..data import (SPLITS, TRIPLET_SETS, ZERO_RTE_SETS, data_dir, detokenize_ex
 from ..errors import KgcError
 from ..grammar import ENTITY_MODES
 from ..prompts import STYLES
-from ..qa4re import ENTAIL_EXAMPLES
+from ..qa4re import ENTAIL_EXAMPLES, ENTAIL_LAYOUTS
 from . import RETOKENIZE_OPTION, Progress, app, fail
 
 DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
@@ -168,6 +168,10 @@ def eval_command(
                                                   "answers and the --two-stage judge: N (0-4) written yes/no "
                                                   "demonstrations before each question (default: the model's, "
                                                   "models.toml entail_examples)."),
+    entail_layout: Optional[str] = typer.Option(None, "--entail-layout", metavar="LAYOUT", help="QA4RE with "
+                                                "entail answers and the --two-stage judge: statement-first or "
+                                                "question-first (kgc-lite qa4re --help; default: the model's, "
+                                                "models.toml entail_layout)."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -193,18 +197,22 @@ def eval_command(
         raise fail("--gloss states the options of --qa4re or --two-stage", 2)
     if prior_pairs is not None and not (dataset == "semeval" or qa4re):
         raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
-    if entail_examples is not None and not (dataset == "semeval" or qa4re or two_stage):
-        raise fail("--entail-examples is for entail answers: --dataset semeval, --qa4re or --two-stage", 2)
+    if entail_layout is not None:
+        _check_choice(entail_layout, ENTAIL_LAYOUTS, "--entail-layout")
+    for value, flag in ((entail_examples, "--entail-examples"), (entail_layout, "--entail-layout")):
+        if value is not None and not (dataset == "semeval" or qa4re or two_stage):
+            raise fail(f"{flag} is for entail answers: --dataset semeval, --qa4re or --two-stage", 2)
+    entail = {"entail_examples": entail_examples, "entail_layout": entail_layout}
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
-                             permutations, save_predictions, answer, prior_pairs, entail_examples)
+                             permutations, save_predictions, answer, prior_pairs, entail)
     if qa4re:
         if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
                             shuffle is not False, permutations, save_predictions, progress, answer, gloss,
-                            prior_pairs, entail_examples)
+                            prior_pairs, entail)
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
@@ -253,7 +261,7 @@ def eval_command(
         extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
                              options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
                              n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss,
-                             entail_examples=entail_examples)
+                             **entail)
         stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
                                     **({"reader_model": ev.model_info(extractor.reader.model, extractor.reader.engine)}
                                        if extractor.reader else {}),
@@ -262,7 +270,8 @@ def eval_command(
                                     if zero_shot and not gold and not schema
                                     else "the schema's templates, else from the relation names "
                                          "(schema.name_template)",
-                                    "glossed": gloss, "entail_examples": extractor.qa.entail_examples}}
+                                    "glossed": gloss, "entail_examples": extractor.qa.entail_examples,
+                                    "entail_layout": extractor.qa.entail_layout}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
@@ -343,7 +352,7 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
-                  answer=None, prior_pairs=None, entail_examples=None):
+                  answer=None, prior_pairs=None, entail=None):
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -351,7 +360,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     resolved = resolve(model) if model else None
     run_list = []
     qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=threads,
-               permutations=permutations, resolved=resolved, entail_examples=entail_examples)
+               permutations=permutations, resolved=resolved, **(entail or {}))
     if prior_pairs and qa.answer_mode != "entail":
         raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
     for s in range(seed, seed + runs):
@@ -367,13 +376,12 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "answer": qa.answer_mode,
                                        "option_order": run_list[0]["metrics"]["option_order"],
                                        "permutations": permutations, "prior_pairs": prior_pairs,
-                                       "entail_examples": qa.entail_examples}, threads, out,
-                  source)
+                                       **_entail_config(qa)}, threads, out, source)
 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
                  save_predictions, progress, answer=None, gloss=False, prior_pairs=None,
-                 entail_examples=None) -> None:
+                 entail=None) -> None:
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
     from ..qa4re_prior import estimate
@@ -389,7 +397,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
         schema_obj = schema_obj.glossed()
         desc["glossed"] = True
     qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations,
-               entail_examples=entail_examples)
+               **(entail or {}))
     if prior_pairs:
         if qa.answer_mode != "entail":
             raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
@@ -411,8 +419,13 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     desc.update(pairs=run_list[0]["metrics"]["of"], sample=sample, relations=run_list[0]["metrics"]["relations"])
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "answer": qa.answer_mode, "option_order":
                                        run_list[0]["metrics"]["option_order"], "permutations": permutations,
-                                       "prior_pairs": prior_pairs, "entail_examples": qa.entail_examples},
+                                       "prior_pairs": prior_pairs, **_entail_config(qa)},
                   threads, out, source)
+
+
+def _entail_config(qa) -> dict:
+    return {"entail_examples": qa.entail_examples,
+            **({"entail_layout": qa.entail_layout} if qa.answer_mode == "entail" else {})}
 
 
 def _seeded(path: Optional[str], seed: int, runs: int) -> Optional[str]:

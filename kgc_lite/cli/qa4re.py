@@ -9,7 +9,7 @@ import typer
 
 
 from ..errors import InputError, KgcError
-from ..qa4re import ANSWER_MODES, ENTAIL_EXAMPLES, QA4RE
+from ..qa4re import ANSWER_MODES, ENTAIL_EXAMPLES, ENTAIL_LAYOUTS, QA4RE
 from ..qa4re_input import read_extract_output, read_pairs
 from . import Progress, app, fail, write_jsonl
 
@@ -71,6 +71,11 @@ def qa4re_command(
         help="Entail answers: put N (0-4) written yes/no demonstrations before each question (kgc-lite's own, "
              "evaluated once). For untuned chat models; default: the model's (models.toml entail_examples, 0 for "
              "fine-tuned judges).")] = None,
+    entail_layout: Annotated[Optional[str], typer.Option(
+        "--entail-layout", metavar="LAYOUT",
+        help="Entail answers: statement-first asks the question after each statement (how the fine-tuned judges "
+             "were trained); question-first asks it once after the sentence, about half the tokens a statement "
+             "(default: the model's, models.toml entail_layout).")] = None,
     save_prior: Annotated[Optional[str], typer.Option(
         "--save-prior", help="Write the prior estimated by --prior-from to this JSON file. With no input files, "
                              "only estimate and save it (pass - to also answer stdin).")] = None,
@@ -84,7 +89,8 @@ def qa4re_command(
         kgc-lite qa4re -s mine.toml -m M --answer entail --prior-from sample.jsonl --save-prior prior.json
         kgc-lite qa4re -s mine.toml -m M --answer entail --prior prior.json pairs.jsonl
     """
-    for value, allowed, name in ((answer, ANSWER_MODES, "--answer"), (on_error, ON_ERROR, "--on-error")):
+    for value, allowed, name in ((answer, ANSWER_MODES, "--answer"), (on_error, ON_ERROR, "--on-error"),
+                                 (entail_layout, ENTAIL_LAYOUTS, "--entail-layout")):
         if value is not None and value not in allowed:
             raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
     if prior and prior_from:
@@ -94,7 +100,8 @@ def qa4re_command(
     from .. import qa4re_prior
     loaded = qa4re_prior.load(prior) if prior else None
     qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
-               n_gpu_layers=n_gpu_layers, permutations=permutations, prior=loaded, entail_examples=entail_examples)
+               n_gpu_layers=n_gpu_layers, permutations=permutations, prior=loaded, entail_examples=entail_examples,
+               entail_layout=entail_layout)
     if prior_from:
         if qa.answer_mode != "entail":
             raise fail("--prior-from estimates a prior for entail answers: add --answer entail", 2)
