@@ -26,7 +26,8 @@ inferred from the sentence? Answer yes or no.") and picks the option whose "yes"
 option order by construction. A 135M model needs training for it (`kgc-lite train --task qa4re --answer
 entail`); an untuned 1.5B chat model answers it zero-shot, optionally after a few written yes/no demonstrations
 (ENTAIL_EXAMPLES, `--entail-examples`). The instruction and sentence are evaluated once per pair, then only each
-statement's tokens.
+statement's tokens; with `--entail-layout question-first` the question comes once after the sentence, so only
+each statement and the end of the turn are evaluated per option (about half the tokens).
 
 Two letter answers, which agree by construction (same letter tokens, same logits):
 - "logits" (default): one forward pass, then the logits of the offered letters; softmax over them is the

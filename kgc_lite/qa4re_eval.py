@@ -88,6 +88,8 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
                                                                                      data_root)]
         qa.use_prior(estimate(qa, unlabeled))
         prior_desc = {"split": "train", "seed": seed, "labels_read": False, **qa.prior}
+    elif qa.prior:  # given (eval --prior FILE)
+        prior_desc = {"given": True, **qa.prior}
     stats0 = replace(qa.engine.stats)
     gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
@@ -172,7 +174,8 @@ def format_semeval(result: dict) -> str:
              f"  micro-F1 over the 18 directed labels (QA4RE): {result['micro_f1_directed']:.2f} "
              f"(P {result['micro_p_directed']:.2f}, R {result['micro_r_directed']:.2f})",
              f"  19-way accuracy {result['accuracy_19way']:.2f}; predicted Other {result['predicted_other']}",
-             *([f"  with the entail prior of {result['prior']['pairs']} unlabeled train pairs; without it: "
+             *([f"  with the entail prior of {result['prior']['pairs']} unlabeled "
+                f"{'pairs (given)' if result['prior'].get('given') else 'train pairs'}; without it: "
                 f"micro-F1 {result['without_prior']['micro_f1_directed']:.2f}, official macro-F1 "
                 f"{result['without_prior']['official_macro_f1']:.2f}, predicted Other "
                 f"{result['without_prior']['predicted_other']}"] if result.get("without_prior") else []),

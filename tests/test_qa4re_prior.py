@@ -132,6 +132,18 @@ def test_eval_semeval_with_a_prior_scores_both_ways(tmp_path):
     assert m["with_input_prior"]["pairs"] == 2
     assert m["with_input_prior"]["micro_f1_directed"] == expected["micro_f1_directed"]
     assert m["with_input_prior"]["predicted_other"] == again.count("Other")
+    # the same prior saved to a file and given back (--prior) answers the same way, without estimating it
+    saved = tmp_path / "prior.json"
+    qa4re_prior.save({k: v for k, v in m["prior"].items() if k not in ("split", "seed", "labels_read")}, saved)
+    again_out, again_preds = tmp_path / "r2.json", tmp_path / "p2.jsonl"
+    r = run_cli("eval", "-d", "semeval", "--sample", "2", "--prior", str(saved), "-m", "smollm2-135m", "--answer",
+                "entail", "-t", "1", "--save-predictions", str(again_preds), "-o", str(again_out))
+    assert r.returncode == 0, r.stderr
+    given = json.loads(again_out.read_text())["runs"][0]["metrics"]
+    assert given["prior"]["given"] and given["prior"]["log_odds"] == m["prior"]["log_odds"]
+    assert [json.loads(x)["pred"] for x in again_preds.read_text().splitlines()] == [row["pred"] for row in rows]
+    bad = run_cli("eval", "-d", "semeval", "--prior", str(saved), "--prior-pairs", "2")
+    assert bad.returncode == 2 and "instead of --prior-pairs" in bad.stderr.decode()
     bad = run_cli("eval", "-d", "conll04", "--prior-pairs", "2")
     assert bad.returncode == 2 and "--dataset semeval" in bad.stderr.decode()
     bad = run_cli("eval", "-d", "semeval", "--sample", "1", "--prior-pairs", "2", "-m", "smollm2-135m", "-t", "1")

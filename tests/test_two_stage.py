@@ -86,14 +86,16 @@ def test_eval_gloss_states_the_options_of_qa4re_or_two_stage_only():
 @needs_data
 def test_eval_two_stage_on_a_zero_shot_split_records_both_models(tmp_path):
     out = tmp_path / "r.json"
-    done = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--sample", "4", "--two-stage",
-                   "--entail-examples", "1", "-t", "2", "-o", str(out))
+    # two stages are the default on a zero-shot split: the judge's entail options need no --two-stage
+    done = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--sample", "4",
+                   "--entail-examples", "1", "--entail-layout", "question-first", "-t", "2", "-o", str(out))
     assert done.returncode == 0, done.stderr.decode()
     doc = json.loads(out.read_text())
     stages = doc["config"]["two_stage"]
     assert stages["pair_model"]["name"] == "smollm2-135m-pairs"
     assert stages["qa_model"]["name"] == "smollm2-135m-qa4re-entail"
-    assert stages["entail_examples"] == 1  # the judge's demonstrations reach it and are recorded
+    assert stages["entail_examples"] == 1  # the judge's demonstrations and layout reach it and are recorded
+    assert stages["entail_layout"] == "question-first"
     assert doc["data"]["sentences"] == 4 and "single_triplet_accuracy" in json.dumps(doc["metrics"])
 
 

@@ -163,6 +163,9 @@ def eval_command(
                                               "the train split; --qa4re: of the scored data itself, drawn with "
                                               "seed --seed + 1), answer relative to it, and also score the "
                                               "answers without it (kgc_lite/qa4re_prior.py)."),
+    prior: Optional[str] = typer.Option(None, "--prior", help="--dataset semeval with entail answers: answer "
+                                        "relative to this saved prior (`kgc-lite qa4re --save-prior`; same model, "
+                                        "relation set and entail options) instead of estimating one."),
     entail_examples: Optional[int] = typer.Option(None, "--entail-examples", min=0,
                                                   max=len(ENTAIL_EXAMPLES), help="QA4RE with entail "
                                                   "answers and the --two-stage judge: N (0-4) written yes/no "
@@ -195,17 +198,21 @@ def eval_command(
         _check_choice(split, SPLITS, "--split")
     if gloss and not (qa4re or two_stage):
         raise fail("--gloss states the options of --qa4re or --two-stage", 2)
+    if prior is not None and (dataset != "semeval" or prior_pairs):
+        raise fail("--prior is for --dataset semeval, instead of --prior-pairs", 2)
     if prior_pairs is not None and not (dataset == "semeval" or qa4re):
         raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
     if entail_layout is not None:
         _check_choice(entail_layout, ENTAIL_LAYOUTS, "--entail-layout")
-    for value, flag in ((entail_examples, "--entail-examples"), (entail_layout, "--entail-layout")):
-        if value is not None and not (dataset == "semeval" or qa4re or two_stage):
-            raise fail(f"{flag} is for entail answers: --dataset semeval, --qa4re or --two-stage", 2)
     entail = {"entail_examples": entail_examples, "entail_layout": entail_layout}
+    entail_flag = "--entail-examples" if entail_examples is not None else "--entail-layout" if entail_layout else None
+    # a zero-shot split or --gold file may run two stages by default (decided below, then checked again)
+    maybe_two_stage = two_stage or (two_stage is None and (zero_shot or gold is not None))
+    if entail_flag and not (dataset == "semeval" or qa4re or maybe_two_stage):
+        raise fail(f"{entail_flag} is for entail answers: --dataset semeval, --qa4re or --two-stage", 2)
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
-                             permutations, save_predictions, answer, prior_pairs, entail)
+                             permutations, save_predictions, answer, prior_pairs, entail, prior)
     if qa4re:
         if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
@@ -243,6 +250,8 @@ def eval_command(
         from .extract import default_two_stage
         two_stage = default_two_stage(schema_name if isinstance(schema_name, str) else schema_name.name, model,
                                       "fast") and runs == 1
+    if entail_flag and not two_stage:
+        raise fail(f"{entail_flag} is for entail answers, and this run is one-stage extraction: add --two-stage", 2)
     if reader_model and not two_stage:
         raise fail("--reader-model adds candidates to --two-stage", 2)
     if two_stage:
@@ -352,7 +361,7 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
-                  answer=None, prior_pairs=None, entail=None):
+                  answer=None, prior_pairs=None, entail=None, prior_file=None):
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -361,8 +370,11 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     run_list = []
     qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=threads,
                permutations=permutations, resolved=resolved, **(entail or {}))
-    if prior_pairs and qa.answer_mode != "entail":
-        raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
+    if (prior_pairs or prior_file) and qa.answer_mode != "entail":
+        raise fail(f"{'--prior' if prior_file else '--prior-pairs'} needs entail answers (--answer entail)", 2)
+    if prior_file:
+        from ..qa4re_prior import load
+        qa.use_prior(load(prior_file))
     for s in range(seed, seed + runs):
         qa.seed = s
         metrics = evaluate_semeval(split=split, limit=limit, seed=s, data_root=data, qa=qa,
@@ -376,6 +388,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "answer": qa.answer_mode,
                                        "option_order": run_list[0]["metrics"]["option_order"],
                                        "permutations": permutations, "prior_pairs": prior_pairs,
+                                       **({"prior_file": prior_file} if prior_file else {}),
                                        **_entail_config(qa)}, threads, out, source)
 
 

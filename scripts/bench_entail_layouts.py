@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Entail-answer speed benchmark (not a test): statement-first vs question-first layout (`--entail-layout`),
+same model, same pairs, one process.
+
+Each layout has its own llama.cpp context (so neither evicts the other's cached prefix), and they take turns
+in blocks of pairs (statement-first on block k, then question-first on block k), so that load from other
+processes hits both alike. Reported per layout: wall-clock and CPU-time pairs/s, prompt tokens evaluated per
+pair, the prompt-processing floor (those tokens at the rate llama.cpp measured for them in this run); then the
+ratio of the two, and how often the two layouts pick the same option (no prior).
+
+    python scripts/bench_entail_layouts.py -m qwen2.5-coder-1.5b-instruct --n 30 --threads 2 \
+        --out results/qa4re_bench_entail_layouts_qwen2.5-coder-1.5b.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kgc_lite.qa4re import ENTAIL_LAYOUTS, QA4RE, Pair  # noqa: E402
+from kgc_lite.qa4re_eval import semeval_pairs  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_qa4re import cpu_name  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-m", "--model", required=True)
+    ap.add_argument("--n", type=int, default=30, help="pairs (a seeded random subset of SemEval test)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--block", type=int, default=5, help="pairs per alternating block")
+    ap.add_argument("--entail-examples", type=int, default=None, help="default: the model's")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args()
+
+    pairs = [Pair(x.id, x.text, x.head, x.tail) for x in semeval_pairs("test", args.n, args.seed)]
+    load0 = os.getloadavg()
+    qas = {layout: QA4RE(args.model, "semeval", answer="entail", n_threads=args.threads,
+                         entail_examples=args.entail_examples, entail_layout=layout) for layout in ENTAIL_LAYOUTS}
+    for qa in qas.values():
+        qa.ask(pairs[0])  # warm-up: evaluates the shared prefix (instruction, demonstrations), untimed
+    res = {k: {"wall": 0.0, "cpu": 0.0, "chosen": [], "prompt_tokens": 0, "prompt_seconds": 0.0} for k in qas}
+    for b in range(0, len(pairs), args.block):
+        for layout, qa in qas.items():
+            st, r = qa.engine.stats, res[layout]
+            p0, s0 = st.prompt_tokens, st.prompt_seconds
+            w0, u0 = time.perf_counter(), time.process_time()
+            for p in pairs[b:b + args.block]:
+                r["chosen"].append(qa.ask(p).chosen.key())
+            r["wall"] += time.perf_counter() - w0
+            r["cpu"] += time.process_time() - u0
+            r["prompt_tokens"] += st.prompt_tokens - p0
+            r["prompt_seconds"] += st.prompt_seconds - s0
+        print(f"\r{min(b + args.block, len(pairs))}/{len(pairs)} pairs", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+
+    n = len(pairs)
+    first = next(iter(qas.values()))
+    out = {"benchmark": "qa4re-entail-layouts-semeval-test", "n_pairs": n, "seed": args.seed, "block": args.block,
+           "model": first.model.spec.name, "model_sha256": first.model.sha256,
+           "entail_examples": first.entail_examples,
+           "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": first.engine.llm.n_threads,
+                        "gpu": None, "loadavg_start": [round(x, 2) for x in load0],
+                        "loadavg_end": [round(x, 2) for x in os.getloadavg()]}}
+    for layout, r in res.items():
+        rate = r["prompt_tokens"] / r["prompt_seconds"] if r["prompt_seconds"] else None
+        out[layout] = {"pairs_per_s": round(n / r["wall"], 3), "cpu_s_per_pair": round(r["cpu"] / n, 3),
+                       "prompt_tokens_per_pair": round(r["prompt_tokens"] / n, 1),
+                       "prompt_tokens_per_s": round(rate, 1) if rate else None,
+                       "floor_pairs_per_s": round(n / r["prompt_seconds"], 3) if r["prompt_seconds"] else None,
+                       "seconds": round(r["wall"], 2)}
+    a, b = (res[k] for k in ENTAIL_LAYOUTS)
+    same = sum(x == y for x, y in zip(a["chosen"], b["chosen"]))
+    out["question_first_speedup"] = {"wall": round(a["wall"] / b["wall"], 3),
+                                                        "cpu": round(a["cpu"] / b["cpu"], 3)}
+    out["same_option"] = {"n": same, "of": n}
+    print(f"entail layouts, SemEval test ({n} pairs, seed {args.seed}), {out['model']}, "
+          f"{first.entail_examples} demonstrations, {out['hardware']['threads']} thread(s) on "
+          f"{out['hardware']['cpu']}, load {load0[0]:.1f} -> {os.getloadavg()[0]:.1f}")
+    for layout in ENTAIL_LAYOUTS:
+        o = out[layout]
+        print(f"  {layout:15s}: {o['pairs_per_s']:.3f} pairs/s ({o['cpu_s_per_pair']:.2f} CPU-s/pair), "
+              f"{o['prompt_tokens_per_pair']:.0f} prompt tokens/pair at {o['prompt_tokens_per_s']:.0f}/s "
+              f"(floor {o['floor_pairs_per_s']:.3f} pairs/s)")
+    ratio = out["question_first_speedup"]
+    print(f"  question-first is {ratio['wall']:.2f}x as fast (wall), {ratio['cpu']:.2f}x (CPU); same option for "
+          f"{same}/{n} pairs (no prior)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    for qa in qas.values():
+        qa.close()
+
+
+if __name__ == "__main__":
+    main()
