@@ -8,6 +8,11 @@
 #                                                  # each statement, estimated over 200 unlabeled train pairs
 #   THREADS=2 scripts/eval_qwen_judge.sh semeval-shots  # semeval-prior after 4 written yes/no demonstrations
 #                                                  # (--entail-examples 4; stop 25)
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval-qfirst  # semeval-shots with --entail-layout question-first
+#                                                  # (stop 26; not the default: it scored lower)
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval-seed1   # a second test sample (400 pairs, seed 1), the
+#                                                  # default layout, stop 25's saved train prior (stop 26)
+#   THREADS=2 scripts/eval_qwen_judge.sh bench-layouts   # speed of the two layouts, same run, 20 pairs
 #   THREADS=2 scripts/eval_qwen_judge.sh dev       # issue 14: two stages on the 800 development sentences
 #   THREADS=2 scripts/eval_qwen_judge.sh fewrel    # issue 11: held-out FewRel relations as multiple choice
 #   THREADS=2 scripts/eval_qwen_judge.sh test      # issue 14: two stages on the held-out test relations
@@ -20,7 +25,7 @@ Q=${MODEL:-qwen2.5-coder-1.5b-instruct}
 TAG=${TAG:-qwen2.5-coder-1.5b}
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")/.."
-case "${1:?semeval, semeval-prior, semeval-shots, dev, fewrel or test}" in
+case "${1:?semeval, semeval-prior, semeval-shots, semeval-qfirst, semeval-seed1, bench-layouts, dev, fewrel or test}" in
 semeval)
   kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 0 -t "$THREADS" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_sample600.json" ;;
@@ -33,6 +38,19 @@ semeval-shots)
   kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 4 --prior-pairs 200 \
     -t "$THREADS" --save-predictions "runs/semeval_test600_${TAG}_shots4_prior200.jsonl" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_prior200_sample600.json" ;;
+semeval-qfirst)
+  kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 4 \
+    --entail-layout question-first --prior-pairs 200 -t "$THREADS" \
+    --save-predictions "runs/semeval_test600_${TAG}_shots4_qfirst_prior200.jsonl" \
+    -o "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_qfirst_prior200_sample600.json" ;;
+semeval-seed1)
+  kgc-lite eval -d semeval --sample 400 --seed 1 --shuffle -m "$Q" --answer entail --entail-examples 4 \
+    --entail-layout statement-first --prior "results/priors/${TAG}_semeval_train200_shots4.json" -t "$THREADS" \
+    --save-predictions "runs/semeval_test400_seed1_${TAG}_shots4_trainprior.jsonl" \
+    -o "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_trainprior_sample400_seed1.json" ;;
+bench-layouts)
+  python3 scripts/bench_entail_layouts.py -m "$Q" --entail-examples 4 --n 20 --threads "$THREADS" \
+    --out "results/qa4re_bench_entail_layouts_${TAG}.json" ;;
 dev)
   kgc-lite eval --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json --two-stage --qa-model "$Q" \
     --entail-examples 0 -t "$THREADS" --save-predictions "runs/dev800_${TAG}.jsonl" \
@@ -45,5 +63,5 @@ test)
   kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" --entail-examples 0 \
     -t "$THREADS" \
     -o "results/two_stage_fewrel_unseen_5_seed_0_${TAG}.json" ;;
-*) echo "usage: $0 semeval|semeval-prior|semeval-shots|dev|fewrel|test" >&2; exit 2 ;;
+*) echo "usage: $0 semeval|semeval-prior|semeval-shots|semeval-qfirst|semeval-seed1|bench-layouts|dev|fewrel|test" >&2; exit 2 ;;
 esac
