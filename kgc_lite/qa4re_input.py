@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import orjson
 
@@ -94,8 +94,10 @@ def pair_from_line(line: str, fallback_id: str) -> Pair:
     return pair
 
 
-def _lines(sources: list[str]) -> Iterator[tuple[str, int, str]]:
-    """(source name, line number, line) for every non-empty line; raises KgcError for unreadable sources."""
+def _each_line(sources: list[str], parse: Callable[[str, int, str, str], Iterator[Pair | BadRecord]]
+               ) -> Iterator[Pair | BadRecord]:
+    """What parse(source name, line number, fallback id, line) makes of every non-empty line, in files or stdin
+    ('-'); a line that is not UTF-8 is a BadRecord. Raises KgcError for unreadable sources and empty input."""
     for source in sources or ["-"]:
         with open_source(source) as (stream, where):
             seen = False
@@ -103,41 +105,40 @@ def _lines(sources: list[str]) -> Iterator[tuple[str, int, str]]:
                 if not raw.strip():
                     continue
                 seen = True
+                fallback = f"{Path(where).name}:{lineno}"
                 try:
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
-                    yield where, lineno, BadRecord(f"{Path(where).name}:{lineno}",
-                                                   f"{where}:{lineno}: not valid UTF-8 (byte {exc.start})")
+                    yield BadRecord(fallback, f"{where}:{lineno}: not valid UTF-8 (byte {exc.start})")
                     continue
-                yield where, lineno, line
+                yield from parse(where, lineno, fallback, line)
             if not seen:
                 raise InputError(f"{where}: empty input")
 
 
 def read_pairs(sources: list[str]) -> Iterator[Pair | BadRecord]:
     """Pairs from JSONL records or marked-up sentence lines, in files or stdin ('-'); bad lines as BadRecord."""
-    for where, lineno, line in _lines(sources):
-        if isinstance(line, BadRecord):
-            yield line
-            continue
-        fallback = f"{Path(where).name}:{lineno}"
-        try:
-            if line.lstrip().startswith("{"):
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    raise InputError(f"{where}:{lineno}: not valid JSON") from None
-                yield pair_from_record(record, fallback)
-            else:
-                yield pair_from_line(line, fallback)
-        except InputError as exc:
-            rid = fallback
-            if line.lstrip().startswith("{"):
-                try:
-                    rid = str(orjson.loads(line).get("id", fallback))
-                except (orjson.JSONDecodeError, AttributeError):
-                    pass
-            yield BadRecord(rid, f"{where}:{lineno}: {exc}" if not str(exc).startswith(where) else str(exc))
+    return _each_line(sources, _pair_of_line)
+
+
+def _pair_of_line(where: str, lineno: int, fallback: str, line: str) -> Iterator[Pair | BadRecord]:
+    try:
+        if line.lstrip().startswith("{"):
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise InputError(f"{where}:{lineno}: not valid JSON") from None
+            yield pair_from_record(record, fallback)
+        else:
+            yield pair_from_line(line, fallback)
+    except InputError as exc:
+        rid = fallback
+        if line.lstrip().startswith("{"):
+            try:
+                rid = str(orjson.loads(line).get("id", fallback))
+            except (orjson.JSONDecodeError, AttributeError):
+                pass
+        yield BadRecord(rid, f"{where}:{lineno}: {exc}" if not str(exc).startswith(where) else str(exc))
 
 
 def read_extract_output(sources: list[str]) -> Iterator[Pair | BadRecord]:
@@ -145,37 +146,36 @@ def read_extract_output(sources: list[str]) -> Iterator[Pair | BadRecord]:
 
     The extracted relation is kept in the pair's extra fields and compared with the QA4RE answer.
     """
-    for where, lineno, line in _lines(sources):
-        if isinstance(line, BadRecord):
-            yield line
+    return _each_line(sources, _verify_pairs_of_line)
+
+
+def _verify_pairs_of_line(where: str, lineno: int, fallback: str, line: str) -> Iterator[Pair | BadRecord]:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        yield BadRecord(fallback, f"{where}:{lineno}: not valid JSON")
+        return
+    if not isinstance(record, dict):
+        yield BadRecord(fallback, f"{where}:{lineno}: expected a JSON object")
+        return
+    rid = str(record.get("id", fallback))
+    if "error" in record:
+        yield BadRecord(rid, f"{where}:{lineno}: extract reported an error: {record['error']}")
+        return
+    text, trips = record.get("text"), record.get("triplets")
+    if not isinstance(text, str) or not isinstance(trips, list):
+        yield BadRecord(rid, f'{where}:{lineno}: not extract output (needs "text" and "triplets")')
+        return
+    for i, t in enumerate(trips):
+        extra = {"chunk": record.get("chunk"), "triplet": i}
+        if not isinstance(t, dict) or not all(isinstance(t.get(k), str) for k in ("head", "relation", "tail")):
+            yield BadRecord(rid, f"{where}:{lineno}: triplet {i} needs head, relation and tail strings")
             continue
-        fallback = f"{Path(where).name}:{lineno}"
+        extra["extracted_relation"] = t["relation"]
+        pair = Pair(rid, text, t["head"], t["tail"], t.get("head_type"), t.get("tail_type"), None, extra)
         try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield BadRecord(fallback, f"{where}:{lineno}: not valid JSON")
+            check_pair(pair)
+        except InputError as exc:
+            yield BadRecord(rid, f"{where}:{lineno}: triplet {i}: {exc}")
             continue
-        if not isinstance(record, dict):
-            yield BadRecord(fallback, f"{where}:{lineno}: expected a JSON object")
-            continue
-        rid = str(record.get("id", fallback))
-        if "error" in record:
-            yield BadRecord(rid, f"{where}:{lineno}: extract reported an error: {record['error']}")
-            continue
-        text, trips = record.get("text"), record.get("triplets")
-        if not isinstance(text, str) or not isinstance(trips, list):
-            yield BadRecord(rid, f'{where}:{lineno}: not extract output (needs "text" and "triplets")')
-            continue
-        for i, t in enumerate(trips):
-            extra = {"chunk": record.get("chunk"), "triplet": i}
-            if not isinstance(t, dict) or not all(isinstance(t.get(k), str) for k in ("head", "relation", "tail")):
-                yield BadRecord(rid, f"{where}:{lineno}: triplet {i} needs head, relation and tail strings")
-                continue
-            extra["extracted_relation"] = t["relation"]
-            pair = Pair(rid, text, t["head"], t["tail"], t.get("head_type"), t.get("tail_type"), None, extra)
-            try:
-                check_pair(pair)
-            except InputError as exc:
-                yield BadRecord(rid, f"{where}:{lineno}: triplet {i}: {exc}")
-                continue
-            yield pair
+        yield pair
