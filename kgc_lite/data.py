@@ -384,11 +384,16 @@ def load_wikidata_triplets(path: Path) -> list[tuple[Example, tuple[str, ...]]]:
     return out
 
 
+def zero_rte_path(dataset: str, split: str, root: str | Path | None = None) -> Path:
+    """Where a zero-shot split's test set is (zero_rte/<split>/test.json), whether or not it exists."""
+    return _zero_rte_root(dataset, root) / "zero_rte" / split / "test.json"
+
+
 def load_zero_rte(dataset: str, split: str, root: str | Path | None = None
                   ) -> tuple[list[Example], list[WikidataRelation], Path]:
     """A zero-shot test set (zero_rte/<split>/test.json), the test relations its schema is built from (names
     and descriptions from relations.json, in labels.json's order), and the file's path."""
-    path = _zero_rte_root(dataset, root) / "zero_rte" / split / "test.json"
+    path = zero_rte_path(dataset, split, root)
     zero_rte_labels(dataset, split, root)  # a split that does not exist fails here, with its own message
     if not path.is_file():
         raise KgcError(f"{dataset}/{split} has no test.json (its test set could not be recovered; see the data "

@@ -7,7 +7,10 @@ Three things make it faster than calling `create_completion` per input (kgc_lite
   vocabulary only when that token is rejected. Applying it to 49k candidates every step is what makes
   grammar-constrained generation cost ~0.6x in llama-cpp-python's own sampler.
 - One-pass letter answers: `next_logits` returns the logits after the prompt, with no sampling loop.
-Decoding is greedy (temperature 0), so results are deterministic for a given model, prompt and build.
+Decoding is greedy (temperature 0), so results are deterministic for a given model, prompt and build, and for
+a given history of the KV cache: llama.cpp's CPU arithmetic varies slightly with how tokens are batched (with
+Qwen2.5-Coder-1.5B Q4_K_M, not with the 135M Q8_0 models), so `next_logits(tokens, keep=N)` lets a caller
+evaluate from a fixed point instead of wherever the last call left the cache (QA4RE._settle does).
 """
 
 from __future__ import annotations
@@ -121,15 +124,21 @@ class Engine:
         return piece
 
     # -- evaluation -------------------------------------------------------------------------------
-    def _feed(self, tokens: list[int]) -> None:
-        """Make the context hold exactly `tokens`, evaluating only what differs from what it holds."""
-        if len(tokens) >= self.n_ctx:
-            raise KgcError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
+    def held(self, tokens: list[int]) -> int:
+        """How many leading tokens of `tokens` the context holds now."""
         held = self.llm.input_ids[: self.llm.n_tokens]
-        common = 0
-        limit = min(len(held), len(tokens) - 1)  # re-evaluate at least one token to get fresh logits
+        common, limit = 0, min(len(held), len(tokens))
         while common < limit and held[common] == tokens[common]:
             common += 1
+        return common
+
+    def _feed(self, tokens: list[int], keep: int | None = None) -> None:
+        """Make the context hold exactly `tokens`, evaluating only what differs from what it holds (and at most
+        `keep` tokens of it kept)."""
+        if len(tokens) >= self.n_ctx:
+            raise KgcError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
+        limit = len(tokens) - 1 if keep is None else min(len(tokens) - 1, keep)  # at least one token is
+        common = self.held(tokens[:limit])                                        # evaluated: fresh logits
         self.llm.n_tokens = common
         start = time.perf_counter()
         self.llm.eval(tokens[common:])
@@ -141,10 +150,12 @@ class Engine:
         ptr = self._lib.llama_get_logits_ith(self.llm.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def next_logits(self, tokens: list[int]) -> np.ndarray:
-        """Logits of the token that would follow `tokens` (a copy), after one forward pass."""
+    def next_logits(self, tokens: list[int], keep: int | None = None) -> np.ndarray:
+        """Logits of the token that would follow `tokens` (a copy), after one forward pass. keep: reuse at most
+        this many tokens of the KV cache (llama.cpp's CPU results vary slightly with how tokens are batched, so
+        a caller that wants results independent of what came before evaluates from a fixed point)."""
         self.stats.calls += 1
-        self._feed(tokens)
+        self._feed(tokens, keep)
         return self._logits().copy()
 
     def generate(self, tokens: list[int], grammar: str | None, max_tokens: int = 512,

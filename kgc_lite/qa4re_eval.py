@@ -3,10 +3,16 @@ relation classification on the held-out relations of a FewRel / Wiki-ZSL split p
 
 `kgc-lite eval -d semeval`, `kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re` and `kgc-lite eval --qa4re
 --gold FILE --schema FILE` call these.
+
+Predictions (`--save-predictions FILE`) are written a line per pair as each is answered, through the crash-safe
+writer of `extract -o` (kgc_lite/output.py, with its FILE.meta.json fingerprint), so a long run that is killed
+keeps every answer it made. `--resume` reads them back instead of asking again: an entail answer is chosen anew
+from its line's log-odds (under this run's prior), a letter answer is taken as it was.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from dataclasses import replace
@@ -16,7 +22,8 @@ from typing import Iterable
 import orjson
 
 from .data import PairExample, load_semeval, seeded_sample
-from .qa4re import LETTERS, OTHER, QA4RE, Answer, Pair, undirected
+from .errors import KgcError
+from .qa4re import LETTERS, OTHER, QA4RE, Answer, Option, Pair, undirected
 
 
 # -- SemEval scoring ----------------------------------------------------------------------------------------------
@@ -69,14 +76,17 @@ def semeval_pairs(split: str = "test", limit: int | None = None, seed: int = 0,
 def evaluate_semeval(model: str | None = None, split: str = "test", limit: int | None = None,
                      n_threads: int | None = None, seed: int = 0, answer: str | None = None, shuffle: bool = False,
                      data_root: str | Path | None = None, predictions: str | Path | None = None,
-                     qa: QA4RE | None = None, permutations: int = 1, prior_pairs: int | None = None) -> dict:
+                     qa: QA4RE | None = None, permutations: int = 1, prior_pairs: int | None = None,
+                     resume: bool = False, progress=None) -> dict:
     """QA4RE on SemEval-2010 Task 8 with the built-in semeval schema; scores in percent, plus timing.
 
     limit: a seeded random subset of that many pairs (seed also drives --shuffle's option orders).
-    predictions: optional JSONL path for one line per pair (id, gold, pred, letter, confidence).
+    predictions: optional JSONL path for one line per pair (id, gold, pred, letter, confidence), written as each
+    pair is answered; resume: keep the answers already there (same model and settings) and ask only the rest.
     prior_pairs: entail only: first estimate the prior (kgc_lite/qa4re_prior.py) over a seeded random N pairs of
     the train split, their labels unread, and answer with it; the result also scores the same answers without it.
     """
+    from .data import data_dir, file_sha256
     total = len(load_semeval(split, data_root))
     items = semeval_pairs(split, limit, seed, data_root)
     qa = qa or QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=n_threads,
@@ -90,18 +100,21 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         prior_desc = {"split": "train", "seed": seed, "labels_read": False, **qa.prior}
     elif qa.prior:  # given (eval --prior FILE)
         prior_desc = {"given": True, **qa.prior}
+    data_file = data_dir(data_root) / "semeval2010" / f"{split}.jsonl"
+    log = PredictionLog(predictions, qa, file_sha256(data_file) if data_file.exists() else None, resume)
     stats0 = replace(qa.engine.stats)
     gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
     cpu0 = time.process_time()
-    for ex in items:
-        pair = Pair(ex.id, ex.text, ex.head, ex.tail)
-        ans = qa.ask(pair)
-        label = ans.chosen.directed_label()
-        gold.append(ex.label)
-        pred.append(label)
-        answers.append(ans)
-        rows.append(_row(ex.id, ex.label, label, ans))
+    with log:
+        for ex in items:
+            ans, row = log.answer(qa, Pair(ex.id, ex.text, ex.head, ex.tail), ex.label, Option.directed_label)
+            gold.append(ex.label)
+            pred.append(row["pred"])
+            answers.append(ans)
+            rows.append(row)
+            if progress:
+                progress()
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     st = qa.engine.stats
@@ -114,12 +127,11 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
               "prior": prior_desc,
               **_entail_rows(qa, answers, lambda chosen: _semeval_row(gold, [o.directed_label() for o in chosen])),
               "letter_histogram": _histogram(r["letter"] for r in rows),
-              "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-              "pairs_per_s": round(len(items) / seconds, 3) if seconds else None,
+              **log.timing(seconds),
+              "cpu_seconds": round(cpu, 2),
               "prompt_tokens_evaluated": st.prompt_tokens - stats0.prompt_tokens,
               "prompt_tokens_cached": st.cached_tokens - stats0.cached_tokens,
               "n_threads": qa.engine.llm.n_threads if hasattr(qa.engine.llm, "n_threads") else n_threads}
-    _write_rows(predictions, rows)
     return result
 
 
@@ -155,9 +167,86 @@ def _row(pair_id: str, gold, pred, ans: Answer) -> dict:
     return row
 
 
-def _write_rows(path: str | Path | None, rows: list[dict]) -> None:
-    if path:
-        Path(path).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+class PredictionLog:
+    """A QA4RE eval's predictions file (or none): each pair's line written as it is answered, and on resume the
+    lines already there read back instead of asking again. The fingerprint beside the file (FILE.meta.json, as
+    `extract -o` keeps) names the model, the relation set, the answer mode and options and the data file; a
+    resume with any of them changed is refused. Without resume an old file is replaced, as before."""
+
+    def __init__(self, path: str | Path | None, qa: QA4RE, data_sha256: str | None, resume: bool = False):
+        from . import output
+        self.done: dict[str, dict] = {}
+        self.asked = self.resumed = 0
+        self.sink = None
+        if not path:
+            if resume:
+                raise KgcError("resuming needs the predictions file to resume (--save-predictions FILE)")
+            return
+        path = Path(path)
+        if not resume and path.is_file():
+            path.unlink()  # a rerun starts afresh, as --save-predictions always has
+        fp = {"task": "qa4re", "model": qa.model.spec.name, "model_sha256": qa.model.sha256,
+              "relation_set": qa.schema.name, "schema_sha256": output.schema_sha256(qa.schema),
+              "answer": qa.answer_mode, "option_order": _order(qa), "entail_examples": qa.entail_examples,
+              "entail_layout": qa.entail_layout if qa.answer_mode == "entail" else None,
+              "gpu": bool(getattr(qa.engine, "n_gpu_layers", 0)), "data_sha256": data_sha256,
+              "evaluation": "settled"}  # QA4RE._settle: answers made before stop 27 were not order-free
+        output.prepare(path, fp, resume, note=lambda message: print(f"kgc-lite: {message}", file=sys.stderr))
+        if path.is_file():
+            self.done = {str(row["id"]): row for _, row in output.read_lines(path)}
+        self.sink = output.JsonlSink(path, sync=False)
+
+    def answer(self, qa: QA4RE, pair: Pair, gold: str, label_of) -> tuple[Answer | None, dict]:
+        """(the answer, its predictions line) for one pair: read back from the file if it is there, else asked
+        and written. label_of(Option) is the predicted label (None of the above: its relation is None).
+        A letter answer read back is not rebuilt (None): its line's pred stands."""
+        row = self.done.get(pair.id)
+        if row is None:
+            ans = qa.ask(pair)
+            row = _row(pair.id, gold, label_of(ans.chosen), ans)
+            if self.sink:
+                self.sink.write(row)
+            self.asked += 1
+            return ans, row
+        if row.get("gold") != gold:
+            raise KgcError(f"cannot resume: pair {pair.id}'s gold label is {gold!r} here and {row.get('gold')!r} "
+                           "in the predictions file; it was made from other data")
+        self.resumed += 1
+        if qa.answer_mode != "entail":
+            return None, row
+        ans = answer_from_log_odds(qa, pair, row.get("log_odds"))
+        return ans, {**row, "pred": label_of(ans.chosen), "letter": ans.chosen.letter}
+
+    def timing(self, seconds: float) -> dict:
+        """Speed counts the pairs this run asked, not the ones it read back."""
+        return {"asked": self.asked, "resumed": self.resumed, "seconds": round(seconds, 2),
+                "pairs_per_s": round(self.asked / seconds, 3) if seconds and self.asked else None}
+
+    def close(self) -> None:
+        if self.sink:
+            self.sink.close()
+            self.sink = None
+
+    def __enter__(self) -> "PredictionLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def answer_from_log_odds(qa: QA4RE, pair: Pair, table: dict | None) -> Answer:
+    """An entail answer again from a predictions line's log-odds of yes (by Option.key, before any prior),
+    chosen as qa chooses: relative to its prior if it has one, else the likeliest yes. The line's values are
+    rounded to 5 decimals, so an exact tie may break otherwise than when it was asked."""
+    from .qa4re_prior import choose
+    options = qa.options(pair)
+    missing = [o.key() for o in options if not isinstance((table or {}).get(o.key()), (int, float))]
+    if missing:
+        raise KgcError(f"cannot resume: the predictions line of pair {pair.id} has no log-odds for option "
+                       f"{missing[0]!r}")
+    ans = Answer(options, options[0], None, 0, None, [float(table[o.key()]) for o in options])
+    ans.chosen = choose(ans, qa.prior["log_odds"]) if qa.prior else ans.likeliest_yes()
+    return ans
 
 
 def _histogram(letters: Iterable[str]) -> dict[str, int]:
@@ -234,26 +323,26 @@ def zero_rte_schema(dataset: str, split: str, data_root: str | Path | None = Non
 
 
 def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predictions: str | Path | None = None,
-                    progress=None) -> dict:
+                    progress=None, resume: bool = False, data_sha256: str | None = None) -> dict:
     """Relation classification of gold pairs as QA4RE multiple choice: each pair is asked with qa.schema's
     relations plus none of the above as options (`qa` decides their order and answer mode); scores from
     choice_scores, plus timing. For a zero-shot split's held-out relations (zero_rte_schema), or a gold file
-    with a schema of the user's own."""
+    with a schema of the user's own. predictions / resume: as evaluate_semeval's."""
+    log = PredictionLog(predictions, qa, data_sha256, resume)
     gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
-    for pair, relation in pairs:
-        ans = qa.ask(pair)
-        gold.append(relation)
-        pred.append(ans.chosen.relation)
-        answers.append(ans)
-        rows.append(_row(pair.id, relation, ans.chosen.relation, ans))
-        if progress:
-            progress()
+    with log:
+        for pair, relation in pairs:
+            ans, row = log.answer(qa, pair, relation, lambda option: option.relation)
+            gold.append(relation)
+            pred.append(row["pred"])
+            answers.append(ans)
+            rows.append(row)
+            if progress:
+                progress()
     seconds = time.perf_counter() - start
-    _write_rows(predictions, rows)
     return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
             "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
             "answer": qa.answer_mode, "option_order": _order(qa), **choice_scores(gold, pred),
             **_entail_rows(qa, answers, lambda chosen: _headline(choice_scores(gold, [o.relation for o in chosen]))),
-            "letter_histogram": _histogram(r["letter"] for r in rows),
-            "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 3) if seconds else None}
+            "letter_histogram": _histogram(r["letter"] for r in rows), **log.timing(seconds)}

@@ -13,6 +13,12 @@
 #   THREADS=2 scripts/eval_qwen_judge.sh semeval-seed1   # a second test sample (400 pairs, seed 1), the
 #                                                  # default layout, stop 25's saved train prior (stop 26)
 #   THREADS=2 scripts/eval_qwen_judge.sh bench-layouts   # speed of the two layouts, same run, 20 pairs
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval-prior-settled  # stop 25's train prior (the same 200 train
+#                                                  # pairs) estimated again with stop 27's order-free evaluation
+#   THREADS=2 scripts/eval_qwen_judge.sh semeval-full    # all 2,717 test pairs (5-6 h), resumable: stop it
+#                                                  # any time and run it again to go on (stop 27); then
+#                                                  # `scripts/eval_qwen_judge.sh semeval-full-score` scores the
+#                                                  # pairs answered so far (scripts/pool_semeval.py)
 #   THREADS=2 scripts/eval_qwen_judge.sh dev       # issue 14: two stages on the 800 development sentences
 #   THREADS=2 scripts/eval_qwen_judge.sh fewrel    # issue 11: held-out FewRel relations as multiple choice
 #   THREADS=2 scripts/eval_qwen_judge.sh test      # issue 14: two stages on the held-out test relations
@@ -25,7 +31,8 @@ Q=${MODEL:-qwen2.5-coder-1.5b-instruct}
 TAG=${TAG:-qwen2.5-coder-1.5b}
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")/.."
-case "${1:?semeval, semeval-prior, semeval-shots, semeval-qfirst, semeval-seed1, bench-layouts, dev, fewrel or test}" in
+FULL=results/predictions/semeval_test_full_${TAG}_shots4.jsonl
+case "${1:?semeval, semeval-prior, semeval-shots, semeval-qfirst, semeval-seed1, semeval-prior-settled, semeval-full, semeval-full-score, bench-layouts, dev, fewrel or test}" in
 semeval)
   kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 0 -t "$THREADS" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_sample600.json" ;;
@@ -48,6 +55,23 @@ semeval-seed1)
     --entail-layout statement-first --prior "results/priors/${TAG}_semeval_train200_shots4.json" -t "$THREADS" \
     --save-predictions "runs/semeval_test400_seed1_${TAG}_shots4_trainprior.jsonl" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_trainprior_sample400_seed1.json" ;;
+semeval-prior-settled)
+  out="results/priors/${TAG}_semeval_train200_shots4_settled.run.json"  # the run that estimated it (and scored 1 test pair)
+  kgc-lite eval -d semeval --sample 1 --shuffle -m "$Q" --answer entail --entail-examples 4 --prior-pairs 200 \
+    -t "$THREADS" -o "$out"
+  python3 -c 'import json, sys; from kgc_lite.qa4re_prior import save
+p = json.load(open(sys.argv[1]))["runs"][0]["metrics"]["prior"]
+save({k: v for k, v in p.items() if k not in ("split", "seed", "labels_read")}, sys.argv[2])' \
+    "$out" "results/priors/${TAG}_semeval_train200_shots4_settled.json" ;;
+semeval-full)
+  mkdir -p results/predictions
+  kgc-lite eval -d semeval --shuffle -m "$Q" --answer entail --entail-examples 4 --entail-layout statement-first \
+    --prior "results/priors/${TAG}_semeval_train200_shots4.json" -t "$THREADS" --save-predictions "$FULL" \
+    --resume -o "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_trainprior_full.json" ;;
+semeval-full-score)
+  python3 scripts/pool_semeval.py "$FULL" --prior "results/priors/${TAG}_semeval_train200_shots4.json" \
+    --prior "results/priors/${TAG}_semeval_train200_shots4_settled.json" \
+    --out "results/qa4re_semeval_zeroshot_${TAG}_entail_shots4_trainprior_full_so_far.json" ;;
 bench-layouts)
   python3 scripts/bench_entail_layouts.py -m "$Q" --entail-examples 4 --n 20 --threads "$THREADS" \
     --out "results/qa4re_bench_entail_layouts_${TAG}.json" ;;
@@ -63,5 +87,5 @@ test)
   kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" --entail-examples 0 \
     -t "$THREADS" \
     -o "results/two_stage_fewrel_unseen_5_seed_0_${TAG}.json" ;;
-*) echo "usage: $0 semeval|semeval-prior|semeval-shots|semeval-qfirst|semeval-seed1|bench-layouts|dev|fewrel|test" >&2; exit 2 ;;
+*) echo "usage: $0 semeval|semeval-prior|semeval-shots|semeval-qfirst|semeval-seed1|semeval-prior-settled|semeval-full|semeval-full-score|bench-layouts|dev|fewrel|test" >&2; exit 2 ;;
 esac

@@ -466,3 +466,30 @@ def test_eval_own_schema_gold_as_multiple_choice(tmp_path):
     m = doc["runs"][0]["metrics"]
     assert m["n"] == 8 and m["of"] > 8 and doc["data"]["schema"] == "railways"
     assert m["model"] == "smollm2-135m-qa4re-entail" and doc["config"]["answer"] == "entail"
+
+
+def test_an_answer_is_evaluated_alike_whatever_was_asked_before(engine, default_model, monkeypatch):
+    """llama.cpp's CPU results vary slightly with how tokens are batched (one SemEval pair's log-odds of yes
+    differed by 0.16 median between two orders with Qwen2.5-Coder-1.5B Q4_K_M, stop 27), so a pair's prompts
+    must be evaluated in the same batches from the same cache position whatever pair came before it and
+    whatever order its options are in: the instruction prefix, then the pair's shared part, then each option."""
+    batches = []
+    real_eval = engine.llm.eval
+    monkeypatch.setattr(engine.llm, "eval", lambda tokens: (batches.append((engine.llm.n_tokens, tuple(tokens))),
+                                                            real_eval(tokens))[1])
+    pair = Pair("p", "Mary Jones was born in Dublin , Ireland .", "Mary Jones", "Dublin")
+    seen = []
+    for answer in ("entail", "logits"):
+        for seed, before in ((0, Pair("a", "Mary Jones works for IBM .", "Mary Jones", "IBM")),
+                             (1, Pair("b", "Armonk is in New York .", "Armonk", "New York"))):
+            qa = QA4RE(schema=load_schema("conll04"), engine=engine, resolved=default_model, answer=answer,
+                       shuffle=answer == "entail", seed=seed)
+            qa.ask(before)
+            del batches[:]
+            ans = qa.ask(pair)
+            seen.append((answer, sorted(batches), {o.key(): v for o, v in
+                                                   zip(ans.options, ans.log_odds or ans.probs)}))
+    (_, entail_0, odds_0), (_, entail_1, odds_1), (_, letters_0, probs_0), (_, letters_1, probs_1) = seen
+    assert entail_0 == entail_1 and odds_0 == odds_1
+    assert len(entail_0) == 1 + len(odds_0)  # the shared part once, then one batch per statement
+    assert letters_0 == letters_1 and probs_0 == probs_1

@@ -126,6 +126,12 @@ def eval_command(
                                         "predicts nothing)."),
     save_predictions: Optional[str] = typer.Option(None, "--save-predictions", help="Also write each run's "
                                                    "predictions as JSONL (a .seedN suffix when --runs > 1)."),
+    resume: bool = typer.Option(False, "--resume", help="QA4RE (--dataset semeval, --qa4re): keep the answers "
+                                "already in the --save-predictions file and ask only the other pairs; the scores "
+                                "cover all of them. Lines are written as pairs are answered, so a killed run "
+                                "continues where it stopped. The file's fingerprint (FILE.meta.json) must match "
+                                "this run's model, relation set, answer options and data file; entail answers "
+                                "read back are chosen anew under this run's prior."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads."),
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1: all)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
@@ -210,16 +216,22 @@ def eval_command(
     maybe_two_stage = two_stage or (two_stage is None and (zero_shot or gold is not None))
     if entail_flag and not (dataset == "semeval" or qa4re or maybe_two_stage):
         raise fail(f"{entail_flag} is for entail answers: --dataset semeval, --qa4re or --two-stage", 2)
+    if resume and not (dataset == "semeval" or qa4re):
+        raise fail("--resume continues a QA4RE eval (--dataset semeval or --qa4re); for extraction use "
+                   "`kgc-lite extract -o FILE --resume`", 2)
+    if resume and (not save_predictions or runs > 1):
+        raise fail("--resume continues the --save-predictions file of one run: give --save-predictions FILE "
+                   "(and no --runs)", 2)
     if dataset == "semeval":
         return _eval_semeval(model, split, sample or limit, threads, seed, runs, out, data, bool(shuffle),
-                             permutations, save_predictions, answer, prior_pairs, entail, prior)
+                             permutations, save_predictions, answer, prior_pairs, entail, prior, resume, progress)
     if qa4re:
         if not (zero_shot and not gold) and not (gold and schema):
             raise fail("--qa4re scores a FewRel or Wiki-ZSL zero-shot split (--dataset fewrel --split "
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
                             shuffle is not False, permutations, save_predictions, progress, answer, gloss,
-                            prior_pairs, entail)
+                            prior_pairs, entail, resume)
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
@@ -361,7 +373,8 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
-                  answer=None, prior_pairs=None, entail=None, prior_file=None):
+                  answer=None, prior_pairs=None, entail=None, prior_file=None, resume=False, progress=None):
+    from ..data import load_semeval
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -375,10 +388,17 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     if prior_file:
         from ..qa4re_prior import load
         qa.use_prior(load(prior_file))
+    total = len(load_semeval(split, data))
     for s in range(seed, seed + runs):
         qa.seed = s
+        counter = Progress("pairs", progress, total=min(limit, total) if limit else total)
         metrics = evaluate_semeval(split=split, limit=limit, seed=s, data_root=data, qa=qa,
-                                   predictions=_seeded(save_predictions, s, runs), prior_pairs=prior_pairs)
+                                   predictions=_seeded(save_predictions, s, runs), prior_pairs=prior_pairs,
+                                   resume=resume, progress=counter.tick)
+        counter.done()
+        if metrics["resumed"]:
+            _say(f"kgc-lite: {metrics['resumed']} of {metrics['n']} pairs read back from {save_predictions}, "
+                 f"{metrics['asked']} asked")
         run_list.append({"seed": s, "metrics": metrics})
         _say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                            if isinstance(v, float)))
@@ -394,7 +414,8 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
                  save_predictions, progress, answer=None, gloss=False, prior_pairs=None,
-                 entail=None) -> None:
+                 entail=None, resume=False) -> None:
+    from ..data import zero_rte_path
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
     from ..qa4re_prior import estimate
@@ -405,7 +426,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
         desc = {"gold": gold, "sha256": file_sha256(gold), "schema": schema_obj.name}
     else:
         examples, schema_obj = zero_rte_schema(dataset, split, data)
-        desc = {"dataset": dataset, "split": split}
+        desc = {"dataset": dataset, "split": split, "sha256": file_sha256(zero_rte_path(dataset, split, data))}
     if gloss:
         schema_obj = schema_obj.glossed()
         desc["glossed"] = True
@@ -424,7 +445,8 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
         qa.seed = s
         pairs, total = gold_pairs(examples, sample, s)
         counter = Progress("pairs", progress, total=len(pairs))
-        metrics = evaluate_choice(qa, pairs, total, _seeded(save_predictions, s, runs), counter.tick)
+        metrics = evaluate_choice(qa, pairs, total, _seeded(save_predictions, s, runs), counter.tick, resume,
+                                  desc.get("sha256"))
         counter.done()
         run_list.append({"seed": s, "metrics": metrics})
         _say(f"run seed {s}: accuracy {metrics['accuracy']:.2f}, macro-F1 {metrics['macro_f1']:.2f}, "
