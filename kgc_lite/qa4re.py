@@ -410,11 +410,12 @@ class QA4RE:
         return Answer(options, options[best], [float(x) for x in p / p.sum()], total, [float(x) for x in yes],
                       [float(x) for x in log_odds])
 
-    def _question_logits(self, questions: list[list[int]]):
-        """The next-token logits after each of one pair's prompts, in order: the part they share is settled
-        (_settle), then each prompt's remainder is evaluated on top of it alone, so no prompt's logits depend on
-        the others or on their order."""
-        shared = min(min(map(len, questions)) - 1, _common_prefix(questions))
+    def _question_logits(self, questions: list[list[int]], shared: int | None = None):
+        """The next-token logits after each of one pair's prompts, in order: the part they share (their common
+        prefix, or the first `shared` tokens) is settled (_settle), then each prompt's remainder is evaluated on
+        top of it alone, so no prompt's logits depend on the others or on their order."""
+        if shared is None:
+            shared = min(min(map(len, questions)) - 1, _common_prefix(questions))
         self._settle(questions[0][:shared])
         for tokens in questions:
             yield self.engine.next_logits(tokens, keep=shared)
@@ -443,10 +444,9 @@ class QA4RE:
 
     def _letter_probs(self, tokens: list[int], n: int) -> np.ndarray:
         """Softmax over the first n letters' logits after one forward pass over the options, on top of the
-        settled instruction and sentence (_settle)."""
-        shared = len(self._prefix) + len(self._sentence_cache[1])
-        self._settle(tokens[:shared])
-        chosen = self.engine.next_logits(tokens, keep=shared)[self.letter_ids[:n]].astype(np.float64)
+        settled instruction and sentence (so the sentence stays cached across --permutations' orders)."""
+        logits = next(self._question_logits([tokens], len(self._prefix) + len(self._sentence_cache[1])))
+        chosen = logits[self.letter_ids[:n]].astype(np.float64)
         p = np.exp(chosen - chosen.max())
         return p / p.sum()
 

@@ -21,7 +21,7 @@ from typing import Iterable
 
 import orjson
 
-from .data import PairExample, load_semeval, seeded_sample
+from .data import PairExample, data_dir, file_sha256, load_semeval, seeded_sample
 from .errors import KgcError
 from .qa4re import LETTERS, OTHER, QA4RE, Answer, Option, Pair, undirected
 
@@ -86,7 +86,6 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
     prior_pairs: entail only: first estimate the prior (kgc_lite/qa4re_prior.py) over a seeded random N pairs of
     the train split, their labels unread, and answer with it; the result also scores the same answers without it.
     """
-    from .data import data_dir, file_sha256
     total = len(load_semeval(split, data_root))
     items = semeval_pairs(split, limit, seed, data_root)
     qa = qa or QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=n_threads,
@@ -189,7 +188,7 @@ class PredictionLog:
               "relation_set": qa.schema.name, "schema_sha256": output.schema_sha256(qa.schema),
               "answer": qa.answer_mode, "option_order": _order(qa), "entail_examples": qa.entail_examples,
               "entail_layout": qa.entail_layout if qa.answer_mode == "entail" else None,
-              "gpu": bool(getattr(qa.engine, "n_gpu_layers", 0)), "data_sha256": data_sha256,
+              "gpu": qa.engine.n_gpu_layers != 0, "data_sha256": data_sha256,
               "evaluation": "settled"}  # QA4RE._settle: answers made before stop 27 were not order-free
         output.prepare(path, fp, resume, note=lambda message: print(f"kgc-lite: {message}", file=sys.stderr))
         if path.is_file():
