@@ -122,6 +122,24 @@ def test_bad_input_gives_one_line_and_nonzero_exit(args, stdin, message):
     assert result.stdout == b""
 
 
+@pytest.mark.parametrize("args, message", [
+    (["extract", "--bogus"], "No such option: --bogus (see 'kgc-lite extract -h')"),
+    (["extract", "--threads", "many"], "Invalid value for '--threads'"),
+    (["eval", "--dataset"], "'--dataset' requires an argument"),
+    (["extrakt"], "No such command 'extrakt'"),
+])
+def test_usage_errors_are_one_line_too(args, message):
+    result = run_cli(*args, input=b"")
+    err = result.stderr.decode()
+    assert result.returncode == 2 and message in err, err
+    assert err.startswith("kgc-lite: error: ") and err.count("\n") == 1 and result.stdout == b""
+
+
+def test_a_command_group_alone_shows_its_help():
+    result = run_cli("models")
+    assert result.returncode == 2 and result.stderr.decode().startswith("Usage: kgc-lite models")
+
+
 def test_corrupt_model_file_is_refused(tmp_path):
     fake = tmp_path / "fake.gguf"
     fake.write_bytes(b"GGUF" + b"\x00" * 64)

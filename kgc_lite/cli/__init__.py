@@ -121,15 +121,39 @@ def _route_qa4re(args: list[str]) -> list[str]:
     return args
 
 
+try:  # typer runs on its own copy of click since 0.2x; before, on click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer
+    from click.exceptions import ClickException
+
+
+def _usage_line(exc: ClickException) -> str:
+    """Click's usage error (unknown option, bad value, missing argument) as one line that says where help is,
+    instead of click's three-line block: `kgc-lite: error: No such option: --bogus (see 'kgc-lite extract -h')`."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see '{ctx.command_path} -h')" if ctx is not None else message
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _route_qa4re(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=args, prog_name="kgc-lite")
+        # not standalone: usage errors come here as exceptions, to be written as one line like every other error
+        code = app(args=args, prog_name="kgc-lite", standalone_mode=False)
+    except ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `kgc-lite models` alone: its help is the answer
+            exc.show()
+            raise SystemExit(exc.exit_code)
+        raise SystemExit(fail(_usage_line(exc), exc.exit_code).exit_code)
+    except typer.Abort:  # end of input at a prompt; kgc-lite asks none, but never a traceback
+        raise SystemExit(fail("aborted").exit_code)
     except KgcError as exc:
         raise SystemExit(fail(str(exc)).exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("kgc-lite: interrupted\n")
         raise SystemExit(130)
+    if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(n) comes back as n
+        raise SystemExit(code)
 
 
 # Command modules register themselves on `app` when imported.
