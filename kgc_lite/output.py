@@ -229,7 +229,7 @@ def prepare(output: str | os.PathLike, fp: dict, resume: bool, note: Callable[[s
                            f"{'; '.join(diff)}; use the same model, schema, options and inputs, or remove "
                            f"{out} to start over")
     else:  # nothing written yet: whatever an old fingerprint said, this run starts afresh
-        _write_atomic(meta, orjson.dumps({"kgc_lite_output": FORMAT, "fingerprint": fp},
+        write_atomic(meta, orjson.dumps({"kgc_lite_output": FORMAT, "fingerprint": fp},
                                          option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     keys: Counter = Counter()
     for path, is_work in ((out, False), (work, True)):
@@ -241,7 +241,7 @@ def prepare(output: str | os.PathLike, fp: dict, resume: bool, note: Callable[[s
     return keys
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)

@@ -92,11 +92,12 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
                      permutations=permutations)
     prior_desc = None
     if prior_pairs:
-        from .qa4re_prior import estimate
-        unlabeled = [Pair(ex.id, ex.text, ex.head, ex.tail) for ex in semeval_pairs("train", prior_pairs, seed,
-                                                                                     data_root)]
-        qa.use_prior(estimate(qa, unlabeled))
-        prior_desc = {"split": "train", "seed": seed, "labels_read": False, **qa.prior}
+        from .qa4re_prior import for_run
+        drawn = {"split": "train", "seed": seed, "n": prior_pairs}
+        read_back = for_run(qa, lambda: [Pair(ex.id, ex.text, ex.head, ex.tail)
+                                         for ex in semeval_pairs("train", prior_pairs, seed, data_root)],
+                            drawn, predictions, resume)
+        prior_desc = {"split": "train", "seed": seed, "labels_read": False, "read_back": read_back, **qa.prior}
     elif qa.prior:  # given (eval --prior FILE)
         prior_desc = {"given": True, **qa.prior}
     data_file = data_dir(data_root) / "semeval2010" / f"{split}.jsonl"

@@ -98,3 +98,36 @@ def test_multiple_choice_eval_resumes_and_refuses_misuse(tmp_path):
                        (("-d", "conll04", "--resume", "--save-predictions", str(part)), "extract -o FILE --resume")):
         r = run_cli("eval", *args)
         assert r.returncode == 2 and says in r.stderr.decode()
+
+
+def test_a_resumed_run_reads_its_prior_back_instead_of_estimating_it(tmp_path):
+    preds = tmp_path / "p.jsonl"
+    kept = tmp_path / "p.jsonl.prior.json"
+    common = ("eval", "--qa4re", *RAILWAYS, "--sample", "3", "-t", "1", "--save-predictions", str(preds))
+    r = run_cli(*common, "--prior-pairs", "2", "-o", str(tmp_path / "a.json"))
+    assert r.returncode == 0, r.stderr
+    estimated = json.loads((tmp_path / "a.json").read_text())["data"]["prior"]
+    prior = qa4re_prior.load(kept)
+    assert estimated["read_back"] is False and prior["pairs"] == 2 and prior["drawn"]["n"] == 2
+    assert prior["log_odds"] == estimated["log_odds"]
+    # mark the kept prior with a table no estimate gives: a resume that answers with it has read it back
+    qa4re_prior.save({**prior, "log_odds": {k: 0.0 for k in prior["log_odds"]}}, kept)
+    r = run_cli(*common, "--prior-pairs", "2", "--resume", "-o", str(tmp_path / "b.json"))
+    assert r.returncode == 0, r.stderr
+    assert "prior read back from" in r.stderr.decode()
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert doc["data"]["prior"]["read_back"] is True and set(doc["data"]["prior"]["log_odds"].values()) == {0.0}
+    # drawn otherwise (another count): estimated afresh, and kept in its place
+    r = run_cli(*common, "--prior-pairs", "3", "--resume", "-o", str(tmp_path / "c.json"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "c.json").read_text())["data"]["prior"]["read_back"] is False
+    assert qa4re_prior.load(kept)["pairs"] == 3
+    # a saved prior given to a --qa4re eval (--prior FILE): answered with, not estimated
+    r = run_cli("eval", "--qa4re", *RAILWAYS, "--sample", "3", "-t", "1", "--prior", str(kept),
+                "-o", str(tmp_path / "d.json"))
+    assert r.returncode == 0, r.stderr
+    given = json.loads((tmp_path / "d.json").read_text())
+    assert given["data"]["prior"]["given"] and given["data"]["prior"]["log_odds"] == qa4re_prior.load(kept)["log_odds"]
+    assert given["runs"][0]["metrics"]["accuracy"] == _metrics(tmp_path / "c.json")["accuracy"]
+    r = run_cli("eval", "--qa4re", *RAILWAYS, "--prior", str(kept), "--prior-pairs", "2")
+    assert r.returncode == 2 and "not both" in r.stderr.decode()

@@ -169,8 +169,8 @@ def eval_command(
                                               "the train split; --qa4re: of the scored data itself, drawn with "
                                               "seed --seed + 1), answer relative to it, and also score the "
                                               "answers without it (kgc_lite/qa4re_prior.py)."),
-    prior: Optional[str] = typer.Option(None, "--prior", help="--dataset semeval with entail answers: answer "
-                                        "relative to this saved prior (`kgc-lite qa4re --save-prior`; same model, "
+    prior: Optional[str] = typer.Option(None, "--prior", help="QA4RE with entail answers (--dataset semeval or "
+                                        "--qa4re): answer relative to this saved prior (`kgc-lite qa4re --save-prior`; same model, "
                                         "relation set and entail options) instead of estimating one."),
     entail_examples: Optional[int] = typer.Option(None, "--entail-examples", min=0,
                                                   max=len(ENTAIL_EXAMPLES), help="QA4RE with entail "
@@ -204,8 +204,10 @@ def eval_command(
         _check_choice(split, SPLITS, "--split")
     if gloss and not (qa4re or two_stage):
         raise fail("--gloss states the options of --qa4re or --two-stage", 2)
-    if prior is not None and (dataset != "semeval" or prior_pairs):
-        raise fail("--prior is for --dataset semeval, instead of --prior-pairs", 2)
+    if prior is not None and not (dataset == "semeval" or qa4re):
+        raise fail("--prior is for QA4RE: --dataset semeval or --qa4re", 2)
+    if prior is not None and prior_pairs:
+        raise fail("give --prior FILE instead of --prior-pairs, not both", 2)
     if prior_pairs is not None and not (dataset == "semeval" or qa4re):
         raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
     if entail_layout is not None:
@@ -231,7 +233,7 @@ def eval_command(
                        "unseen_5_seed_0) or a --gold file with its --schema; SemEval is --dataset semeval", 2)
         return _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data,
                             shuffle is not False, permutations, save_predictions, progress, answer, gloss,
-                            prior_pairs, entail, resume)
+                            prior_pairs, entail, resume, prior)
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
@@ -396,6 +398,8 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
                                    predictions=_seeded(save_predictions, s, runs), prior_pairs=prior_pairs,
                                    resume=resume, progress=counter.tick)
         counter.done()
+        if (metrics.get("prior") or {}).get("read_back"):
+            _say(f"kgc-lite: prior read back from {save_predictions}.prior.json, not estimated again")
         if metrics["resumed"]:
             _say(f"kgc-lite: {metrics['resumed']} of {metrics['n']} pairs read back from {save_predictions}, "
                  f"{metrics['asked']} asked")
@@ -414,11 +418,11 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
                  save_predictions, progress, answer=None, gloss=False, prior_pairs=None,
-                 entail=None, resume=False) -> None:
+                 entail=None, resume=False, prior_file=None) -> None:
     from ..data import zero_rte_path
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
-    from ..qa4re_prior import estimate
+    from ..qa4re_prior import for_run, load as load_prior
     from ..schema import load_schema
     source = ev.source_sha256()
     if gold:
@@ -432,14 +436,21 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
         desc["glossed"] = True
     qa = QA4RE(model, schema_obj, answer=answer, shuffle=shuffle, n_threads=threads, permutations=permutations,
                **(entail or {}))
-    if prior_pairs:
-        if qa.answer_mode != "entail":
-            raise fail("--prior-pairs needs entail answers (--answer entail)", 2)
-        unlabeled, _ = gold_pairs(examples, prior_pairs, seed + 1)
-        counter = Progress("prior pairs", progress, total=len(unlabeled))
-        qa.use_prior(estimate(qa, [pair for pair, _ in unlabeled], counter.tick))  # the labels stay unread
+    if (prior_pairs or prior_file) and qa.answer_mode != "entail":
+        raise fail(f"{'--prior' if prior_file else '--prior-pairs'} needs entail answers (--answer entail)", 2)
+    if prior_file:
+        qa.use_prior(load_prior(prior_file))
+        desc["prior"] = {"given": True, **qa.prior}
+    elif prior_pairs:
+        drawn = {"from": "the scored data", "sha256": desc["sha256"], "seed": seed + 1, "n": prior_pairs}
+        counter = Progress("prior pairs", progress, total=min(prior_pairs, gold_pairs(examples)[1]))
+        read_back = for_run(qa, lambda: [pair for pair, _ in gold_pairs(examples, prior_pairs, seed + 1)[0]],
+                            drawn, save_predictions if runs == 1 else None, resume, counter.tick)  # labels unread
         counter.done()
-        desc["prior"] = {"drawn_from": "the scored data", "seed": seed + 1, "labels_read": False, **qa.prior}
+        if read_back:
+            _say(f"kgc-lite: prior read back from {save_predictions}.prior.json, not estimated again")
+        desc["prior"] = {"drawn_from": "the scored data", "seed": seed + 1, "labels_read": False,
+                         "read_back": read_back, **qa.prior}
     run_list = []
     for s in range(seed, seed + runs):
         qa.seed = s
@@ -454,7 +465,8 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     desc.update(pairs=run_list[0]["metrics"]["of"], sample=sample, relations=run_list[0]["metrics"]["relations"])
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "answer": qa.answer_mode, "option_order":
                                        run_list[0]["metrics"]["option_order"], "permutations": permutations,
-                                       "prior_pairs": prior_pairs, **_entail_config(qa)},
+                                       "prior_pairs": prior_pairs,
+                                       **({"prior_file": prior_file} if prior_file else {}), **_entail_config(qa)},
                   threads, out, source)
 
 
