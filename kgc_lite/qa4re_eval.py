@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-import orjson
 
 from .data import PairExample, data_dir, file_sha256, load_semeval, seeded_sample
 from .errors import KgcError

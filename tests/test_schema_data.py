@@ -204,7 +204,7 @@ def test_unknown_multi_source_and_held_out_form():
 
 @needs_data
 def test_training_plans_steps_without_building_samples(multi):
-    from kgc_lite import train as tr
+    from kgc_lite import train_data as td
 
     class Unbuilt:
         datasets = multi.datasets
@@ -215,16 +215,17 @@ def test_training_plans_steps_without_building_samples(multi):
         def __getitem__(self, i):
             raise AssertionError("order() must not build samples")
 
-    plan = tr.order(Unbuilt(), 6, 4, 0, "kgc=1,fewrel=1,wikizsl=1")
+    plan = td.order(Unbuilt(), 6, 4, 0, "kgc=1,fewrel=1,wikizsl=1")
     assert len(plan) == 6 and all(len({multi.datasets[i] for i in step}) == 1 for step in plan)
-    assert plan == tr.order(Unbuilt(), 6, 4, 0, "kgc=1,fewrel=1,wikizsl=1")
+    assert plan == td.order(Unbuilt(), 6, 4, 0, "kgc=1,fewrel=1,wikizsl=1")
 
 
 @needs_data
 def test_multi_schema_training_refuses_icl_and_unknown_sources(tmp_path):
     from kgc_lite import train as tr
+    from kgc_lite import train_data as td
     with pytest.raises(KgcError, match="--icl 0"):
-        tr.load_sources(tr.TrainOptions(data=("kgc", "fewrel"), icl=3))
+        td.load_sources(tr.TrainOptions(data=("kgc", "fewrel"), icl=3))
     r = run_cli("train", "--data", "fewrel,tacred", "-o", str(tmp_path / "run"))
     err = r.stderr.decode().strip().splitlines()
     assert r.returncode != 0 and len(err) == 1 and err[0].startswith("kgc-lite: error:") and "tacred" in err[0]

@@ -16,6 +16,7 @@ from .conftest import run_cli
 
 torch = pytest.importorskip("torch", reason="needs the [train] extra")
 from kgc_lite import train as tr  # noqa: E402
+from kgc_lite import train_data as td  # noqa: E402
 
 SENTENCES = [
     ("Ann Lee works for Acme Corp in Boston .", [["Ann Lee", "Work_for", "Acme Corp"],
@@ -104,11 +105,11 @@ def test_training_prompts_are_the_extraction_prompts(default_model):
     from transformers import AutoTokenizer
     import os
     p = str(default_model.path)
-    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
+    tok = td.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
     schema = load_schema("conll04")
     ex = Example(SENTENCES[0][0], tuple(Triplet(*t) for t in SENTENCES[0][1]))
     builder = PromptBuilder(schema, PromptConfig(icl=3), schema.examples)
-    prompt, target = tr.build_sample(builder, ex, tok, {})
+    prompt, target = td.build_sample(builder, ex, tok, {})
     engine = Engine(p, n_ctx=1024, n_threads=1)
     extractor = Extractor(None, schema, ExtractOptions(icl=3), engine=engine, resolved=default_model)
     assert prompt == extractor.prompt_tokens(ex.text)
@@ -119,9 +120,9 @@ def conll04_samples(n: int):
     """The base model, its tokenizer, and 0-ICL CoNLL04 training samples of the first n SENTENCES."""
     model, tok = tr.load_base(tr.resolve_base(None), torch.float32)
     schema = load_schema("conll04")
-    src = tr.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:n]])
+    src = td.DataSource("conll04", None, schema, [Example(t, tuple(Triplet(*x) for x in trs)) for t, trs in SENTENCES[:n]])
     opts = tr.TrainOptions(data=("conll04",), icl=0)
-    return model, tok, tr.make_samples([src], opts, tr.Tokens(tok), "chatml", lambda m: None)
+    return model, tok, td.make_samples([src], opts, td.Tokens(tok), "chatml", lambda m: None)
 
 
 def test_shared_prefix_loss_equals_plain_loss(default_model):
@@ -144,9 +145,9 @@ def test_shared_prefix_loss_equals_plain_loss(default_model):
 
 
 def test_order_is_seeded_and_one_dataset_per_step():
-    samples = [tr.Sample("a" if i < 30 else "b", i, [1], [1]) for i in range(40)]
-    plan = tr.order(samples, 20, 4, seed=3)
-    assert plan == tr.order(samples, 20, 4, seed=3)
+    samples = [td.Sample("a" if i < 30 else "b", i, [1], [1]) for i in range(40)]
+    plan = td.order(samples, 20, 4, seed=3)
+    assert plan == td.order(samples, 20, 4, seed=3)
     assert all(len({samples[i].dataset for i in step}) == 1 for step in plan)
 
 
@@ -214,7 +215,7 @@ def test_target_only_lm_head_equals_full_logits_loss(default_model):
         mine = float(tr._loss_sum(model, samples, tok.eos_token_id, "cpu"))
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :]
         full = float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                                       ignore_index=tr.IGNORE, reduction="sum"))
+                                                       ignore_index=td.IGNORE, reduction="sum"))
     assert full > 1 and abs(mine - full) / full < 1e-5
 
 
@@ -229,10 +230,10 @@ def test_qa4re_samples_are_the_inference_questions(default_model):
     if not _has_data():
         pytest.skip("benchmark data not found")
     p = str(default_model.path)
-    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
+    tok = td.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
     opts = tr.TrainOptions(task="qa4re", data=("semeval", "conll04"), icl=0)
-    sources = tr.load_sources(opts)
-    samples = tr.make_qa_samples(sources, opts, tok, "chatml", lambda m: None)
+    sources = td.load_sources(opts)
+    samples = td.make_qa_samples(sources, opts, tok, "chatml", lambda m: None)
     questions = list(training_questions(["semeval", "conll04"]))
     assert len(samples) == len(questions) == sum(s.questions for s in sources)
     qa = QA4RE(engine=Engine(p, n_ctx=1024, n_threads=1), resolved=default_model)
@@ -241,7 +242,7 @@ def test_qa4re_samples_are_the_inference_questions(default_model):
         s = samples[k]
         assert s.dataset == source
         assert s.input_ids[:-1] == qa.tokens(pair.text, options)
-        assert s.labels[:-1] == [tr.IGNORE] * (len(s.labels) - 1)
+        assert s.labels[:-1] == [td.IGNORE] * (len(s.labels) - 1)
         assert s.labels[-1] == qa.letter_ids["ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(target.letter)]
         assert s.prefix_len == len(qa._prefix)
 
@@ -258,10 +259,10 @@ def test_qa4re_entail_samples_are_the_inference_statements(default_model):
     if not _has_data():
         pytest.skip("benchmark data not found")
     p = str(default_model.path)
-    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
+    tok = td.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
     opts = tr.TrainOptions(task="qa4re", data=("semeval",), icl=0, qa_answer="entail")
-    sources = tr.load_sources(opts)
-    samples = tr.make_qa_samples(sources, opts, tok, "chatml", lambda m: None)
+    sources = td.load_sources(opts)
+    samples = td.make_qa_samples(sources, opts, tok, "chatml", lambda m: None)
     questions = list(training_questions(["semeval"]))
     assert sources[0].questions == len(questions)
     qa = QA4RE(engine=Engine(p, n_ctx=1024, n_threads=1), resolved=default_model, answer="entail")
@@ -273,13 +274,13 @@ def test_qa4re_entail_samples_are_the_inference_statements(default_model):
     for (option, word), s in zip(asked, samples):
         assert s.input_ids[:-1] == qa.tokens(pair.text, [option])
         assert s.labels[-1] == (qa.yes_ids if word == "yes" else qa.no_ids)[0]  # trained on the lower-case word
-        assert s.labels[:-1] == [tr.IGNORE] * (len(s.labels) - 1)
+        assert s.labels[:-1] == [td.IGNORE] * (len(s.labels) - 1)
     assert len(samples) == sum(len(entail_statements(p_, o, t)) for _, p_, o, t in questions)
 
 
 def test_qa4re_task_refuses_unknown_data_and_icl(tmp_path):
     with pytest.raises(KgcError, match="QA4RE training .* reads semeval"):
-        tr.load_sources(tr.TrainOptions(task="qa4re", data=("tiny.jsonl",)))
+        td.load_sources(tr.TrainOptions(task="qa4re", data=("tiny.jsonl",)))
     with pytest.raises(KgcError, match="--icl 0"):
         tr.train(tr.TrainOptions(task="qa4re", data=("semeval",), icl=3), tmp_path / "run")
 
@@ -301,21 +302,21 @@ def test_both_tasks_in_one_run(tmp_path):
     from transformers import AutoTokenizer
     from kgc_lite.convert import prompt_metadata
     base = tr.resolve_base(None)
-    tok = tr.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(base.path), gguf_file=os.path.basename(base.path)))
-    sources = tr.load_sources(opts)
-    both = tr.make_both_samples(sources, opts, tok, "chatml", lambda m: None)
-    alone = tr.make_samples(tr.load_sources(tiny(data, icl=0)), tiny(data, icl=0), tok, "chatml", lambda m: None)
+    tok = td.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(base.path), gguf_file=os.path.basename(base.path)))
+    sources = td.load_sources(opts)
+    both = td.make_both_samples(sources, opts, tok, "chatml", lambda m: None)
+    alone = td.make_samples(td.load_sources(tiny(data, icl=0)), tiny(data, icl=0), tok, "chatml", lambda m: None)
     qa_opts = tr.TrainOptions(task="qa4re", data=("conll04",), icl=0, qa_answer="entail")
-    qa = tr.make_qa_samples(tr.load_sources(qa_opts), qa_opts, tok, "chatml", lambda m: None)
+    qa = td.make_qa_samples(td.load_sources(qa_opts), qa_opts, tok, "chatml", lambda m: None)
     assert len(both) == len(alone) + len(qa) == card["samples"]
     assert both[0].input_ids == alone[0].input_ids and both[len(alone)].input_ids == qa[0].input_ids
     assert set(both.datasets) == {"tiny", "qa:conll04"} and both[len(alone)].dataset == "qa:conll04"
-    plan = tr.order(both, 20, 2, 0, "tiny=1,qa:conll04=1")
+    plan = td.order(both, 20, 2, 0, "tiny=1,qa:conll04=1")
     picked = {both.datasets[step[0]] for step in plan}
     assert picked == {"tiny", "qa:conll04"} and all(len({both.datasets[i] for i in step}) == 1 for step in plan)
     assert prompt_metadata(tmp_path / "run") == {"prompt_style": "natural", "icl": 0}  # extract's prompt, recorded
     with pytest.raises(KgcError, match="--qa-data"):
-        tr.load_sources(tiny(data, task="both", qa_data=()))
+        td.load_sources(tiny(data, task="both", qa_data=()))
 
 
 def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
@@ -331,8 +332,8 @@ def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert card["init_adapter"]["path"] == str(out) and len(card["init_adapter"]["sha256"]) == 64
     samples = list(range(len(SENTENCES)))
-    fake = [tr.Sample("tiny", i, [], []) for i in samples]
-    assert tr.order(fake, 3, 2, 0) == tr.order(fake, 3 + 2, 2, 0)[:3]  # so skipping 3 of 5 continues a 3-step run
+    fake = [td.Sample("tiny", i, [], []) for i in samples]
+    assert td.order(fake, 3, 2, 0) == td.order(fake, 3 + 2, 2, 0)[:3]  # so skipping 3 of 5 continues a 3-step run
     with pytest.raises(KgcError, match="rank 4, this run --rank 8"):
         tr.train(tiny(data, init_adapter=str(out), rank=8), tmp_path / "bad", log=lambda m: None)
     with pytest.raises(KgcError, match="not a LoRA adapter folder"):
@@ -340,26 +341,26 @@ def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
 
 
 def test_equal_mix_balances_data_sets():
-    fake = [tr.Sample("big", i, [], []) for i in range(90)] + [tr.Sample("small", i, [], []) for i in range(10)]
+    fake = [td.Sample("big", i, [], []) for i in range(90)] + [td.Sample("small", i, [], []) for i in range(10)]
     def share(mix):
-        plan = tr.order(fake, 400, 2, 0, mix)
+        plan = td.order(fake, 400, 2, 0, mix)
         return sum(fake[s[0]].dataset == "small" for s in plan) / len(plan)
     assert 0.05 < share("size") < 0.16 and 0.42 < share("equal") < 0.58
     assert 0.68 < share("big=1,small=3") < 0.82 and share("big=0,small=1") == 1.0
     for bad in ("nope", "big=1,small", "big=x,small=1", "big=-1,small=1"):
         with pytest.raises(KgcError, match="--mix must be size, equal or weights"):
-            tr.order(fake, 1, 1, 0, bad)
+            td.order(fake, 1, 1, 0, bad)
     with pytest.raises(KgcError, match="at least one weight"):
-        tr.order(fake, 1, 1, 0, "big=0,small=0")
+        td.order(fake, 1, 1, 0, "big=0,small=0")
     with pytest.raises(KgcError, match="exactly: big, small"):
-        tr.order(fake, 1, 1, 0, "big=1,other=1")
+        td.order(fake, 1, 1, 0, "big=1,other=1")
 
 
 def test_detok_copies_of_the_benchmark_sets(tmp_path):
     """--detok-copies on ade/conll04/scierc: each sentence also in ordinary punctuation, its heads and tails
     rewritten to match; off by default there, and never applied to a user's file (taken as written)."""
-    plain = tr.load_sources(tr.TrainOptions(data=("conll04",), icl=0))[0].examples
-    both = tr.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=0))[0].examples
+    plain = td.load_sources(tr.TrainOptions(data=("conll04",), icl=0))[0].examples
+    both = td.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=0))[0].examples
     assert len(both) == 2 * len(plain) and both[:len(plain)] == plain
     copies = both[len(plain):]
     assert any(" , " in ex.text for ex in plain) and not any(" , " in ex.text for ex in copies)
@@ -367,7 +368,7 @@ def test_detok_copies_of_the_benchmark_sets(tmp_path):
         for t in ex.triplets:
             assert t.head in ex.text and t.tail in ex.text
     data = write_jsonl(tmp_path / "d.jsonl", SENTENCES)
-    mine = tr.load_sources(tiny(data, detok_copies=True))[0].examples
+    mine = td.load_sources(tiny(data, detok_copies=True))[0].examples
     assert len(mine) == len(SENTENCES)
     with pytest.raises(KgcError, match="--icl 0"):
-        tr.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=3))
+        td.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=3))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from kgc_lite.schema_data import AugmentOptions, MultiSchemaData
 
 from .conftest import run_cli

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable, Optional
+from typing import Iterable
 
 import orjson
 import typer

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from ..errors import KgcError
 from ..prompts import FORMATS, STYLES
 from . import app, fail
 
@@ -125,7 +123,7 @@ def train_command(
         raise fail(f"--format must be one of: {', '.join(FORMATS)} (got {prompt_format!r})", 2)
     if device not in (None, "cpu", "cuda"):
         raise fail(f"--device must be cpu or cuda (got {device!r})", 2)
-    from ..train import TASKS
+    from ..train_data import TASKS
     if task not in TASKS:
         raise fail(f"--task must be one of: {', '.join(TASKS)} (got {task!r})", 2)
     items = tuple(x.strip() for d in data for x in d.split(",") if x.strip())
