@@ -289,12 +289,62 @@ class Engine:
             self._lib.llama_free(self._bctx)
             self._bctx = None
 
-    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
-        """Decode (token, position, sequence, wants_logits) entries as one batch."""
+    def fork_logits(self, prefix: list[int], shared: list[int], tails: list[list[int]]) -> list[np.ndarray]:
+        """The next-token logits after prefix + shared + tail for each tail, evaluated in the batched context:
+        `prefix` once while it stays the same (sequence 0), `shared` once on top of it for all tails (its
+        tokens belong to every tail's sequence), then every tail in its own sequence, all in one llama.cpp call
+        (more if over the batch capacity). One call over a pair's 19 statements instead of 19 calls: on a CPU,
+        small batches use the matrix kernels poorly. Each tail's logits depend only on prefix, shared and the
+        tails asked with it, never on what was evaluated before."""
+        n = len(tails)
+        if n == 0:
+            return []
+        if not all(tails):
+            raise KgcError("internal error: every tail needs at least one token (its logits)")
+        end = len(prefix) + len(shared) + max(map(len, tails))
+        if end >= self.n_ctx:
+            raise KgcError(f"prompt of {end} tokens does not fit the context of {self.n_ctx}")
+        self.stats.calls += 1
+        self._batch_context(n)
+        lib = self._lib
+        mem = lib.llama_get_memory(self._bctx)
+        cached = self._bprefix == prefix
+        self.load_batch_prefix(prefix)
+        start = time.perf_counter()
+        seqs = tuple(range(1, n + 1))
+        for seq in seqs:
+            lib.llama_memory_seq_rm(mem, seq, -1, -1)
+            lib.llama_memory_seq_cp(mem, 0, seq, -1, -1)
+        base = len(prefix)
+        for i in range(0, len(shared), self._bcap):
+            self._decode([(t, base + i + j, seqs, False) for j, t in enumerate(shared[i:i + self._bcap])])
+        base += len(shared)
+        entries = [(t, base + j, seq, j == len(tail) - 1) for seq, tail in zip(seqs, tails)
+                   for j, t in enumerate(tail)]
+        rows: list[np.ndarray] = []
+        for i in range(0, len(entries), self._bcap):
+            chunk = entries[i:i + self._bcap]
+            self._decode(chunk)
+            rows += [np.ctypeslib.as_array(lib.llama_get_logits_ith(self._bctx, k), shape=(self.n_vocab,)).copy()
+                     for k, entry in enumerate(chunk) if entry[3]]
+        self.stats.prompt_seconds += time.perf_counter() - start
+        # as if each tail's whole prompt were asked: what was evaluated now, and the rest served from the cache
+        self.stats.prompt_tokens += len(shared) + len(entries)
+        self.stats.cached_tokens += n * (len(prefix) + len(shared)) - len(shared) - (0 if cached else len(prefix))
+        return rows
+
+    def _decode(self, entries: list[tuple[int, int, int | tuple[int, ...], bool]]) -> None:
+        """Decode (token, position, sequence or sequences, wants_logits) entries as one batch."""
         lib, b = self._lib, self._bbatch
         for i, (token, pos, seq, logits) in enumerate(entries):
-            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
-            b.seq_id[i][0] = seq
+            b.token[i], b.pos[i], b.logits[i] = token, pos, logits
+            if isinstance(seq, tuple):
+                b.n_seq_id[i] = len(seq)
+                for k, s in enumerate(seq):
+                    b.seq_id[i][k] = s
+            else:
+                b.n_seq_id[i] = 1
+                b.seq_id[i][0] = seq
         b.n_tokens = len(entries)
         if lib.llama_decode(self._bctx, b) != 0:
             raise KgcError("llama.cpp failed to decode a batch (context full?); try a smaller --batch")

@@ -261,12 +261,16 @@ class QA4RE:
     def __init__(self, model: str | None = None, schema: Schema | str = "semeval", answer: str | None = None,
                  shuffle: bool = False, seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None,
                  n_gpu_layers: int = 0, engine=None, resolved=None, permutations: int = 1, prior: dict | None = None,
-                 entail_examples: int | None = None, entail_layout: str | None = None):
+                 entail_examples: int | None = None, entail_layout: str | None = None,
+                 entail_batch: bool = False):
         """answer: logits, grammar or entail; None: the model's own (models.toml qa4re_answer), else logits.
         prior: an entail prior (kgc_lite/qa4re_prior.py) for this model and relation set, or None.
         entail_examples: written yes/no demonstrations before each entail question (ENTAIL_EXAMPLES); None: the
         model's own (models.toml entail_examples, default 0). entail_layout: statement-first or question-first
-        (EntailPrompt); None: the model's own (models.toml entail_layout, default statement-first)."""
+        (EntailPrompt); None: the model's own (models.toml entail_layout, default statement-first).
+        entail_batch: evaluate a pair's statements together in one llama.cpp batch (Engine.fork_logits) instead of
+        one call each on top of the settled sentence; both are order-free, and their log-odds differ slightly
+        (llama.cpp's arithmetic varies with how tokens are batched)."""
         from .engine import Engine
         from .models import resolve
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
@@ -297,6 +301,9 @@ class QA4RE:
         if entail_layout and answer != "entail":
             raise KgcError("--entail-layout lays out the questions of entail answers (--answer entail)")
         self.entail_layout = layout if answer == "entail" else ENTAIL_LAYOUTS[0]
+        if entail_batch and answer != "entail":
+            raise KgcError("--entail-batch evaluates the statements of entail answers together (--answer entail)")
+        self.entail_batch = bool(entail_batch)
         self.prior: dict | None = None
         if prior is not None:
             self.use_prior(prior)
@@ -410,15 +417,32 @@ class QA4RE:
         return Answer(options, options[best], [float(x) for x in p / p.sum()], total, [float(x) for x in yes],
                       [float(x) for x in log_odds])
 
+    @property
+    def evaluation(self) -> str:
+        """How a pair's prompts are evaluated (a predictions file's fingerprint names it): "batched" (entail_batch)
+        or "settled"; answers of the two differ slightly, so a resume does not mix them."""
+        return "batched" if self.entail_batch else "settled"
+
     def _question_logits(self, questions: list[list[int]], shared: int | None = None):
-        """The next-token logits after each of one pair's prompts, in order: the part they share (their common
+        """The next-token logits after each of one pair's prompts, in order. The part they share (their common
         prefix, or the first `shared` tokens) is settled (_settle), then each prompt's remainder is evaluated on
-        top of it alone, so no prompt's logits depend on the others or on their order."""
+        top of it alone, so no prompt's logits depend on the others or on their order. With entail_batch the
+        remainders are evaluated together in one batch instead (Engine.fork_logits)."""
         if shared is None:
             shared = min(min(map(len, questions)) - 1, _common_prefix(questions))
+        p = len(self._prefix)
+        if self.entail_batch and len(questions) > 1 and shared >= p:
+            # in one canonical order: a row's arithmetic depends on its place in the batch, so the options'
+            # order (--shuffle) would otherwise change the answers
+            tails = [q[shared:] for q in questions]
+            canon = sorted(range(len(tails)), key=lambda i: tails[i])
+            rows = self.engine.fork_logits(self._prefix, questions[0][p:shared], [tails[i] for i in canon])
+            out: list = [None] * len(tails)
+            for i, row in zip(canon, rows):
+                out[i] = row
+            return out
         self._settle(questions[0][:shared])
-        for tokens in questions:
-            yield self.engine.next_logits(tokens, keep=shared)
+        return (self.engine.next_logits(tokens, keep=shared) for tokens in questions)
 
     def _settle(self, head: list[int]) -> None:
         """Make the KV cache hold `head` (the fixed instruction prefix, then the pair's own tokens) as evaluated
@@ -445,7 +469,7 @@ class QA4RE:
     def _letter_probs(self, tokens: list[int], n: int) -> np.ndarray:
         """Softmax over the first n letters' logits after one forward pass over the options, on top of the
         settled instruction and sentence (so the sentence stays cached across --permutations' orders)."""
-        logits = next(self._question_logits([tokens], len(self._prefix) + len(self._sentence_cache[1])))
+        logits = next(iter(self._question_logits([tokens], len(self._prefix) + len(self._sentence_cache[1]))))
         chosen = logits[self.letter_ids[:n]].astype(np.float64)
         p = np.exp(chosen - chosen.max())
         return p / p.sum()

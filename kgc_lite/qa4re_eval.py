@@ -189,7 +189,7 @@ class PredictionLog:
               "answer": qa.answer_mode, "option_order": _order(qa), "entail_examples": qa.entail_examples,
               "entail_layout": qa.entail_layout if qa.answer_mode == "entail" else None,
               "gpu": qa.engine.n_gpu_layers != 0, "data_sha256": data_sha256,
-              "evaluation": "settled"}  # QA4RE._settle: answers made before stop 27 were not order-free
+              "evaluation": qa.evaluation}  # settled or batched; answers made before stop 27 were not order-free
         output.prepare(path, fp, resume, note=lambda message: print(f"kgc-lite: {message}", file=sys.stderr))
         if path.is_file():
             self.done = {str(row["id"]): row for _, row in output.read_lines(path)}

@@ -40,13 +40,13 @@ class TwoStage:
                  options: ExtractOptions = ExtractOptions(icl=0), min_yes: float = 0.0, n_ctx: int | None = None,
                  n_threads: int | None = None, n_gpu_layers: int = 0, reader_model: str | None = None,
                  gloss: bool = False, entail_examples: int | None = None,
-                 entail_layout: str | None = None):
+                 entail_layout: str | None = None, entail_batch: bool = False):
         """pair_model / qa_model default to the registry's pair finder and its model for any relation set.
         reader_model: also take the pair a one-relation reader fills for each relation of the schema
         (per_relation.RelationReader) as a candidate. gloss: each statement followed by its relation's description
         (schema.Relation.glossed; for a judge trained with `train --gloss`). entail_examples: the judge's written
         yes/no demonstrations (None: the model's own, models.toml entail_examples); entail_layout: where its question
-        goes (None: the model's own)."""
+        goes (None: the model's own); entail_batch: a pair's statements evaluated in one batch (QA4RE)."""
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         # stage 1 keeps every pair: --min-confidence applies to stage 2's P(yes) (min_yes)
         self.finder = Extractor(schema=load_schema("pairs"), options=replace(options, icl=0, min_confidence=0.0),
@@ -55,7 +55,7 @@ class TwoStage:
         stated = self.schema.glossed() if gloss else self.schema
         self.qa = QA4RE(qa_model or qa4re_model_for("*"), replace(stated, directions="both"), answer="entail",
                         n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, entail_examples=entail_examples,
-                        entail_layout=entail_layout)
+                        entail_layout=entail_layout, entail_batch=entail_batch)
         self.reader = None
         if reader_model:
             from .per_relation import RelationReader

@@ -19,6 +19,8 @@
 #                                                  # any time and run it again to go on (stop 27); then
 #                                                  # `scripts/eval_qwen_judge.sh semeval-full-score` scores the
 #                                                  # pairs answered so far (scripts/pool_semeval.py)
+#   THREADS=2 scripts/eval_qwen_judge.sh bench-batch   # --entail-batch vs one call per statement, this model
+#                                                  # and the 135M judge (stop 28; about 8 min)
 #   THREADS=2 scripts/eval_qwen_judge.sh dev       # issue 14: two stages on the 800 development sentences
 #   THREADS=2 scripts/eval_qwen_judge.sh fewrel    # issue 11: held-out FewRel relations as multiple choice
 #   THREADS=2 scripts/eval_qwen_judge.sh test      # issue 14: two stages on the held-out test relations
@@ -32,7 +34,7 @@ TAG=${TAG:-qwen2.5-coder-1.5b}
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")/.."
 FULL=results/predictions/semeval_test_full_${TAG}_shots4.jsonl
-case "${1:?semeval, semeval-prior, semeval-shots, semeval-qfirst, semeval-seed1, semeval-prior-settled, semeval-full, semeval-full-score, bench-layouts, dev, fewrel or test}" in
+case "${1:?semeval, semeval-prior, semeval-shots, semeval-qfirst, semeval-seed1, semeval-prior-settled, semeval-full, semeval-full-score, bench-layouts, bench-batch, dev, fewrel or test}" in
 semeval)
   kgc-lite eval -d semeval --sample 600 --shuffle -m "$Q" --answer entail --entail-examples 0 -t "$THREADS" \
     -o "results/qa4re_semeval_zeroshot_${TAG}_entail_sample600.json" ;;
@@ -75,6 +77,11 @@ semeval-full-score)
 bench-layouts)
   python3 scripts/bench_entail_layouts.py -m "$Q" --entail-examples 4 --n 20 --threads "$THREADS" \
     --out "results/qa4re_bench_entail_layouts_${TAG}.json" ;;
+bench-batch)
+  python3 scripts/bench_entail_layouts.py --compare batch -m "$Q" --n 16 --block 4 --threads "$THREADS" \
+    --out "results/qa4re_bench_entail_batch_${TAG}.json"
+  python3 scripts/bench_entail_layouts.py --compare batch -m smollm2-135m-qa4re-entail --n 100 --block 10 \
+    --threads "$THREADS" --out results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json ;;
 dev)
   kgc-lite eval --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json --two-stage --qa-model "$Q" \
     --entail-examples 0 -t "$THREADS" --save-predictions "runs/dev800_${TAG}.jsonl" \
@@ -87,5 +94,5 @@ test)
   kgc-lite eval -d fewrel --split unseen_5_seed_0 --sample 600 --two-stage --qa-model "$Q" --entail-examples 0 \
     -t "$THREADS" \
     -o "results/two_stage_fewrel_unseen_5_seed_0_${TAG}.json" ;;
-*) echo "usage: $0 semeval|semeval-prior|semeval-shots|semeval-qfirst|semeval-seed1|semeval-prior-settled|semeval-full|semeval-full-score|bench-layouts|dev|fewrel|test" >&2; exit 2 ;;
+*) echo "usage: $0 semeval|semeval-prior|semeval-shots|semeval-qfirst|semeval-seed1|semeval-prior-settled|semeval-full|semeval-full-score|bench-layouts|bench-batch|dev|fewrel|test" >&2; exit 2 ;;
 esac

@@ -12,6 +12,7 @@ import pytest
 from kgc_lite.data import data_dir
 from kgc_lite.errors import InputError, KgcError
 from kgc_lite.inputs import BadRecord
+from kgc_lite.models import resolve
 from kgc_lite.qa4re import LETTERS, OTHER, QA4RE, Pair, QAPrompt, build_options, find_option
 from kgc_lite.qa4re_input import parse_markup, read_extract_output, read_pairs
 from kgc_lite.qa4re_data import training_pairs, training_questions, wikidata_template
@@ -493,3 +494,39 @@ def test_an_answer_is_evaluated_alike_whatever_was_asked_before(engine, default_
     assert entail_0 == entail_1 and odds_0 == odds_1
     assert len(entail_0) == 1 + len(odds_0)  # the shared part once, then one batch per statement
     assert letters_0 == letters_1 and probs_0 == probs_1
+
+
+def test_batched_statements_answer_alike_in_any_order_and_close_to_one_call_each(engine, default_model,
+                                                                                  monkeypatch):
+    """--entail-batch: a pair's statements go to llama.cpp in one batch (after its shared part), in a canonical
+    order, so the answer depends neither on the option order nor on the pair asked before; the log-odds stay
+    within llama.cpp's batching noise of one call per statement (the 135M judge: 0.04 median, 0.32 at most over
+    100 SemEval pairs, results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json)."""
+    entail_model = resolve("smollm2-135m-qa4re-entail")
+    from kgc_lite.engine import Engine
+    judge = Engine(entail_model.path, n_ctx=2048, n_threads=2)
+    decodes = []
+    real_decode = judge._decode
+    monkeypatch.setattr(judge, "_decode", lambda entries: (decodes.append(len(entries)), real_decode(entries))[1])
+    pair = Pair("p", "Mary Jones was born in Dublin , Ireland .", "Mary Jones", "Dublin")
+    seen = {}
+    for batch in (True, False):
+        for seed, before in ((0, Pair("a", "Mary Jones works for IBM .", "Mary Jones", "IBM")),
+                             (1, Pair("b", "Armonk is in New York .", "Armonk", "New York"))):
+            qa = QA4RE(schema=load_schema("conll04"), engine=judge, resolved=entail_model, answer="entail",
+                       shuffle=True, seed=seed, entail_batch=batch)
+            assert qa.evaluation == ("batched" if batch else "settled")
+            qa.ask(before)
+            del decodes[:]
+            ans = qa.ask(pair)
+            if batch:
+                assert len(decodes) == 2  # the pair's shared part, then all its statements in one call
+            seen[batch, seed] = ({o.key(): v for o, v in zip(ans.options, ans.log_odds)}, ans.chosen.key())
+    assert seen[True, 0] == seen[True, 1]
+    batched, one_each = seen[True, 0][0], seen[False, 0][0]
+    assert batched.keys() == one_each.keys() and max(batched.values()) - min(batched.values()) > 2
+    assert all(abs(batched[k] - one_each[k]) < 0.5 for k in batched), (batched, one_each)
+    assert seen[True, 0][1] == seen[False, 0][1]
+    judge.close()
+    with pytest.raises(KgcError, match="entail answers"):
+        QA4RE(schema="conll04", engine=engine, resolved=default_model, answer="logits", entail_batch=True)

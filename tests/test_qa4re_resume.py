@@ -94,6 +94,10 @@ def test_multiple_choice_eval_resumes_and_refuses_misuse(tmp_path):
     assert (b["asked"], b["resumed"]) == (2, 1)
     assert (b["accuracy"], b["macro_f1"]) == (a["accuracy"], a["macro_f1"])
     assert [x["pred"] for x in _lines(part)] == [x["pred"] for x in _lines(full)]
+    # answers evaluated another way (--entail-batch: close, not equal) are not mixed into the file
+    r = run_cli("eval", "--qa4re", *RAILWAYS, "--sample", "3", "-t", "1", "--entail-batch", "--save-predictions",
+                str(part), "--resume")
+    assert r.returncode == 1 and 'evaluation (was "settled", now "batched")' in r.stderr.decode()
     for args, says in ((("--qa4re", *RAILWAYS, "--resume"), "--save-predictions FILE"),
                        (("-d", "conll04", "--resume", "--save-predictions", str(part)), "extract -o FILE --resume")):
         r = run_cli("eval", *args)

@@ -181,6 +181,9 @@ def eval_command(
                                                 "entail answers and the --two-stage judge: statement-first or "
                                                 "question-first (kgc-lite qa4re --help; default: the model's, "
                                                 "models.toml entail_layout)."),
+    entail_batch: bool = typer.Option(False, "--entail-batch/--no-entail-batch", help="QA4RE with entail answers "
+                                      "and the --two-stage judge: evaluate a pair's statements in one llama.cpp "
+                                      "batch (kgc-lite qa4re --help)."),
 ) -> None:
     """Score triplet extraction with the papers' strict micro P/R/F1, per relation and by error kind.
 
@@ -212,8 +215,9 @@ def eval_command(
         raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
     if entail_layout is not None:
         _check_choice(entail_layout, ENTAIL_LAYOUTS, "--entail-layout")
-    entail = {"entail_examples": entail_examples, "entail_layout": entail_layout}
-    entail_flag = "--entail-examples" if entail_examples is not None else "--entail-layout" if entail_layout else None
+    entail = {"entail_examples": entail_examples, "entail_layout": entail_layout, "entail_batch": entail_batch}
+    entail_flag = ("--entail-examples" if entail_examples is not None else "--entail-layout" if entail_layout else
+                   "--entail-batch" if entail_batch else None)
     # a zero-shot split or --gold file may run two stages by default (decided below, then checked again)
     maybe_two_stage = two_stage or (two_stage is None and (zero_shot or gold is not None))
     if entail_flag and not (dataset == "semeval" or qa4re or maybe_two_stage):
@@ -294,7 +298,8 @@ def eval_command(
                                     else "the schema's templates, else from the relation names "
                                          "(schema.name_template)",
                                     "glossed": gloss, "entail_examples": extractor.qa.entail_examples,
-                                    "entail_layout": extractor.qa.entail_layout}}
+                                    "entail_layout": extractor.qa.entail_layout,
+                                    "evaluation": extractor.qa.evaluation}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
@@ -472,7 +477,8 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
 
 def _entail_config(qa) -> dict:
     return {"entail_examples": qa.entail_examples,
-            **({"entail_layout": qa.entail_layout} if qa.answer_mode == "entail" else {})}
+            **({"entail_layout": qa.entail_layout, "evaluation": qa.evaluation} if qa.answer_mode == "entail"
+               else {})}
 
 
 def _seeded(path: Optional[str], seed: int, runs: int) -> Optional[str]:
