@@ -312,8 +312,9 @@ class Engine:
         self.load_batch_prefix(prefix)
         start = time.perf_counter()
         seqs = tuple(range(1, n + 1))
-        for seq in seqs:
+        for seq in range(1, self._bctx_seqs + 1):  # a pair with more tails may have left cells in higher ones
             lib.llama_memory_seq_rm(mem, seq, -1, -1)
+        for seq in seqs:
             lib.llama_memory_seq_cp(mem, 0, seq, -1, -1)
         base = len(prefix)
         for i in range(0, len(shared), self._bcap):
