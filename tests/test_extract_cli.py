@@ -201,3 +201,28 @@ def test_ctrl_c_leaves_complete_lines(tmp_path):
     assert b"Traceback" not in err and err.count(b"\n") <= 1
     lines = (first + rest).splitlines()
     assert lines and all(orjson.loads(line)["id"] == "long.txt" for line in lines)
+
+
+def test_every_command_and_option_is_documented():
+    """`--help` teaches: every command has a docstring and every option and argument a help text; the README
+    names every command (sub-commands on their group's line)."""
+    import re
+
+    import typer.main
+
+    from kgc_lite.cli import app
+    readme = (ROOT / "README.md").read_text()
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            yield from walk(sub, path + [name])
+
+    for path, command in walk(typer.main.get_command(app), ["kgc-lite"]):
+        assert command.help, path
+        undocumented = [p.name for p in command.params if p.name != "help" and not getattr(p, "help", None)]
+        assert not undocumented, (path, undocumented)
+        if len(path) == 2:
+            assert f"kgc-lite {path[1]}" in readme, path
+        elif len(path) == 3:
+            assert re.search(rf"kgc-lite {path[1]}\b[^\n]*\b{path[2]}\b", readme), path
