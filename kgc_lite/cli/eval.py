@@ -170,8 +170,9 @@ def eval_command(
                                               "seed --seed + 1), answer relative to it, and also score the "
                                               "answers without it (kgc_lite/qa4re_prior.py)."),
     prior: Optional[str] = typer.Option(None, "--prior", help="QA4RE with entail answers (--dataset semeval or "
-                                        "--qa4re): answer relative to this saved prior (`kgc-lite qa4re --save-prior`; same model, "
-                                        "relation set and entail options) instead of estimating one."),
+                                        "--qa4re): answer relative to this saved prior (`kgc-lite qa4re "
+                                        "--save-prior`; same model, relation set and entail options) instead of "
+                                        "estimating one."),
     entail_examples: Optional[int] = typer.Option(None, "--entail-examples", min=0,
                                                   max=len(ENTAIL_EXAMPLES), help="QA4RE with entail "
                                                   "answers and the --two-stage judge: N (0-4) written yes/no "

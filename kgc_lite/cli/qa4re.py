@@ -79,7 +79,9 @@ def qa4re_command(
              "Default: the model's (models.toml entail_layout).")] = None,
     entail_batch: Annotated[bool, typer.Option(
         "--entail-batch/--no-entail-batch",
-        help="Entail answers: evaluate a pair's option statements together in one llama.cpp batch instead of one call each. 1.24x the pairs/s for the untuned 1.5B judge on 2 CPU threads, 0.97x for the 135M judge, the same options chosen (log-odds differ by about 0.05; results/README.md, stop 28).")] = False,
+        help="Entail answers: evaluate a pair's option statements together in one llama.cpp batch instead of one "
+             "call each. 1.24x the pairs/s for the untuned 1.5B judge on 2 CPU threads, 0.97x for the 135M judge, "
+             "the same options chosen (log-odds differ by about 0.05; results/README.md, stop 28).")] = False,
     save_prior: Annotated[Optional[str], typer.Option(
         "--save-prior", help="Write the prior estimated by --prior-from to this JSON file. With no input files, "
                              "only estimate and save it (pass - to also answer stdin).")] = None,
