@@ -146,9 +146,14 @@ class PairExample:
     label: str | None = None
 
 
+def semeval_path(split: str, root: str | Path | None = None) -> Path:
+    """Where a SemEval-2010 Task 8 split is (semeval2010/<split>.jsonl), whether or not it exists."""
+    return data_dir(root) / "semeval2010" / f"{split}.jsonl"
+
+
 def load_semeval(split: str, root: str | Path | None = None) -> list[PairExample]:
     """SemEval-2010 Task 8; head is e1, tail is e2, label as published (e.g. 'Cause-Effect(e2,e1)')."""
-    path = data_dir(root) / "semeval2010" / f"{split}.jsonl"
+    path = semeval_path(split, root)
     if not path.exists():
         raise KgcError(f"SemEval split {split!r} not found at {path}")
     out = []

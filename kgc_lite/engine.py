@@ -269,11 +269,11 @@ class Engine:
         self._bbatch = lib.llama_batch_init(self._bcap, 0, n_seq + 1)
         self._bprefix: list[int] = []
 
-    def load_batch_prefix(self, prefix: list[int]) -> None:
+    def load_batch_prefix(self, prefix: list[int]) -> bool:
         """Make sequence 0 of the batched context hold exactly `prefix` (evaluated once, kept while unchanged):
-        every input's sequence starts as a copy of it."""
+        every input's sequence starts as a copy of it. True when it already held it."""
         if self._bprefix == prefix:
-            return
+            return True
         lib = self._lib
         lib.llama_memory_clear(lib.llama_get_memory(self._bctx), True)
         start = time.perf_counter()
@@ -282,6 +282,7 @@ class Engine:
         self._bprefix = list(prefix)
         self.stats.prompt_tokens += len(prefix)
         self.stats.prompt_seconds += time.perf_counter() - start
+        return False
 
     def _close_batch_context(self) -> None:
         if getattr(self, "_bctx", None) is not None:
@@ -308,8 +309,7 @@ class Engine:
         self._batch_context(n)
         lib = self._lib
         mem = lib.llama_get_memory(self._bctx)
-        cached = self._bprefix == prefix
-        self.load_batch_prefix(prefix)
+        cached = self.load_batch_prefix(prefix)
         start = time.perf_counter()
         seqs = tuple(range(1, n + 1))
         for seq in range(1, self._bctx_seqs + 1):  # a pair with more tails may have left cells in higher ones

@@ -19,8 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-
-from .data import PairExample, data_dir, file_sha256, load_semeval, seeded_sample
+from .data import PairExample, file_sha256, load_semeval, seeded_sample, semeval_path
 from .errors import KgcError
 from .qa4re import LETTERS, OTHER, QA4RE, Answer, Option, Pair, undirected
 
@@ -99,7 +98,7 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
         prior_desc = {"split": "train", "seed": seed, "labels_read": False, "read_back": read_back, **qa.prior}
     elif qa.prior:  # given (eval --prior FILE)
         prior_desc = {"given": True, **qa.prior}
-    data_file = data_dir(data_root) / "semeval2010" / f"{split}.jsonl"
+    data_file = semeval_path(split, data_root)
     log = PredictionLog(predictions, qa, file_sha256(data_file) if data_file.exists() else None, resume)
     stats0 = replace(qa.engine.stats)
     gold, pred, answers, rows = [], [], [], []
@@ -213,7 +212,11 @@ class PredictionLog:
         self.resumed += 1
         if qa.answer_mode != "entail":
             return None, row
-        ans = answer_from_log_odds(qa, pair, row.get("log_odds"))
+        try:
+            ans = answer_from_log_odds(qa.options(pair), row.get("log_odds"),
+                                       qa.prior["log_odds"] if qa.prior else None, pair.id)
+        except KgcError as exc:
+            raise KgcError(f"cannot resume: {exc}") from None
         return ans, {**row, "pred": label_of(ans.chosen), "letter": ans.chosen.letter}
 
     def timing(self, seconds: float) -> dict:
@@ -233,18 +236,18 @@ class PredictionLog:
         self.close()
 
 
-def answer_from_log_odds(qa: QA4RE, pair: Pair, table: dict | None) -> Answer:
-    """An entail answer again from a predictions line's log-odds of yes (by Option.key, before any prior),
-    chosen as qa chooses: relative to its prior if it has one, else the likeliest yes. The line's values are
-    rounded to 5 decimals, so an exact tie may break otherwise than when it was asked."""
+def answer_from_log_odds(options: list[Option], table: dict | None, prior: dict[str, float] | None = None,
+                         pair_id: str = "?") -> Answer:
+    """An entail answer again from a predictions line's log-odds of yes (`table`, by Option.key, before any
+    prior) over `options`, chosen as QA4RE chooses: relative to a prior's log-odds table if given, else the
+    likeliest yes. The line's values are rounded to 5 decimals, so an exact tie may break otherwise than when it
+    was asked."""
     from .qa4re_prior import choose
-    options = qa.options(pair)
     missing = [o.key() for o in options if not isinstance((table or {}).get(o.key()), (int, float))]
     if missing:
-        raise KgcError(f"cannot resume: the predictions line of pair {pair.id} has no log-odds for option "
-                       f"{missing[0]!r}")
+        raise KgcError(f"the predictions line of pair {pair_id} has no log-odds for option {missing[0]!r}")
     ans = Answer(options, options[0], None, 0, None, [float(table[o.key()]) for o in options])
-    ans.chosen = choose(ans, qa.prior["log_odds"]) if qa.prior else ans.likeliest_yes()
+    ans.chosen = choose(ans, prior) if prior else ans.likeliest_yes()
     return ans
 
 

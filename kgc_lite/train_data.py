@@ -129,7 +129,7 @@ def _multi_sources(opts: TrainOptions) -> list[DataSource]:
 def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
     """QA4RE training reads the benchmark sets' train splits (semeval, conll04, ade, scierc) and FewRel's
     sentences of the relations --held-out leaves in (fewrel)."""
-    from .data import data_dir, load_relations
+    from .data import data_dir, load_relations, semeval_path
     from .qa4re_data import QA_SOURCES, is_mined, wikidata_relations
     sources = []
     for item in items:
@@ -144,7 +144,7 @@ def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
         elif item == "fewrel":
             path = data_dir(opts.data_dir) / "fewrel" / "all.json"
         elif item == "semeval":
-            path = data_dir(opts.data_dir) / "semeval2010" / "train.jsonl"
+            path = semeval_path("train", opts.data_dir)
         else:
             path = split_path(item, "train", opts.data_dir)
         if not path.is_file():

@@ -32,17 +32,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import load_semeval  # noqa: E402
-from kgc_lite.qa4re_eval import semeval_scores  # noqa: E402
-from kgc_lite.qa4re_prior import load as load_prior  # noqa: E402
-
-
-def label(key: str) -> str:
-    """An option key (qa4re.Option.key) as a directed SemEval label."""
-    return key if key == "Other" or key.endswith(")") else key + "(e1,e2)"
-
-
-def choose(log_odds: dict[str, float], table: dict[str, float] | None) -> str:
-    return label(max(log_odds, key=lambda k: log_odds[k] - (table[k] if table else 0.0)))
+from kgc_lite.errors import KgcError  # noqa: E402
+from kgc_lite.qa4re import Pair, build_options  # noqa: E402
+from kgc_lite.qa4re_eval import answer_from_log_odds, semeval_scores  # noqa: E402
+from kgc_lite.qa4re_prior import choose, load as load_prior, mean_log_odds  # noqa: E402
+from kgc_lite.schema import load_schema  # noqa: E402
 
 
 def pooled_rows(paths: list[str], tolerance: float = 1e-4) -> tuple[dict[str, dict], int, float]:
@@ -115,14 +109,20 @@ def main() -> None:
     gold = [split[i] for i in ids]
     if any(rows[i]["gold"] != split[i] for i in ids):
         sys.exit("a predictions line's gold label differs from the data's")
-    keys = sorted(rows[ids[0]]["log_odds"])
-    input_table = {k: sum(rows[i]["log_odds"][k] for i in ids) / len(ids) for k in keys}
+    # each line as the entail answer `eval --resume` rebuilds from it, chosen the ways eval chooses
+    options = build_options(load_schema("semeval"), Pair("", "", "", ""))  # SemEval's options, whatever the pair
+    try:
+        answers = [answer_from_log_odds(options, rows[i]["log_odds"], None, i) for i in ids]
+    except KgcError as exc:
+        sys.exit(str(exc))
     preds = {}
     for n, path in enumerate(args.prior):
         table = load_prior(path)["log_odds"]
-        preds["prior" if n == 0 else f"prior:{Path(path).stem}"] = [choose(rows[i]["log_odds"], table) for i in ids]
-    preds["no_prior"] = [choose(rows[i]["log_odds"], None) for i in ids]
-    preds["input_prior"] = [choose(rows[i]["log_odds"], input_table) for i in ids]
+        preds["prior" if n == 0 else f"prior:{Path(path).stem}"] = [choose(a, table).directed_label()
+                                                                     for a in answers]
+    preds["no_prior"] = [a.likeliest_yes().directed_label() for a in answers]
+    input_table = mean_log_odds(answers)
+    preds["input_prior"] = [choose(a, input_table).directed_label() for a in answers]
     headline = next(iter(preds))
     result = {"files": args.predictions, "pairs": len(ids), "of": len(split), "repeated_lines": repeats,
               "largest_log_odds_difference": round(largest, 5),

@@ -382,7 +382,7 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
                   answer=None, prior_pairs=None, entail=None, prior_file=None, resume=False, progress=None):
-    from ..data import load_semeval
+    from ..data import load_semeval, semeval_path
     from ..models import resolve
     from ..qa4re import QA4RE
     from ..qa4re_eval import evaluate_semeval
@@ -412,7 +412,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
         run_list.append({"seed": s, "metrics": metrics})
         _say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                            if isinstance(v, float)))
-    path = data_dir(data) / "semeval2010" / f"{split}.jsonl"
+    path = semeval_path(split, data)
     desc = {"dataset": "semeval", "split": split, "path": f"semeval2010/{split}.jsonl",
             "sha256": file_sha256(path) if path.exists() else None, "limit": limit}
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re", "answer": qa.answer_mode,
