@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One sitting on a CUDA machine (written for the H100 device; not yet run: no GPU was lent to the task that
-# wrote it). Prints and saves every number to $OUT (default ./gpu_out). Steps:
+# One sitting on a CUDA machine (written for the H100/H200 device; not yet run: no GPU has been lent to the tasks
+# that wrote it). Prints and saves every number to $OUT (default ./gpu_out). Steps:
 #   1. build llama-cpp-python with CUDA for this GPU only (sm_90 on H100/H200) and check offload with `doctor`;
 #   2. extract on CoNLL04 test: CPU build vs CUDA build, --batch 1 vs 8, sentences/s;
 #   3. qa4re pairs/s on SemEval test with full offload;
@@ -8,11 +8,20 @@
 #   5. the multi-schema recipe of issue 14 (kgc_lite/schema_data.py): ADE + CoNLL04 + SciERC + FewRel + Wiki-ZSL,
 #      each prompt with its own schema (shuffled relations, distractors up to 20, other names / R1.., empty
 #      answers, detokenized copies), FewRel's unseen_10_seed_0 test+dev relations held out by Wikidata id.
-# Needs: nvcc + cmake (on the device), the llama-cpp-python 0.3.36 sdist and the [train] wheels carried in
-# .whl/ (the device has no network), ../shared/data copied to ./data-carry (set KGC_LITE_DATA).
-# Step 5 alone: ONLY=multischema (the device image has torch, transformers and peft; kgc-lite needs orjson and
-# typer wheels, and the base model: the embedded SmolLM2-135M GGUF is 93 MiB, over the 64 MiB a device call may
-# carry, so pass BASE=<a file or HF folder that fits> or carry it some other way; not solved yet).
+#
+# A session's lease is 15 minutes of device time, so the plan for one is step 5 alone (ONLY=multischema), run on
+# what scripts/gpu_pack.py carries: the device has no network, and the base GGUF (94 MiB), the data and the
+# wheels it lacks (gguf, orjson, jsonschema) do not fit one call beside the working tree. Here:
+#   python3 scripts/gpu_pack.py pack     # .carry/part-01..06 + manifest; prints the calls
+# then device calls 1-5 `python3 scripts/gpu_pack.py unpack K` (carry .carry/manifest.json and .carry/part-0K),
+# each within 30 s of the last, and call 6 (timeout_s 590):
+#   python3 scripts/gpu_pack.py unpack 6 && . /tmp/kgc/env.sh && ONLY=multischema MS_SECONDS=420 scripts/gpu_session.sh
+# It trains for MS_SECONDS at most (then stops the run with SIGINT, which saves a checkpoint), snapshots the
+# adapter at each checkpoint, and leaves in $OUT: session.log, train.log, the final adapter folder as a .tgz, and
+# up to 4 snapshots as fp16 safetensors (ckpt-STEP.safetensors). Back here, for each:
+#   kgc-lite convert <folder with adapter_config.json + the snapshot as adapter_model.safetensors> -o ms.gguf
+#   kgc-lite eval --model ms.gguf --dataset fewrel --split unseen_5_seed_0 ...  (zero-shot F1 per stage)
+# Steps 1-4 need more parts (the llama-cpp-python sdist, .whl/) and a longer lease than a session has.
 # CPU smoke of step 5's exact command, 2 steps, no CUDA (proves the data pipeline here):
 #   SMOKE=1 OUT=/tmp/smoke scripts/gpu_session.sh
 set -euo pipefail
@@ -22,26 +31,58 @@ ONLY=${ONLY:-all}
 if [ "$SMOKE" = 1 ]; then ONLY=multischema; else export KGC_LITE_DATA=${KGC_LITE_DATA:-data-carry}; fi
 log() { echo "== $*" | tee -a "$OUT/session.log"; }
 
-# Step 5's recipe. GPU: MS_STEPS steps of MS_BATCH from the shipped adapter (MS_INIT='' starts fresh); the step
-# count is a guess sized for a 15-minute lease, not a measured budget. Smoke: 2 steps of 2 on 1 CPU thread.
+# Step 5's recipe. GPU: MS_STEPS steps of MS_BATCH from the shipped adapter (MS_INIT='' starts fresh), stopped
+# after MS_SECONDS if not done (the step count is a guess; the learning rate decays over MS_STEPS either way).
+# Smoke: 2 steps of 2 on 1 CPU thread.
 multischema() {
-  local steps=${MS_STEPS:-2000} batch=${MS_BATCH:-16} micro=${MS_MICRO:-16} extra=()
-  local init=${MS_INIT-adapters/smollm2-135m-kg}
-  if [ "$SMOKE" = 1 ]; then steps=2; batch=2; micro=2; extra+=(--device cpu --threads 1); fi
+  local steps=${MS_STEPS:-3000} batch=${MS_BATCH:-16} micro=${MS_MICRO:-16} every=${MS_EVERY:-250} extra=()
+  local init=${MS_INIT-adapters/smollm2-135m-kg} budget=${MS_SECONDS:-420}
+  if [ "$SMOKE" = 1 ]; then steps=2; batch=2; micro=2; every=1; extra+=(--device cpu --threads 1); fi
   [ -n "$init" ] && extra+=(--init-adapter "$init")
   [ -n "${BASE:-}" ] && extra+=(--base "$BASE")
   local run=${MS_RUN:-runs/multischema}
   [ "$SMOKE" = 1 ] && run="$OUT/multischema-smoke"
-  log "5. multi-schema training: $steps steps of $batch -> $run"
+  log "5. multi-schema training: $steps steps of $batch (at most $budget s) -> $run"
   local start; start=$(date +%s)
-  kgc-lite train --data kgc,fewrel,wikizsl --mix kgc=1,fewrel=1,wikizsl=1 --held-out fewrel/unseen_10_seed_0 \
-    --icl 0 --prompt-style natural --max-length 1024 --steps "$steps" --batch "$batch" --micro-batch "$micro" \
-    --warmup "$(( steps < 50 ? 1 : 50 ))" --save-every "$(( steps < 200 ? steps : 200 ))" "${extra[@]}" -o "$run" \
-    2>&1 | grep -v "it/s]" | tail -n 6 | tee -a "$OUT/session.log"
-  echo "multischema: $(( $(date +%s) - start )) s for $steps steps" | tee -a "$OUT/session.log"
+  ( while sleep 5; do snapshot "$run"; done ) &   # a snapshot of each checkpoint while it trains
+  local snapper=$!
+  # In the foreground, so SIGINT reaches Python (a background job of a script ignores it): the run saves a
+  # checkpoint and stops. -k: killed 60 s later if it has not.
+  timeout -s INT -k 60 "$budget" kgc-lite train --data kgc,fewrel,wikizsl --mix kgc=1,fewrel=1,wikizsl=1 \
+    --held-out fewrel/unseen_10_seed_0 --icl 0 --prompt-style natural --max-length 1024 --steps "$steps" \
+    --batch "$batch" --micro-batch "$micro" --warmup "$(( steps < 50 ? 1 : 50 ))" --save-every "$every" \
+    "${extra[@]}" -o "$run" > "$OUT/train.log" 2>&1 || log "training stopped (exit $?): budget reached or failed"
+  kill "$snapper" 2>/dev/null; wait "$snapper" 2>/dev/null || true
+  snapshot "$run"
+  grep -v "it/s]" "$OUT/train.log" | tail -n 6 | tee -a "$OUT/session.log"
+  echo "multischema: $(( $(date +%s) - start )) s; snapshots: $(cd "$OUT" && ls ckpt-*.safetensors 2>/dev/null | \
+    tr '\n' ' ')" | tee -a "$OUT/session.log"
   # Ablations (one augmentation off each), same budget: --no-shuffle-relations, --no-distractors,
   # --no-rename-relations, --no-empty-answers, --no-detok-copies.
-  [ "$SMOKE" = 1 ] || tar czf "$OUT/multischema_adapter.tgz" "$run"/adapter* "$run"/run_card.json
+  if [ -f "$run/adapter_model.safetensors" ]; then
+    tar czf "$OUT/multischema_adapter.tgz" "$run"/adapter* "$run"/run_card.json
+  fi
+}
+# snapshot RUN: RUN's checkpoint adapter as $OUT/ckpt-STEP.safetensors in fp16 (with adapter_config.json once),
+# unless that step has one already; the 4 newest kept ($OUT brings back 8 files at most).
+snapshot() {
+  local ck="$1/checkpoint" copy="$OUT/.ckpt-copy" step before
+  [ -f "$ck/state.pt" ] || return 0
+  before=$(stat -c %i "$ck" 2>/dev/null) || return 0
+  rm -rf "$copy"; cp -r "$ck" "$copy" 2>/dev/null || return 0
+  [ "$(stat -c %i "$ck" 2>/dev/null)" = "$before" ] || return 0     # replaced while copying: next time
+  step=$(python3 -c "import torch,sys; print(torch.load(sys.argv[1], weights_only=False)['step'])" \
+    "$copy/state.pt" 2>/dev/null) || return 0
+  [ -f "$OUT/ckpt-$step.safetensors" ] && return 0
+  python3 - "$copy" "$OUT/ckpt-$step.safetensors" <<'PY' || return 0
+import sys
+from safetensors.torch import load_file, save_file
+save_file({k: v.half().contiguous() for k, v in load_file(sys.argv[1] + "/adapter_model.safetensors").items()},
+          sys.argv[2], metadata={"format": "pt"})
+PY
+  [ -f "$OUT/adapter_config.json" ] || cp "$copy/adapter_config.json" "$OUT/"
+  rm -rf "$copy"
+  ls -1 "$OUT"/ckpt-*.safetensors | sort -t- -k2 -n | head -n -4 | xargs -r rm -f
 }
 if [ "$ONLY" = multischema ]; then
   multischema
