@@ -350,34 +350,36 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         f"{sum(p.numel() for p in params) / 1e6:.2f}M trainable parameters; loaded in {time.perf_counter() - t0:.0f}s")
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    for step in range(start_step, opts.steps):
-        t = time.perf_counter()
-        try:
-            loss = _step_loss(model, [samples[i] for i in plan[step]], opts.micro_batch, pad_id, device)
-        except KeyboardInterrupt:
+    with _StopOnTerm() as term:
+        for step in range(start_step, opts.steps):
+            t = time.perf_counter()
+            try:
+                loss = _step_loss(model, [samples[i] for i in plan[step]], opts.micro_batch, pad_id, device)
+            except KeyboardInterrupt:
+                optim.zero_grad(set_to_none=True)
+                if curve and step > start_step:
+                    _save_checkpoint(model, optim, sched, ckpt, opts, curve, step,
+                                     elapsed_before + time.perf_counter() - t_start)
+                raise _stopped("interrupted", step, step if step > start_step else start_step, ckpt, out) from None
+            except (RuntimeError, MemoryError) as exc:
+                if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                    raise _oom_hint(exc, opts) from None
+                raise
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+            sched.step()
             optim.zero_grad(set_to_none=True)
-            if curve and step > start_step:
-                _save_checkpoint(model, optim, sched, ckpt, opts, curve, step,
-                                 elapsed_before + time.perf_counter() - t_start)
-            raise KgcError(f"interrupted at step {step}; the checkpoint in {ckpt} holds step {step if step > start_step else start_step}, "
-                           "and --resume continues from it") from None
-        except (RuntimeError, MemoryError) as exc:
-            if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-                raise _oom_hint(exc, opts) from None
-            raise
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad(set_to_none=True)
-        curve.append({"step": step + 1, "loss": round(loss, 5), "lr": optim.param_groups[0]["lr"],
-                      "seconds": round(time.perf_counter() - t, 2)})
-        done = step + 1
-        spent = elapsed_before + time.perf_counter() - t_start
-        eta = (time.perf_counter() - t_start) / (done - start_step) * (opts.steps - done)
-        log(f"step {done}/{opts.steps} loss {loss:.4f} ({curve[-1]['seconds']:.1f}s; {spent / 60:.1f} min, "
-            f"eta {eta / 60:.1f} min)")
-        if done % opts.save_every == 0 or done == opts.steps:
-            _save_checkpoint(model, optim, sched, ckpt, opts, curve, done, spent)
+            curve.append({"step": step + 1, "loss": round(loss, 5), "lr": optim.param_groups[0]["lr"],
+                          "seconds": round(time.perf_counter() - t, 2)})
+            done = step + 1
+            spent = elapsed_before + time.perf_counter() - t_start
+            eta = (time.perf_counter() - t_start) / (done - start_step) * (opts.steps - done)
+            log(f"step {done}/{opts.steps} loss {loss:.4f} ({curve[-1]['seconds']:.1f}s; {spent / 60:.1f} min, "
+                f"eta {eta / 60:.1f} min)")
+            if done % opts.save_every == 0 or done == opts.steps or term.asked:
+                _save_checkpoint(model, optim, sched, ckpt, opts, curve, done, spent)
+            if term.asked and done < opts.steps:
+                raise _stopped("stopped by SIGTERM", done, done, ckpt, out)
     seconds = elapsed_before + time.perf_counter() - t_start
     save_adapter(model, out)
     card = {
@@ -403,6 +405,37 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     (out / "run_card.json").write_text(json.dumps(card, indent=1))
     log(f"wrote {out / 'adapter_model.safetensors'} and {out / 'run_card.json'} ({seconds / 60:.1f} min)")
     return out
+
+
+class _StopOnTerm:
+    """SIGTERM (a scheduler's preemption, `timeout`, `kill`) asks the run to stop after the step under way,
+    with a checkpoint, instead of ending it where it stands. Only in the main thread, where handlers can be set."""
+
+    def __init__(self):
+        self.asked = False
+        self._old = None
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._ask)
+        return self
+
+    def _ask(self, signum, frame):
+        self.asked = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            import signal
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _stopped(how: str, step: int, held: int, ckpt: Path, out: Path) -> KgcError:
+    if held == 0:
+        return KgcError(f"{how} during the first step; nothing was saved in {out}")
+    return KgcError(f"{how} at step {step}; the checkpoint in {ckpt} holds step {held}, and --resume continues "
+                    "from it")
 
 
 def _check_init_adapter(opts: TrainOptions) -> Path:

@@ -4,6 +4,8 @@ training-sample construction against the extraction prompts, the shared-prefix l
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
@@ -96,6 +98,32 @@ def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
     from kgc_lite.models import resolve
     llm = llama_cpp.Llama(model_path=str(resolve(None).path), lora_path=str(lora), n_ctx=256, verbose=False)
     assert llm.create_completion("Paris is", max_tokens=2)["choices"][0]["text"] is not None
+
+
+def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_finishes(tmp_path):
+    """`timeout`, `kill` or a scheduler's preemption: the run ends after the step under way, saved, not where
+    it stands (save_every 10 would have saved nothing before step 3)."""
+    data = write_jsonl(tmp_path / "tiny.jsonl", SENTENCES)
+    out = tmp_path / "run"
+    outer = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: outer.append(a))   # what train() must put back
+
+    def log(message):
+        if message.startswith("step 1/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        with pytest.raises(KgcError, match=r"^stopped by SIGTERM at step 1; the checkpoint in .* holds step 1, and "
+                                           r"--resume continues from it$"):
+            tr.train(tiny(data, steps=3, save_every=10), out, log=log)
+        assert not outer and signal.getsignal(signal.SIGTERM) is not previous
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not (out / "run_card.json").exists()
+    assert torch.load(out / "checkpoint" / "state.pt", weights_only=False)["step"] == 1
+    logs: list[str] = []
+    tr.train(tiny(data, steps=3, save_every=10), out, resume=True, log=logs.append)
+    assert "resumed from step 1" in logs
+    assert [c["step"] for c in json.loads((out / "run_card.json").read_text())["loss_curve"]] == [1, 2, 3]
 
 
 def test_training_prompts_are_the_extraction_prompts(default_model):
