@@ -105,7 +105,8 @@ class SpanPieces:
     Brackets and quotes inside a span are balanced: it holds both of a pair or neither ("Microsoft (MSFT)", a
     quoted title, never "1994)" or "(by 3%"); straight double quotes pair up in order, and an opener or closer
     with no partner may not end a span. A period may end a span only where it closes an initial or an
-    abbreviation (inputs.abbreviation_period), not a sentence.
+    abbreviation (inputs.abbreviation_period), not a sentence; in pre-tokenized text also a period the tokenizer
+    split off an abbreviation ("Mich .") and one still clinging to its word ("Texas.").
     """
 
     def __init__(self, text: str):
@@ -165,7 +166,11 @@ class SpanPieces:
                 # In pre-tokenized text the tokenizer has split off every sentence period, so one still clinging
                 # to a word is part of that token ("Texas." as CoNLL04 has it).
                 clings = i > 0 and self.words[i - 1][1] == self.words[i][0] and tokenized
-                self.can_end[i] = clings or abbreviation_period(text, self.words[i][0])
+                # ...and it split an abbreviation's period off its word when the abbreviation ended the sentence
+                # ("Lansing , Mich ." for "Lansing, Mich."): that period is still the abbreviation's.
+                split_off = (tokenized and i > 0 and text[self.words[i - 1][1]:self.words[i][0]] == " "
+                             and abbreviation_period(text[:self.words[i - 1][1]] + ".", self.words[i - 1][1]))
+                self.can_end[i] = clings or split_off or abbreviation_period(text, self.words[i][0])
                 # ".NET" starts with its period; a sentence's period starts nothing
                 self.can_start[i] = ((i == 0 or self.words[i - 1][1] < self.words[i][0]) and i + 1 < n
                                      and self.words[i + 1][0] == self.words[i][1] and pieces[i + 1][0].isalnum())
