@@ -258,30 +258,42 @@ def detokenize_example(ex: Example, trim: bool = True) -> tuple[Example, int, in
     (so each stays an exact substring of it); how many triplets had to be dropped because a head or tail could
     not be found in the new text; and how many heads and tails lost a swallowed sentence period.
 
-    trim: some gold mentions end with the sentence's period, where the original tokenizer left it on the last
-    word (CoNLL04's "Texas." in "... in Austin , Texas."); in ordinary punctuation that period is not part of
-    the name, so it is cut (trim_sentence_period)."""
+    trim: entity edges as ordinary text has them. Some gold mentions end with the sentence's period, where the
+    original tokenizer left it on the last word (CoNLL04's "Texas." in "... in Austin , Texas."); in ordinary
+    punctuation that period is not part of the name, so it is cut (trim_sentence_period). The converse: where the
+    tokenizer split the period off an abbreviation that ended the sentence ("born in Concord , Mass ." with the
+    gold "Concord , Mass"), ordinary text writes "Concord, Mass." and the period is the abbreviation's, so the
+    mention gets it back ("Concord, Mass."), as "Apple Inc." keeps its own. Both count as trimmed."""
+    from .inputs import abbreviation_period
+
     new_text, offsets = detokenize(ex.text)
     token_starts = {a: k for k, (a, _) in enumerate(m.span() for m in re.finditer(r"\S+", ex.text))}
 
-    def mapped(mention: str) -> str | None:
+    def mapped(mention: str) -> tuple[str, str] | None:
+        """The mention in the new text, and the same with an abbreviation's split-off period given back."""
         at = _token_aligned(ex.text, mention)
         if at >= 0 and at in token_starts:
             first = token_starts[at]
             last = first + len(mention.split()) - 1
             if last < len(offsets):
-                return new_text[offsets[first][0]:offsets[last][1]] or None
+                a, b = offsets[first][0], offsets[last][1]
+                if not new_text[a:b]:
+                    return None
+                regained = (last + 1 < len(offsets) and offsets[last + 1] == (b, b + 1) and new_text[b] == "."
+                            and mention[-1:].isalnum() and abbreviation_period(new_text, b))
+                return new_text[a:b], new_text[a:b + regained]
         alone = detokenize(mention)[0]  # a mention inside a token: its own ordinary form, if the text has it
-        return alone if alone and alone in new_text else None
+        return (alone, alone) if alone and alone in new_text else None
 
     kept, dropped, trimmed = [], 0, 0
     for t in ex.triplets:
-        head, tail = mapped(t.head), mapped(t.tail)
-        if head is None or tail is None:
+        found_head, found_tail = mapped(t.head), mapped(t.tail)
+        if found_head is None or found_tail is None:
             dropped += 1
             continue
+        (head, full_head), (tail, full_tail) = found_head, found_tail
         if trim:
-            short_head, short_tail = trim_sentence_period(head), trim_sentence_period(tail)
+            short_head, short_tail = trim_sentence_period(full_head), trim_sentence_period(full_tail)
             if short_head and short_tail:
                 trimmed += (short_head != head) + (short_tail != tail)
                 head, tail = short_head, short_tail

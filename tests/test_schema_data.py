@@ -56,6 +56,21 @@ def test_detokenized_mentions_stay_substrings_and_lose_a_swallowed_period():
     assert trim_sentence_period("U.S.") == "U.S." and trim_sentence_period("Apple Inc.") == "Apple Inc."
 
 
+def test_a_sentence_final_abbreviation_gets_its_period_back():
+    """The tokenizer split "Mass." at the sentence's end into "Mass ." and the gold left the period out; in
+    ordinary text the period is the abbreviation's ("Concord, Mass.", as "Apple Inc."). A word that is no
+    abbreviation does not take the sentence's period."""
+    ex = Example("Thoreau was born in Concord , Mass .", (
+        Triplet("Thoreau", "Live_in", "Concord , Mass"), Triplet("Thoreau", "Live_in", "Mass ."),
+        Triplet("Thoreau", "Live_in", "Concord")))
+    new, dropped, trimmed = detokenize_example(ex)
+    assert new.text == "Thoreau was born in Concord, Mass."
+    assert [t.tail for t in new.triplets] == ["Concord, Mass.", "Mass.", "Concord"] and (dropped, trimmed) == (0, 1)
+    assert detokenize_example(ex, trim=False)[0].triplets[0].tail == "Concord, Mass"
+    plain = detokenize_example(Example("He was born in Concord .", (Triplet("He", "Live_in", "Concord"),)))[0]
+    assert plain.triplets[0].tail == "Concord"
+
+
 def test_a_mention_that_cannot_be_found_is_counted_not_kept():
     ex = Example("Ann met Bob .", (Triplet("Ann", "Kill", "Bob"), Triplet("Ann", "Kill", "Carl")))
     new, dropped, _ = detokenize_example(ex)

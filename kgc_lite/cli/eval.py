@@ -118,9 +118,11 @@ def eval_command(
     detok: bool = typer.Option(False, "--detok/--no-detok", help="Score on a copy in ordinary punctuation "
                                "('Redmond, Washington.' for 'Redmond , Washington .'); heads and tails follow "
                                "(kgc_lite/data.py detokenize)."),
-    detok_trim: bool = typer.Option(True, "--detok-trim/--no-detok-trim", help="With --detok: cut a sentence "
-                                    "period that a gold head or tail swallowed ('Texas.' -> 'Texas'; 'U.S.' "
-                                    "keeps its period)."),
+    detok_trim: bool = typer.Option(True, "--detok-trim/--no-detok-trim", help="With --detok: gold entity edges "
+                                    "as ordinary text has them: cut a sentence period that a head or tail "
+                                    "swallowed ('Texas.' -> 'Texas'; 'U.S.' keeps its period), and give a "
+                                    "sentence-final abbreviation back the period its tokenizer split off "
+                                    "('Concord , Mass .' with gold 'Concord , Mass' -> 'Concord, Mass.')."),
     only_predicted: bool = typer.Option(False, "--only-predicted", help="With --predictions: score only gold "
                                         "sentences that have a prediction record (default: a missing one "
                                         "predicts nothing)."),
