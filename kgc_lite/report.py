@@ -21,8 +21,11 @@ def _label(doc: dict) -> str:
     if cfg.get("task") != "triplets" or not cfg.get("prompt_style"):
         return model
     runs = (doc["metrics"].get("f1_spread") or {}).get("n", 1)
+    data = doc.get("data") or {}
+    split = data.get("split")
     return (f"{model} {cfg['prompt_style']} {cfg.get('icl', '?')}icl" + (" rat" if cfg.get("rationale") else "")
-            + (f" x{runs} runs" if runs > 1 else ""))
+            + (f" x{runs} runs" if runs > 1 else "") + (f" ({split})" if split and split != "test" else "")
+            + (" detok" if data.get("detok") else ""))
 
 
 def _f1(doc: dict) -> str:

@@ -192,6 +192,16 @@ def test_report_plots(tmp_path):
         report.load_all([str(tmp_path)])
 
 
+def test_report_labels_say_which_split_and_text():
+    """Columns of the report's per-relation tables: a validation run or an ordinary-punctuation copy is named,
+    so it cannot pass for the test split's run of the same model."""
+    from kgc_lite.report import _label
+    cfg = {"task": "triplets", "prompt_style": "natural", "icl": 0}
+    docs = [{"model": {"name": "m"}, "config": cfg, "metrics": {}, "data": data} for data in
+            ({"split": "test"}, {"split": "val"}, {"split": "test", "detok": True})]
+    assert [_label(d) for d in docs] == ["m natural 0icl", "m natural 0icl (val)", "m natural 0icl detok"]
+
+
 # -- with the real embedded model (loaded once) -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def model_run(tmp_path_factory, default_model):
