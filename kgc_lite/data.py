@@ -279,8 +279,8 @@ def detokenize_example(ex: Example, trim: bool = True) -> tuple[Example, int, in
                 a, b = offsets[first][0], offsets[last][1]
                 if not new_text[a:b]:
                     return None
-                regained = (last + 1 < len(offsets) and offsets[last + 1] == (b, b + 1) and new_text[b] == "."
-                            and mention[-1:].isalnum() and abbreviation_period(new_text, b))
+                regained = (last + 1 < len(offsets) and offsets[last + 1] == (b, b + 1) and mention[-1:].isalnum()
+                            and abbreviation_period(new_text, b))
                 return new_text[a:b], new_text[a:b + regained]
         alone = detokenize(mention)[0]  # a mention inside a token: its own ordinary form, if the text has it
         return (alone, alone) if alone and alone in new_text else None

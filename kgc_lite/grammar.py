@@ -110,7 +110,7 @@ class SpanPieces:
     """
 
     def __init__(self, text: str):
-        from .inputs import abbreviation_period
+        from .inputs import abbreviation_ends_at, abbreviation_period
 
         self.text = text
         self.words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
@@ -168,9 +168,8 @@ class SpanPieces:
                 clings = i > 0 and self.words[i - 1][1] == self.words[i][0] and tokenized
                 # ...and it split an abbreviation's period off its word when the abbreviation ended the sentence
                 # ("Lansing , Mich ." for "Lansing, Mich."): that period is still the abbreviation's.
-                before = text[max(0, self.words[i - 1][1] - 8):self.words[i - 1][1]] if i > 0 else ""
                 split_off = (tokenized and i > 0 and text[self.words[i - 1][1]:self.words[i][0]] == " "
-                             and abbreviation_period(before + ".", len(before)))
+                             and abbreviation_ends_at(text, self.words[i - 1][1]))
                 self.can_end[i] = clings or split_off or abbreviation_period(text, self.words[i][0])
                 # ".NET" starts with its period; a sentence's period starts nothing
                 self.can_start[i] = ((i == 0 or self.words[i - 1][1] < self.words[i][0]) and i + 1 < n

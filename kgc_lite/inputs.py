@@ -173,11 +173,13 @@ def _jsonl_documents(stream: BinaryIO, where: str) -> Iterator[Document | BadRec
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 # ...but not after an initial ("John F. Kennedy") or a common abbreviation ("Mr. Smith", "Acme Inc. said").
-_NO_END_AFTER = re.compile(
+_ABBREVIATION = (
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Inc|Ltd|Co|Corp|Gen|Col|Capt|Lt|Sgt|Rep|Sen|Gov|Rev|No|vs|"
     r"etc|e\.g|i\.e|U\.S|a\.m|p\.m|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ala|Ariz|Ark|Calif|Colo|"
     r"Conn|Fla|Ga|Ill|Ind|Kan|Ky|La|Mass|Md|Mich|Minn|Miss|Mo|Mont|Neb|Nev|Okla|Ore|Pa|Tenn|Tex|Va|Vt|Wash|Wis|"
-    r"Wyo))\.$")
+    r"Wyo))")
+_NO_END_AFTER = re.compile(_ABBREVIATION + r"\.$")
+_ABBREVIATION_WORD = re.compile(_ABBREVIATION + r"$")
 _WORDY = re.compile(r"\w")
 
 
@@ -185,6 +187,12 @@ def abbreviation_period(text: str, dot: int) -> bool:
     """Whether the '.' at text[dot] closes an initial or a common abbreviation ("U.S.", "Inc.", "Dr."), so that
     it belongs to the word before it rather than ending a sentence (also used by the entity-span grammar)."""
     return text[dot:dot + 1] == "." and bool(_NO_END_AFTER.search(text, max(0, dot - 8), dot + 1))
+
+
+def abbreviation_ends_at(text: str, end: int) -> bool:
+    """Whether the word ending at text[end] is an initial or a common abbreviation whose period a tokenizer may
+    have split off ("Mich" in "Lansing , Mich ."): abbreviation_period without the period in place."""
+    return bool(_ABBREVIATION_WORD.search(text, max(0, end - 8), end))
 
 
 def _sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator[re.Match]:
