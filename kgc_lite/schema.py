@@ -161,8 +161,15 @@ def _parse(data: object, where: str) -> Schema:
     if not isinstance(data, dict):
         raise bad("expected a table with a 'relations' list")
     rels = data.get("relations")
+    if isinstance(rels, dict) and rels and all(isinstance(v, dict) for v in rels.values()):
+        # [relations.Works_for] tables keyed by name, the other way TOML writes a list of named tables
+        for key, value in rels.items():
+            if value.get("name", key) != key:
+                raise bad(f"relation {key!r} has a different 'name' ({value['name']!r})")
+        rels = [{**value, "name": key} for key, value in rels.items()]
     if not isinstance(rels, list) or not rels:
-        raise bad("'relations' must be a non-empty list")
+        raise bad("'relations' must be a non-empty list of tables, each with a 'name' and a 'description' "
+                  "([[relations]] in TOML)")
     types = data.get("entity_types") or []
     if not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
         raise bad("'entity_types' must be a list of names")

@@ -42,6 +42,18 @@ def test_user_json_schema(tmp_path):
     assert schema.name == "s" and schema.relation_names == ["Owns"] and not schema.typed
 
 
+def test_relations_keyed_by_name_read_as_the_list_form(tmp_path):
+    """`[relations.Sells]` tables (TOML's other way to write named tables) read as `[[relations]]` with that
+    name, in file order."""
+    path = tmp_path / "shops.toml"
+    path.write_text('[relations.Sells]\ndescription = "the store sells the product"\n'
+                    '[relations.Owned_by]\ndescription = "the store is owned by the person"\ntail = "Person"\n')
+    schema = load_schema(path)
+    assert schema.relation_names == ["Sells", "Owned_by"]
+    assert schema.relation("Sells").description == "the store sells the product"
+    assert schema.relation("Owned_by").tail == "Person"
+
+
 @pytest.mark.parametrize("content, message", [
     ("relations = []", "non-empty"),
     ('[[relations]]\nname = "bad name"', "name"),
@@ -49,6 +61,8 @@ def test_user_json_schema(tmp_path):
     ('entity_types = ["P"]\n[[relations]]\nname = "A"\nhead = "Q"', "not in entity_types"),
     ('[[relations]]\nname = "A"\ntemplate = "{head} only"', "template"),
     ('[[relations]]\nname = "A"\ncolour = "red"', "unknown keys"),
+    ('[relations.A]\nname = "B"', "different 'name'"),
+    ('relations = "A"', r"\[\[relations\]\]"),
     ('[[relations]]\nname = "A"\n[[examples]]\ntext = "x y"\ntriplets = [["x", "B", "y"]]', "not in the schema"),
     ('[[relations]]\nname = "A"\n[[examples]]\ntext = "x y"\ntriplets = [["x", "A", "z"]]', "occur in the text"),
     ("this is not toml", "does not parse"),
