@@ -101,18 +101,10 @@ def evaluate_semeval(model: str | None = None, split: str = "test", limit: int |
     data_file = semeval_path(split, data_root)
     log = PredictionLog(predictions, qa, file_sha256(data_file) if data_file.exists() else None, resume)
     stats0 = replace(qa.engine.stats)
-    gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
     cpu0 = time.process_time()
-    with log:
-        for ex in items:
-            ans, row = log.answer(qa, Pair(ex.id, ex.text, ex.head, ex.tail), ex.label, Option.directed_label)
-            gold.append(ex.label)
-            pred.append(row["pred"])
-            answers.append(ans)
-            rows.append(row)
-            if progress:
-                progress()
+    gold, pred, answers, rows = _answer_all(qa, log, ((Pair(ex.id, ex.text, ex.head, ex.tail), ex.label)
+                                                      for ex in items), Option.directed_label, progress)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     st = qa.engine.stats
@@ -315,6 +307,22 @@ def gold_pairs(examples, sample: int | None = None, seed: int = 0) -> tuple[list
     return seeded_sample(pairs, sample, seed), len(pairs)
 
 
+def _answer_all(qa: QA4RE, log: PredictionLog, pairs, key, progress) -> tuple[list, list, list, list]:
+    """Answer each (pair, gold label) through the log (`key` names an option as the gold does); the gold labels,
+    predicted labels, answers and log rows, in order."""
+    gold, pred, answers, rows = [], [], [], []
+    with log:
+        for pair, label in pairs:
+            ans, row = log.answer(qa, pair, label, key)
+            gold.append(label)
+            pred.append(row["pred"])
+            answers.append(ans)
+            rows.append(row)
+            if progress:
+                progress()
+    return gold, pred, answers, rows
+
+
 def zero_rte_schema(dataset: str, split: str, data_root: str | Path | None = None):
     """A zero-shot split's test sentences and its schema: the test relations, with statements from their names
     (qa4re_data.wikidata_template)."""
@@ -331,17 +339,8 @@ def evaluate_choice(qa: QA4RE, pairs: list[tuple[Pair, str]], total: int, predic
     choice_scores, plus timing. For a zero-shot split's held-out relations (zero_rte_schema), or a gold file
     with a schema of the user's own. predictions / resume: as evaluate_semeval's."""
     log = PredictionLog(predictions, qa, data_sha256, resume)
-    gold, pred, answers, rows = [], [], [], []
     start = time.perf_counter()
-    with log:
-        for pair, relation in pairs:
-            ans, row = log.answer(qa, pair, relation, lambda option: option.relation)
-            gold.append(relation)
-            pred.append(row["pred"])
-            answers.append(ans)
-            rows.append(row)
-            if progress:
-                progress()
+    gold, pred, answers, rows = _answer_all(qa, log, pairs, lambda option: option.relation, progress)
     seconds = time.perf_counter() - start
     return {"n": len(pairs), "of": total, "relations": [r.name for r in qa.schema.relations],
             "model": qa.model.spec.name, "model_sha256": qa.model.sha256, "method": "qa4re multiple choice",
