@@ -440,12 +440,17 @@ def _stopped(how: str, step: int, held: int, ckpt: Path, out: Path) -> KgcError:
 
 def _check_init_adapter(opts: TrainOptions) -> Path:
     """The --init-adapter folder, read by the converter's adapter reader (the same checks as `convert`) and
-    held to this run's rank, before anything heavy loads."""
+    held to this run's rank and alpha, before anything heavy loads: another alpha would rescale the adapter's
+    update (alpha 16 on an alpha-32 adapter halves it) before the first step."""
     from .convert import read_lora
     folder = Path(opts.init_adapter)
-    rank = read_lora(folder).rank
-    if rank != opts.rank:
-        raise KgcError(f"--init-adapter {folder} has rank {rank}, this run --rank {opts.rank}: pass --rank {rank}")
+    lora = read_lora(folder)
+    if lora.rank != opts.rank:
+        raise KgcError(f"--init-adapter {folder} has rank {lora.rank}, this run --rank {opts.rank}: "
+                       f"pass --rank {lora.rank}")
+    if lora.alpha != opts.alpha:
+        raise KgcError(f"--init-adapter {folder} has alpha {lora.alpha:g}, this run --alpha {opts.alpha:g}: "
+                       f"pass --alpha {lora.alpha:g}")
     return folder
 
 

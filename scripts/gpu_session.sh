@@ -50,6 +50,7 @@ multischema() {
   # checkpoint and stops. -k: killed 60 s later if it has not.
   timeout -s INT -k 60 "$budget" kgc-lite train --data kgc,fewrel,wikizsl --mix kgc=1,fewrel=1,wikizsl=1 \
     --held-out fewrel/unseen_10_seed_0 --icl 0 --prompt-style natural --max-length 1024 --steps "$steps" \
+    --rank 16 --alpha 32 \
     --batch "$batch" --micro-batch "$micro" --warmup "$(( steps < 50 ? 1 : 50 ))" --save-every "$every" \
     "${extra[@]}" -o "$run" > "$OUT/train.log" 2>&1 || log "training stopped (exit $?): budget reached or failed"
   kill "$snapper" 2>/dev/null; wait "$snapper" 2>/dev/null || true

@@ -364,6 +364,8 @@ def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
     assert td.order(fake, 3, 2, 0) == td.order(fake, 3 + 2, 2, 0)[:3]  # so skipping 3 of 5 continues a 3-step run
     with pytest.raises(KgcError, match="rank 4, this run --rank 8"):
         tr.train(tiny(data, init_adapter=str(out), rank=8), tmp_path / "bad", log=lambda m: None)
+    with pytest.raises(KgcError, match="alpha 8, this run --alpha 16: pass --alpha 8"):  # would rescale it
+        tr.train(tiny(data, init_adapter=str(out), alpha=16), tmp_path / "bad", log=lambda m: None)
     with pytest.raises(KgcError, match="not a LoRA adapter folder"):
         tr.train(tiny(data, init_adapter=str(tmp_path)), tmp_path / "bad2", log=lambda m: None)
 
