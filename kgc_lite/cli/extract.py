@@ -31,7 +31,8 @@ def extract_command(
     jsonl: bool = typer.Option(False, "--jsonl", help='Input is JSONL records {"text": ..., "id": ...} instead of '
                                "plain text (one document per file)."),
     schema: str = typer.Option("conll04", "--schema", "-s", help="Relation schema: conll04, ade, scierc, or a "
-                               ".toml/.json schema file (see README)."),
+                               ".toml/.json schema file: a [[relations]] table per relation, with a name and a "
+                               "one-line description (README, 'Your own relations')."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path. "
                                         "Default: models.toml's default."),
     prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Answer style: {' or '.join(STYLES)} "
