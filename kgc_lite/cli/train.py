@@ -65,8 +65,8 @@ def train_command(
                             "small sets get more epochs), or weights for each set, e.g. "
                             "ade=1,conll04=1,scierc=2."),
     init_adapter: Optional[str] = typer.Option(None, "--init-adapter", help="Start from this adapter folder's "
-                                               "LoRA weights (same --rank and --alpha) with a fresh optimizer and schedule: "
-                                               "train a shipped adapter further."),
+                                               "LoRA weights (same --rank and --alpha) with a fresh optimizer "
+                                               "and schedule: train a shipped adapter further."),
     skip_steps: int = typer.Option(0, "--skip-steps", min=0, help="Skip the first N steps of the seeded "
                                    "sample order; with --init-adapter and the same --seed and --batch, the run "
                                    "picks up the data where the adapter's run stopped."),
