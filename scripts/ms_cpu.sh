@@ -2,7 +2,7 @@
 # Issue 14's many-schema training on the CPU, in resumable stages across sessions (the same data and
 # augmentation as scripts/gpu_session.sh step 5, at CPU sizes), and its zero-shot score at each stage.
 #
-#   nohup scripts/ms_cpu.sh train > runs/ms-cpu.log 2>&1 &   # starts, or resumes from runs/ms-cpu/checkpoint
+#   nohup scripts/ms_cpu.sh train >> runs/ms-cpu.log 2>&1 &  # starts, or resumes from runs/ms-cpu/checkpoint
 #   kill -TERM <the kgc-lite train pid>                       # stops after the current step, with a checkpoint
 #   scripts/ms_cpu.sh eval                                    # the checkpoint's step, scored (not beside training)
 #
