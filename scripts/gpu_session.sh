@@ -30,6 +30,7 @@ SMOKE=${SMOKE:-0}
 ONLY=${ONLY:-all}
 if [ "$SMOKE" = 1 ]; then ONLY=multischema; else export KGC_LITE_DATA=${KGC_LITE_DATA:-data-carry}; fi
 log() { echo "== $*" | tee -a "$OUT/session.log"; }
+. "$(dirname "$0")/ms_recipe.sh"   # MS_RECIPE: step 5's data and model shape
 
 # Step 5's recipe. GPU: MS_STEPS steps of MS_BATCH from the shipped adapter (MS_INIT='' starts fresh), stopped
 # after MS_SECONDS if not done (the step count is a guess; the learning rate decays over MS_STEPS either way).
@@ -48,9 +49,7 @@ multischema() {
   local snapper=$!
   # In the foreground, so SIGINT reaches Python (a background job of a script ignores it): the run saves a
   # checkpoint and stops. -k: killed 60 s later if it has not.
-  timeout -s INT -k 60 "$budget" kgc-lite train --data kgc,fewrel,wikizsl --mix kgc=1,fewrel=1,wikizsl=1 \
-    --held-out fewrel/unseen_10_seed_0 --icl 0 --prompt-style natural --max-length 1024 --steps "$steps" \
-    --rank 16 --alpha 32 \
+  timeout -s INT -k 60 "$budget" kgc-lite train "${MS_RECIPE[@]}" --steps "$steps" \
     --batch "$batch" --micro-batch "$micro" --warmup "$(( steps < 50 ? 1 : 50 ))" --save-every "$every" \
     "${extra[@]}" -o "$run" > "$OUT/train.log" 2>&1 || log "training stopped (exit $?): budget reached or failed"
   kill "$snapper" 2>/dev/null; wait "$snapper" 2>/dev/null || true

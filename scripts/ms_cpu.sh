@@ -25,9 +25,9 @@ case "${1:-}" in
 train)
   resume=()
   [ -f "$RUN/checkpoint/state.pt" ] && resume=(--resume)
-  exec kgc-lite train --data kgc,fewrel,wikizsl --mix kgc=1,fewrel=1,wikizsl=1 --held-out fewrel/unseen_10_seed_0 \
-    --icl 0 --prompt-style natural --max-length 1024 --steps 1200 --batch 8 --micro-batch 2 --warmup 20 \
-    --lr 3e-4 --rank 16 --alpha 32 --save-every 20 --seed 0 --init-adapter adapters/smollm2-135m-kg \
+  . scripts/ms_recipe.sh
+  exec kgc-lite train "${MS_RECIPE[@]}" --steps 1200 --batch 8 --micro-batch 2 --warmup 20 \
+    --lr 3e-4 --save-every 20 --seed 0 --init-adapter adapters/smollm2-135m-kg \
     --threads "$THREADS" "${resume[@]}" -o "$RUN" ;;
 eval)
   [ -f "$RUN/checkpoint/state.pt" ] || { echo "no checkpoint in $RUN" >&2; exit 1; }
