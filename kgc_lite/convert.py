@@ -151,16 +151,55 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
 
     `permute=False` exists only so the fidelity test can show that skipping the Q/K permutation is caught.
     """
+    lora = adapter if isinstance(adapter, Lora) else read_lora(adapter)
+
+    def add_delta(name: str, w: np.ndarray, arch: str, n_head: int, n_kv: int) -> np.ndarray:
+        pair = lora.pairs.get(name)
+        if pair is None:
+            return w
+        a, b = pair
+        if w.shape != (b.shape[0], a.shape[1]):
+            raise KgcError(f"the adapter does not fit base {base}: {name}.weight is {w.shape[::-1]} in the GGUF, "
+                           f"the LoRA delta {(a.shape[1], b.shape[0])}")
+        b = lora_b_for_gguf(name, b, arch, n_head, n_kv, permute)
+        return (w.astype(np.float64) + (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale).astype(np.float32)
+    return _rewrite_gguf(base, out, outtype, meta, set(lora.pairs), "the adapter", add_delta)
+
+
+def replace_gguf(base: str | Path, folder: str | Path, out: str | Path, outtype: str = "F16",
+                 meta: dict | None = None) -> Path:
+    """A full fine-tune (`train --full`: model.safetensors in Hugging Face names) written over its GGUF base: every
+    tensor the fine-tune holds replaces the base's (Q/K rows permuted as llama.cpp stores them), everything else
+    (tokenizer, chat template, hyperparameters) is the base's."""
+    weights = read_full_weights(folder)
+
+    def replace(name: str, w: np.ndarray, arch: str, n_head: int, n_kv: int) -> np.ndarray:
+        new = weights.get(name)
+        if new is None:
+            return w
+        new = new.astype(np.float32)
+        if new.shape != w.shape:
+            raise KgcError(f"the fine-tune in {folder} does not fit base {base}: {name}.weight is {w.shape[::-1]} "
+                           f"in the GGUF, {new.shape[::-1]} in the fine-tune (was it trained on another model?)")
+        if arch in PERMUTED_ARCHS and name.endswith((".attn_q", ".attn_k")):
+            new = permute_rows(new, n_head if name.endswith(".attn_q") else n_kv)
+        return new
+    return _rewrite_gguf(base, out, outtype, meta, set(weights), f"the fine-tune in {folder}", replace)
+
+
+def _rewrite_gguf(base: str | Path, out: str | Path, outtype: str, meta: dict | None, names_needed: set[str],
+                  what: str, update) -> Path:
+    """The base GGUF, dequantized, each `.weight` tensor passed through update(name, w, arch, n_head, n_kv),
+    written as F16 or F32 with the base's metadata (plus `meta`). `names_needed` must all exist in the base."""
     import gguf
     if outtype not in ("F16", "F32"):
         raise KgcError(f"merge writes F16 or F32 (got {outtype}); quantize afterwards")
-    lora = adapter if isinstance(adapter, Lora) else read_lora(adapter)
     reader = gguf.GGUFReader(str(base))
     arch, n_head, n_kv = _arch_heads(reader)
     names = {t.name for t in reader.tensors}
-    missing = [n for n in lora.pairs if f"{n}.weight" not in names]
+    missing = sorted(n for n in names_needed if f"{n}.weight" not in names)
     if missing:
-        raise KgcError(f"the adapter does not fit base {base}: it has no tensors {', '.join(missing[:3])}"
+        raise KgcError(f"{what} does not fit base {base}: it has no tensors {', '.join(missing[:3])}"
                        f"{' …' if len(missing) > 3 else ''} (was it trained on another model?)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,21 +209,13 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
     _add_prompt_metadata(writer, meta)
     half = outtype == "F16"
     for t in reader.tensors:
-        base_name = t.name[: -len(".weight")] if t.name.endswith(".weight") else None
-        pair = lora.pairs.get(base_name) if base_name else None
         if t.tensor_type in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
             w = np.asarray(t.data)
         else:
             w = gguf.quants.dequantize(t.data, t.tensor_type)
         w = w.astype(np.float32).reshape(tuple(int(d) for d in reversed(t.shape)))
-        if pair is not None:
-            a, b = pair
-            if w.shape != (b.shape[0], a.shape[1]):
-                raise KgcError(f"the adapter does not fit base {base}: {t.name} is {w.shape[::-1]} in the GGUF, "
-                               f"the LoRA delta {(a.shape[1], b.shape[0])}")
-            b = lora_b_for_gguf(base_name, b, arch, n_head, n_kv, permute)
-            delta = (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale
-            w = (w.astype(np.float64) + delta).astype(np.float32)
+        if t.name.endswith(".weight"):
+            w = update(t.name[: -len(".weight")], w, arch, n_head, n_kv)
         if half and w.ndim >= 2:
             w = w.astype(np.float16)
         writer.add_tensor(t.name, w)
@@ -193,6 +224,45 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
     writer.write_tensors_to_file()
     writer.close()
     os.replace(tmp, out)
+    return out
+
+
+# -- full fine-tunes (`train --full`) ---------------------------------------------------------------------------
+FULL_WEIGHTS = "model.safetensors"
+_HF_NAMES = {"model.embed_tokens.weight": "token_embd", "model.norm.weight": "output_norm",
+             "lm_head.weight": "output"}
+_HF_LAYER = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+             **{k.split(".")[1]: v for k, v in MODULE_TO_GGUF.items()}}
+_HF_LAYER_KEY = re.compile(r"model\.layers\.(\d+)\.(?:self_attn|mlp|)\.?(\w+)\.(weight|bias)$")
+
+
+def gguf_tensor_name(key: str) -> str | None:
+    """A Hugging Face llama/qwen2 tensor name as GGUF names it ("model.layers.3.mlp.up_proj.weight" ->
+    "blk.3.ffn_up.weight"), or None when it has none (rotary caches)."""
+    if key in _HF_NAMES:
+        return f"{_HF_NAMES[key]}.weight"
+    m = _HF_LAYER_KEY.match(key)
+    if m and m.group(2) in _HF_LAYER:
+        return f"blk.{m.group(1)}.{_HF_LAYER[m.group(2)]}.{m.group(3)}"
+    return None
+
+
+def is_full_run(folder: str | Path) -> bool:
+    """A `train --full` run folder (or its checkpoint): the whole model's weights, no adapter."""
+    folder = Path(folder)
+    return (folder / FULL_WEIGHTS).is_file() and not (folder / "adapter_config.json").exists()
+
+
+def read_full_weights(folder: str | Path) -> dict[str, np.ndarray]:
+    """A full fine-tune's weights keyed by GGUF tensor base name ("blk.3.ffn_up"), float32 or float16."""
+    out = {}
+    for key, arr in read_safetensors(Path(folder) / FULL_WEIGHTS).items():
+        name = gguf_tensor_name(key)
+        if name is None or not name.endswith(".weight"):
+            raise KgcError(f"{folder}: tensor {key} has no GGUF name in the built-in converter")
+        out[name[: -len(".weight")]] = arr
+    if not out:
+        raise KgcError(f"{folder}: {FULL_WEIGHTS} holds no tensors")
     return out
 
 
@@ -281,16 +351,18 @@ def quantize(src: str | Path, out: str | Path, qtype: str, threads: int | None =
 
 def merge_and_quantize(base: str | Path, adapter: str | Path, out: str | Path, qtype: str = "Q8_0",
                        threads: int | None = None, meta: dict | None = None) -> Path:
-    """Merge into an F16 GGUF (or F32), then quantize to qtype; intermediate files are removed."""
+    """Merge into an F16 GGUF (or F32), then quantize to qtype; intermediate files are removed. A full
+    fine-tune's folder (`train --full`) is written over the base instead of merged into it."""
+    write = replace_gguf if is_full_run(adapter) else merge_gguf
     qtype = qtype.upper()
     if qtype in ("F16", "F32"):
-        return merge_gguf(base, adapter, out, qtype, meta=meta)
+        return write(base, adapter, out, qtype, meta=meta)
     if qtype not in _FTYPE:
         raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        f16 = merge_gguf(base, adapter, Path(tmp) / "merged-f16.gguf", "F16", meta=meta)
+        f16 = write(base, adapter, Path(tmp) / "merged-f16.gguf", "F16", meta=meta)
         return quantize(f16, out, qtype, threads)
 
 
@@ -350,8 +422,13 @@ def convert(adapter: str | Path, base: str | None, out: str | Path, qtype: str =
     qtype = qtype.upper()
     if qtype not in _FTYPE:
         raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
-    read_lora(adapter)  # fail early on a bad adapter folder
     meta = prompt_metadata(adapter)
+    if is_full_run(adapter):
+        if base and os.path.isdir(base):
+            raise KgcError(f"{adapter} is a full fine-tune: it is written over its base's GGUF, not a Hugging Face "
+                           "folder (give the .gguf or models.toml name it was trained from as --base)")
+    else:
+        read_lora(adapter)  # fail early on a bad adapter folder
     if base and os.path.isdir(base):
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -410,21 +487,13 @@ def hf_merge_to_gguf(folder: str | Path, adapter: str | Path | None, out: str | 
     w.add_file_type(0 if outtype == "F32" else 1)
     _add_prompt_metadata(w, meta)
     _hf_tokenizer(folder, w, int(cfg["vocab_size"]), pre_tokenizer or ("qwen2" if arch == "qwen2" else "default"))
-    names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
-             "lm_head.weight": "output.weight"}
-    per_layer = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
-    per_layer.update({k.split(".")[1]: v for k, v in MODULE_TO_GGUF.items()})
     dt = np.float16 if outtype == "F16" else np.float32
     for key in sorted(weights):
         arr = weights[key].astype(np.float32)
-        m = re.match(r"model\.layers\.(\d+)\.(?:self_attn|mlp|)\.?(\w+)\.(weight|bias)$", key)
-        if key in names:
-            name = names[key]
-        elif m and m.group(2) in per_layer:
-            name = f"blk.{m.group(1)}.{per_layer[m.group(2)]}.{m.group(3)}"
-        elif key.endswith("rotary_emb.inv_freq"):
+        name = gguf_tensor_name(key)
+        if name is None and key.endswith("rotary_emb.inv_freq"):
             continue
-        else:
+        if name is None:
             raise KgcError(f"{folder}: tensor {key} has no GGUF name in the built-in converter")
         stem = name.rsplit(".", 1)[0]
         if lora is not None and name.endswith(".weight") and stem in lora.pairs:

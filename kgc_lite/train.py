@@ -94,6 +94,7 @@ class TrainOptions:
     detok_copies: bool | None = None         # ordinary-punctuation copies: None = on for multi-schema data only
     pairs: bool = False                      # multi-schema: train the pair finder (the pairs schema's one relation)
     qa_data: tuple[str, ...] = ("semeval", "fewrel", "conll04", "scierc")  # task both: the QA4RE data sets
+    full: bool = False                       # full fine-tuning: every weight trains, no LoRA (rank/alpha unused)
 
 
 # -- model -----------------------------------------------------------------------------------------------
@@ -284,6 +285,9 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             raise KgcError(f"cannot resume {out}: options differ from the checkpoint's ({', '.join(diff)})")
     if opts.skip_steps < 0:
         raise KgcError("--skip-steps must be >= 0")
+    if opts.full and opts.init_adapter:
+        raise KgcError("--init-adapter starts a LoRA run from an adapter; a full fine-tune (--full) starts from "
+                       "--base (a merged .gguf works: `kgc-lite convert` writes one)")
     init = _check_init_adapter(opts) if opts.init_adapter else None
     sources = load_sources(opts)
     mix_weights(opts.mix, {s.name: 1 for s in sources})     # form and names, checked before the model loads
@@ -315,9 +319,10 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     targets = [m for m in TARGET_MODULES if m in present]
     if not targets:
         raise KgcError(f"base model {base.ref} has none of the projections LoRA targets ({', '.join(TARGET_MODULES)})")
-    lcfg = LoraConfig(r=opts.rank, lora_alpha=opts.alpha, lora_dropout=opts.dropout, target_modules=targets,
-                      bias="none", task_type="CAUSAL_LM")
-    model = get_peft_model(model, lcfg)
+    if not opts.full:
+        lcfg = LoraConfig(r=opts.rank, lora_alpha=opts.alpha, lora_dropout=opts.dropout, target_modules=targets,
+                          bias="none", task_type="CAUSAL_LM")
+        model = get_peft_model(model, lcfg)
     if init is not None:
         from safetensors.torch import load_file
         set_peft_model_state_dict(model, load_file(str(init / "adapter_model.safetensors")))
@@ -338,7 +343,10 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
     elapsed_before = 0.0
     if resume and ckpt.is_dir():
         from safetensors.torch import load_file
-        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
+        if opts.full:
+            _load_full(model, ckpt)
+        else:
+            set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
         state = torch.load(ckpt / "state.pt", weights_only=False)
         optim.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
@@ -346,8 +354,9 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         curve, start_step, elapsed_before = state["curve"], state["step"], state.get("seconds", 0.0)
         log(f"resumed from step {start_step}")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-    log(f"LoRA r={opts.rank} alpha={opts.alpha} on {', '.join(targets)}: "
-        f"{sum(p.numel() for p in params) / 1e6:.2f}M trainable parameters; loaded in {time.perf_counter() - t0:.0f}s")
+    what = "full fine-tune" if opts.full else f"LoRA r={opts.rank} alpha={opts.alpha} on {', '.join(targets)}"
+    log(f"{what}: {sum(p.numel() for p in params) / 1e6:.2f}M trainable parameters; "
+        f"loaded in {time.perf_counter() - t0:.0f}s")
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     with _StopOnTerm() as term:
@@ -381,9 +390,9 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             if term.asked and done < opts.steps:
                 raise _stopped("stopped by SIGTERM", done, done, ckpt, out)
     seconds = elapsed_before + time.perf_counter() - t_start
-    save_adapter(model, out)
+    (save_full if opts.full else save_adapter)(model, out)
     card = {
-        "kind": "kgc-lite LoRA adapter",
+        "kind": "kgc-lite full fine-tune" if opts.full else "kgc-lite LoRA adapter",
         "base": {"ref": base.ref, "kind": base.kind, "path": base.path, "sha256": base.sha256},
         "task": opts.task,
         "data": [{"name": s.name, "path": str(s.path), "sha256": file_sha256(s.path), "schema": s.schema.name,
@@ -395,7 +404,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         **({"init_adapter": {"path": str(init), "sha256": file_sha256(init / "adapter_model.safetensors")}}
            if init is not None else {}),
         "options": asdict(opts) | {"format": fmt},
-        "target_modules": targets,
+        **({} if opts.full else {"target_modules": targets}),
         "device": str(device), "dtype": str(dtype).replace("torch.", ""),
         "train_seconds": round(seconds, 1),
         "final_loss": curve[-1]["loss"] if curve else None,
@@ -403,7 +412,8 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         "versions": _versions(),
     }
     (out / "run_card.json").write_text(json.dumps(card, indent=1))
-    log(f"wrote {out / 'adapter_model.safetensors'} and {out / 'run_card.json'} ({seconds / 60:.1f} min)")
+    weights = "model.safetensors" if opts.full else "adapter_model.safetensors"
+    log(f"wrote {out / weights} and {out / 'run_card.json'} ({seconds / 60:.1f} min)")
     return out
 
 
@@ -484,11 +494,34 @@ def save_adapter(model, out: Path, dtype: str = "float16") -> None:
     model.peft_config["default"].save_pretrained(str(out))
 
 
+def save_full(model, out: Path, dtype: str = "float16") -> None:
+    """A full fine-tune's weights as model.safetensors in Hugging Face names (fp16 by default; a tied LM head
+    is the embedding and is not written twice). `kgc-lite convert` writes them over the base GGUF."""
+    import torch
+    from safetensors.torch import save_file
+    out.mkdir(parents=True, exist_ok=True)
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    cast = getattr(torch, dtype)
+    state = {k: v.detach().to("cpu", cast).contiguous() for k, v in model.state_dict().items()
+             if not (tied and k == "lm_head.weight") and not k.endswith("rotary_emb.inv_freq")}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _load_full(model, folder: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+    state = load_file(str(folder / "model.safetensors"))
+    missing, unexpected = model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=False)
+    missing = [k for k in missing if k != "lm_head.weight" and not k.endswith("rotary_emb.inv_freq")]
+    if missing or unexpected:
+        raise KgcError(f"{folder}: model.safetensors does not fit the base ({(missing + unexpected)[0]} ...)")
+
+
 def _save_checkpoint(model, optim, sched, ckpt: Path, opts: TrainOptions, curve, step: int, seconds: float) -> None:
     import torch
     tmp = ckpt.with_name(ckpt.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    save_adapter(model, tmp, dtype="float32")
+    (save_full if opts.full else save_adapter)(model, tmp, dtype="float32")
     torch.save({"optim": optim.state_dict(), "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(),
                 "curve": curve, "step": step, "seconds": seconds}, tmp / "state.pt")
     (tmp / "options.json").write_text(json.dumps(asdict(opts) | {"data": list(opts.data)}, indent=1))

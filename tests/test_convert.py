@@ -216,6 +216,35 @@ def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
         assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
 
 
+def test_full_fine_tune_written_over_the_base_matches_transformers(default_model, hf, token_ids, tmp_path):
+    """`train --full` weights (every tensor changed: embedding, norms, Q and K strongly, so a wrong Q/K row order
+    shows) written over the base GGUF give transformers' logits for those weights; tensors the fine-tune lacks
+    would keep the base's, and a fine-tune of another shape is refused."""
+    import copy
+    from kgc_lite.train import save_full
+    model = copy.deepcopy(hf)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            std = 0.05 if ("q_proj" in n or "k_proj" in n) else 0.005
+            p.add_(torch.randn(p.shape, generator=gen) * std)
+        ref = [model(input_ids=torch.tensor([ids])).logits[0, -1].double().numpy() for ids in token_ids]
+    save_full(model, tmp_path / "run", dtype="float32")
+    assert convert.is_full_run(tmp_path / "run")
+    got = llama_logits(convert.replace_gguf(default_model.path, tmp_path / "run", tmp_path / "full.gguf"), token_ids)
+    for r, g in zip(ref, got):
+        assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
+    base = llama_logits(default_model.path, token_ids)
+    assert min(corr(r, b) for r, b in zip(ref, base)) < 0.999  # the change is big enough to be seen
+    from safetensors.numpy import save_file
+    w = convert.read_safetensors(tmp_path / "run" / "model.safetensors")
+    w["model.layers.0.mlp.up_proj.weight"] = w["model.layers.0.mlp.up_proj.weight"][:, :-1].copy()
+    (tmp_path / "bad").mkdir()
+    save_file(w, str(tmp_path / "bad" / "model.safetensors"))
+    with pytest.raises(KgcError, match=r"does not fit base .*blk\.0\.ffn_up"):
+        convert.replace_gguf(default_model.path, tmp_path / "bad", tmp_path / "bad.gguf")
+
+
 # -- bad input ------------------------------------------------------------------------------------------------
 def test_bad_adapter_and_base(tmp_path, default_model):
     with pytest.raises(KgcError, match="not a LoRA adapter folder"):

@@ -370,6 +370,41 @@ def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
         tr.train(tiny(data, init_adapter=str(tmp_path)), tmp_path / "bad2", log=lambda m: None)
 
 
+def test_full_fine_tune_trains_every_weight_resumes_and_converts(tmp_path):
+    """--full: every weight moves (not only attention/MLP projections), the run resumes from its checkpoint, the
+    fp16 model.safetensors converts over the base GGUF into a model extract loads; no adapter to export, and no
+    --init-adapter (that is a LoRA's start)."""
+    from kgc_lite import convert
+    from kgc_lite.extract import ExtractOptions, Extractor
+    from kgc_lite.models import resolve
+    data = write_jsonl(tmp_path / "tiny.jsonl", SENTENCES)
+    out = tmp_path / "full"
+    logs: list[str] = []
+    tr.train(tiny(data, full=True, steps=1, icl=0, lr=1e-3), out, log=logs.append)
+    tr.train(tiny(data, full=True, steps=2, icl=0, lr=1e-3), out, resume=True, log=logs.append)
+    assert "resumed from step 1" in logs and any(m.startswith("full fine-tune: 13") for m in logs)
+    card = json.loads((out / "run_card.json").read_text())
+    assert card["kind"] == "kgc-lite full fine-tune" and [c["step"] for c in card["loss_curve"]] == [1, 2]
+    assert not (out / "adapter_config.json").exists() and convert.is_full_run(out)
+    trained = convert.read_full_weights(out)
+    assert set(trained) == set(convert.read_full_weights(out / "checkpoint"))  # the checkpoint converts too
+    assert "token_embd" in trained and "output_norm" in trained
+    import gguf
+    reader = gguf.GGUFReader(str(resolve(None).path))
+    original = {t.name[:-7]: t for t in reader.tensors if t.name.endswith(".weight")}
+    for name in ("token_embd", "blk.0.attn_norm", "blk.29.ffn_down"):  # not only LoRA's modules moved
+        t = original[name]
+        w = gguf.quants.dequantize(t.data, t.tensor_type).reshape(tuple(int(d) for d in reversed(t.shape)))
+        assert float(abs(trained[name].astype("float32") - w).max()) > 1e-4, name
+    gguf_path = convert.convert(out, None, tmp_path / "full-q8.gguf", "Q8_0")
+    ex = Extractor(str(gguf_path), "conll04", ExtractOptions(icl=0, max_tokens=64), n_ctx=1024, n_threads=2)
+    assert all(t.relation in ex.schema.relation_names for t in ex.extract("Ann Lee works for Acme Corp in Boston ."))
+    r = run_cli("convert", str(out), "--lora-only", "--out", str(tmp_path / "x.gguf"))
+    assert r.returncode == 2 and "full fine-tune: it has no adapter to export" in r.stderr.decode()
+    with pytest.raises(KgcError, match="a full fine-tune .--full. starts from --base"):
+        tr.train(tiny(data, full=True, init_adapter=str(out)), tmp_path / "bad", log=lambda m: None)
+
+
 def test_equal_mix_balances_data_sets():
     fake = [td.Sample("big", i, [], []) for i in range(90)] + [td.Sample("small", i, [], []) for i in range(10)]
     def share(mix):

@@ -45,6 +45,10 @@ def train_command(
                                    "and entities before the triplets."),
     prompt_format: Optional[str] = typer.Option(None, "--format", help=f"Prompt format: {' or '.join(FORMATS)} "
                                                 "(default: the base's registry entry, else chatml)."),
+    full: bool = typer.Option(False, "--full", help="Full fine-tuning: every weight of the base trains, no LoRA "
+                              "(--rank, --alpha and --dropout unused; use a lower --lr, e.g. 5e-5). Writes "
+                              "model.safetensors (fp16, the whole model); `kgc-lite convert` writes it over the "
+                              "base's GGUF. Memory: about 16 bytes per parameter (2.2 GB for 135M)."),
     rank: int = typer.Option(16, "--rank", "-r", min=1, help="LoRA rank."),
     alpha: float = typer.Option(16.0, "--alpha", help="LoRA alpha (the update is scaled by alpha / rank)."),
     dropout: float = typer.Option(0.05, "--dropout", min=0.0, max=0.9, help="LoRA dropout."),
@@ -115,8 +119,8 @@ def train_command(
                                 "class of X is Y (competition class: official classification by ...)\"), for a "
                                 "judge that reads what a relation means, not only its name (`--gloss` at inference)."),
 ) -> None:
-    """Fine-tune a LoRA adapter with the prompts `extract` (or `qa4re`, with --task qa4re) sends; the loss
-    covers the answer only."""
+    """Fine-tune a LoRA adapter (or, with --full, every weight) with the prompts `extract` (or `qa4re`, with
+    --task qa4re) sends; the loss covers the answer only."""
     from ..train import TrainOptions, train
     if prompt_style not in STYLES:
         raise fail(f"--prompt-style must be one of: {', '.join(STYLES)} (got {prompt_style!r})", 2)
@@ -140,14 +144,15 @@ def train_command(
                         distractors=distractors, min_relations=min_relations, max_relations=max_relations,
                         p_empty=p_empty, rename_relations=rename_relations,
                         empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer, gloss=gloss,
-                        pairs=pairs, qa_data=tuple(x.strip() for d in qa_data for x in d.split(",") if x.strip()))
+                        pairs=pairs, full=full, qa_data=tuple(x.strip() for d in qa_data for x in d.split(",") if x.strip()))
     train(opts, out, resume=resume)
 
 
 @app.command("convert")
 def convert_command(
     adapter: str = typer.Argument(..., help="LoRA adapter folder (adapter_config.json + "
-                                  "adapter_model.safetensors), e.g. a `kgc-lite train` run folder."),
+                                  "adapter_model.safetensors), e.g. a `kgc-lite train` run folder, or a "
+                                  "`train --full` run folder (model.safetensors), written over its GGUF base."),
     out: str = typer.Option(..., "--out", "-o", help="GGUF file to write."),
     base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model the adapter was trained on: a "
                                        "models.toml name, a .gguf file or a Hugging Face folder (default: the "
@@ -164,6 +169,8 @@ def convert_command(
     trained with, so `extract --model that.gguf` and `eval -m that.gguf` prompt it the same way by default."""
     from .. import convert
     base_ref = base or _card_base(adapter)
+    if lora_only and convert.is_full_run(adapter):
+        raise fail(f"{adapter} is a full fine-tune: it has no adapter to export; convert it without --lora-only", 2)
     if lora_only:
         gguf_base = convert.base_gguf(base_ref)
         path = convert.export_lora(adapter, gguf_base, out, "F32" if qtype.upper() == "F32" else "F16")
