@@ -1,6 +1,6 @@
-"""LoRA supervised fine-tuning for triplet extraction (`kgc-lite train`; needs the `[train]` extra). This module
-loads the base, runs the steps and saves adapters and checkpoints; what each step trains on (data sets, samples,
-the seeded plan of steps) is kgc_lite/train_data.py.
+"""LoRA (or, with `--full`, full) supervised fine-tuning for triplet extraction (`kgc-lite train`; needs the
+`[train]` extra). This module loads the base, runs the steps and saves adapters and checkpoints; what each step
+trains on (data sets, samples, the seeded plan of steps) is kgc_lite/train_data.py.
 
 The training prompts are the very prompts `extract` sends: one `PromptBuilder` per sample, the same style,
 in-context examples, rationale option and chat format, tokenized the way the llama.cpp engine tokenizes them
@@ -28,7 +28,9 @@ inside functions only.
 
 Outputs in the run folder: `adapter_config.json` + `adapter_model.safetensors` (PEFT format, fp16), `run_card.json`
 (base and its sha256, data files and their sha256, every option, the loss curve, timings), and `checkpoint/`
-(adapter, optimizer, scheduler and RNG state) from which `--resume` continues.
+(adapter, optimizer, scheduler and RNG state) from which `--resume` continues. A `--full` run writes
+`model.safetensors` (every weight, fp16, Hugging Face names) instead of the adapter; `kgc-lite convert` writes it
+over the base's GGUF (convert.replace_gguf).
 """
 
 from __future__ import annotations

@@ -66,4 +66,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from kgc_lite.errors import KgcError
+    try:
+        main()
+    except KgcError as exc:  # e.g. a results .json given where predictions .jsonl belong: one line, no traceback
+        sys.exit(f"bootstrap_f1: error: {exc} (give `kgc-lite eval --save-predictions` files)")

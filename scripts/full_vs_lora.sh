@@ -5,6 +5,8 @@
 #
 #   scripts/full_vs_lora.sh train lora|full   # runs/fvl-lora, runs/fvl-full (resumes from a checkpoint)
 #   scripts/full_vs_lora.sh eval lora|full    # results/fvl-{lora,full}_{conll04,ade,scierc}_val.json
+#   python3 scripts/bootstrap_f1.py --dataset conll04 --split val runs/fvl-full_conll04_val.jsonl \
+#       runs/fvl-lora_conll04_val.jsonl      # paired bootstrap of the difference, per val set
 #
 # STEPS (default 150) and THREADS (2) from the environment. Peak memory: `/usr/bin/time -v` around `train`.
 set -euo pipefail
@@ -15,7 +17,7 @@ kind=${2:-}
 case "$kind" in
 lora) method=(--rank 16 --alpha 32 --lr 1e-3) ;;
 full) method=(--full --lr 1e-4) ;;
-*) sed -n 2,9p "$0"; exit 2 ;;
+*) sed -n 2,11p "$0"; exit 2 ;;
 esac
 run=runs/fvl-$kind
 case "${1:-}" in
@@ -30,7 +32,8 @@ eval)
   [ -f "$run.gguf" ] || kgc-lite convert "$run" --base smollm2-135m --type Q8_0 --out "$run.gguf"
   for d in conll04 ade scierc; do
     kgc-lite eval --dataset "$d" --split val --model "$run.gguf" --prompt-style natural --icl 0 \
-      --threads "$THREADS" --no-progress --out "results/fvl-${kind}_${d}_val.json" | tail -3
+      --threads "$THREADS" --no-progress --out "results/fvl-${kind}_${d}_val.json" \
+      --save-predictions "runs/fvl-${kind}_${d}_val.jsonl" | tail -3
   done ;;
-*) sed -n 2,9p "$0"; exit 2 ;;
+*) sed -n 2,11p "$0"; exit 2 ;;
 esac
