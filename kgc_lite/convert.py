@@ -153,8 +153,9 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
     """
     lora = adapter if isinstance(adapter, Lora) else read_lora(adapter)
 
-    def add_delta(name: str, w: np.ndarray, arch: str, n_head: int, n_kv: int) -> np.ndarray:
-        pair = lora.pairs.get(name)
+    def add_delta(tensor: str, w: np.ndarray, arch: str, n_head: int, n_kv: int) -> np.ndarray:
+        name = tensor[: -len(".weight")] if tensor.endswith(".weight") else None
+        pair = lora.pairs.get(name) if name else None
         if pair is None:
             return w
         a, b = pair
@@ -163,7 +164,7 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
                            f"the LoRA delta {(a.shape[1], b.shape[0])}")
         b = lora_b_for_gguf(name, b, arch, n_head, n_kv, permute)
         return (w.astype(np.float64) + (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale).astype(np.float32)
-    return _rewrite_gguf(base, out, outtype, meta, set(lora.pairs), "the adapter", add_delta)
+    return _rewrite_gguf(base, out, outtype, meta, {f"{n}.weight" for n in lora.pairs}, "the adapter", add_delta)
 
 
 def replace_gguf(base: str | Path, folder: str | Path, out: str | Path, outtype: str = "F16",
@@ -179,25 +180,26 @@ def replace_gguf(base: str | Path, folder: str | Path, out: str | Path, outtype:
             return w
         new = new.astype(np.float32)
         if new.shape != w.shape:
-            raise KgcError(f"the fine-tune in {folder} does not fit base {base}: {name}.weight is {w.shape[::-1]} "
+            raise KgcError(f"the fine-tune in {folder} does not fit base {base}: {name} is {w.shape[::-1]} "
                            f"in the GGUF, {new.shape[::-1]} in the fine-tune (was it trained on another model?)")
-        if arch in PERMUTED_ARCHS and name.endswith((".attn_q", ".attn_k")):
-            new = permute_rows(new, n_head if name.endswith(".attn_q") else n_kv)
+        stem = name.rsplit(".", 1)[0]
+        if arch in PERMUTED_ARCHS and stem.endswith((".attn_q", ".attn_k")):
+            new = permute_rows(new, n_head if stem.endswith(".attn_q") else n_kv)
         return new
     return _rewrite_gguf(base, out, outtype, meta, set(weights), f"the fine-tune in {folder}", replace)
 
 
 def _rewrite_gguf(base: str | Path, out: str | Path, outtype: str, meta: dict | None, names_needed: set[str],
                   what: str, update) -> Path:
-    """The base GGUF, dequantized, each `.weight` tensor passed through update(name, w, arch, n_head, n_kv),
-    written as F16 or F32 with the base's metadata (plus `meta`). `names_needed` must all exist in the base."""
+    """The base GGUF, dequantized, each tensor passed through update(name, w, arch, n_head, n_kv), written as
+    F16 or F32 with the base's metadata (plus `meta`). The tensors `names_needed` must all exist in the base."""
     import gguf
     if outtype not in ("F16", "F32"):
         raise KgcError(f"merge writes F16 or F32 (got {outtype}); quantize afterwards")
     reader = gguf.GGUFReader(str(base))
     arch, n_head, n_kv = _arch_heads(reader)
     names = {t.name for t in reader.tensors}
-    missing = sorted(n for n in names_needed if f"{n}.weight" not in names)
+    missing = sorted(n for n in names_needed if n not in names)
     if missing:
         raise KgcError(f"{what} does not fit base {base}: it has no tensors {', '.join(missing[:3])}"
                        f"{' …' if len(missing) > 3 else ''} (was it trained on another model?)")
@@ -214,8 +216,7 @@ def _rewrite_gguf(base: str | Path, out: str | Path, outtype: str, meta: dict | 
         else:
             w = gguf.quants.dequantize(t.data, t.tensor_type)
         w = w.astype(np.float32).reshape(tuple(int(d) for d in reversed(t.shape)))
-        if t.name.endswith(".weight"):
-            w = update(t.name[: -len(".weight")], w, arch, n_head, n_kv)
+        w = update(t.name, w, arch, n_head, n_kv)
         if half and w.ndim >= 2:
             w = w.astype(np.float16)
         writer.add_tensor(t.name, w)
@@ -254,13 +255,13 @@ def is_full_run(folder: str | Path) -> bool:
 
 
 def read_full_weights(folder: str | Path) -> dict[str, np.ndarray]:
-    """A full fine-tune's weights keyed by GGUF tensor base name ("blk.3.ffn_up"), float32 or float16."""
+    """A full fine-tune's tensors keyed by GGUF tensor name ("blk.3.ffn_up.weight"), float32 or float16."""
     out = {}
     for key, arr in read_safetensors(Path(folder) / FULL_WEIGHTS).items():
         name = gguf_tensor_name(key)
-        if name is None or not name.endswith(".weight"):
+        if name is None:
             raise KgcError(f"{folder}: tensor {key} has no GGUF name in the built-in converter")
-        out[name[: -len(".weight")]] = arr
+        out[name] = arr
     if not out:
         raise KgcError(f"{folder}: {FULL_WEIGHTS} holds no tensors")
     return out

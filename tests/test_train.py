@@ -388,11 +388,11 @@ def test_full_fine_tune_trains_every_weight_resumes_and_converts(tmp_path):
     assert not (out / "adapter_config.json").exists() and convert.is_full_run(out)
     trained = convert.read_full_weights(out)
     assert set(trained) == set(convert.read_full_weights(out / "checkpoint"))  # the checkpoint converts too
-    assert "token_embd" in trained and "output_norm" in trained
+    assert "token_embd.weight" in trained and "output_norm.weight" in trained
     import gguf
     reader = gguf.GGUFReader(str(resolve(None).path))
-    original = {t.name[:-7]: t for t in reader.tensors if t.name.endswith(".weight")}
-    for name in ("token_embd", "blk.0.attn_norm", "blk.29.ffn_down"):  # not only LoRA's modules moved
+    original = {t.name: t for t in reader.tensors}
+    for name in ("token_embd.weight", "blk.0.attn_norm.weight", "blk.29.ffn_down.weight"):  # not only LoRA's modules moved
         t = original[name]
         w = gguf.quants.dequantize(t.data, t.tensor_type).reshape(tuple(int(d) for d in reversed(t.shape)))
         assert float(abs(trained[name].astype("float32") - w).max()) > 1e-4, name
