@@ -1,4 +1,5 @@
-"""`kgc-lite train` (LoRA fine-tuning; the [train] extra) and `kgc-lite convert` (adapter -> GGUF)."""
+"""`kgc-lite train` (LoRA or full fine-tuning; the [train] extra) and `kgc-lite convert` (adapter or full run ->
+GGUF)."""
 
 from __future__ import annotations
 
@@ -164,6 +165,7 @@ def convert_command(
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Threads for quantizing."),
 ) -> None:
     """Merge a LoRA adapter into its base and write a (quantized) GGUF, or export the adapter as a GGUF LoRA.
+    A `train --full` run folder is written over its base GGUF instead (every tensor it holds replaces the base's).
 
     The merged GGUF records the prompt style and in-context example count the run card says the adapter was
     trained with, so `extract --model that.gguf` and `eval -m that.gguf` prompt it the same way by default."""
