@@ -133,14 +133,26 @@ def _field(reader, key: str):
     return v
 
 
-def lora_b_for_gguf(name: str, b: np.ndarray, arch: str, n_head: int, n_kv: int, permute: bool = True) -> np.ndarray:
-    """B with its rows in the GGUF's order for this tensor."""
+def rows_in_gguf_order(name: str, rows: np.ndarray, arch: str, n_head: int, n_kv: int,
+                       permute: bool = True) -> np.ndarray:
+    """A tensor in Hugging Face row order (a weight, a bias, or a LoRA's B) with its rows in the order the GGUF
+    stores tensor `name` ("blk.3.attn_q", no .weight/.bias): llama's Q and K permuted, all else as it is."""
     if permute and arch in PERMUTED_ARCHS:
         if name.endswith(".attn_q"):
-            return permute_rows(b, n_head)
+            return permute_rows(rows, n_head)
         if name.endswith(".attn_k"):
-            return permute_rows(b, n_kv)
-    return b
+            return permute_rows(rows, n_kv)
+    return rows
+
+
+def gguf_array(t) -> np.ndarray:
+    """A GGUF reader tensor as float32 numpy, dequantized, in numpy's (rows, columns) shape."""
+    import gguf
+    if t.tensor_type in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
+        w = np.asarray(t.data)
+    else:
+        w = gguf.quants.dequantize(t.data, t.tensor_type)
+    return w.astype(np.float32).reshape(tuple(int(d) for d in reversed(t.shape)))
 
 
 # -- merge into a GGUF base -----------------------------------------------------------------------------------
@@ -162,7 +174,7 @@ def merge_gguf(base: str | Path, adapter: str | Path | Lora, out: str | Path, ou
         if w.shape != (b.shape[0], a.shape[1]):
             raise KgcError(f"the adapter does not fit base {base}: {name}.weight is {w.shape[::-1]} in the GGUF, "
                            f"the LoRA delta {(a.shape[1], b.shape[0])}")
-        b = lora_b_for_gguf(name, b, arch, n_head, n_kv, permute)
+        b = rows_in_gguf_order(name, b, arch, n_head, n_kv, permute)
         return (w.astype(np.float64) + (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale).astype(np.float32)
     return _rewrite_gguf(base, out, outtype, meta, {f"{n}.weight" for n in lora.pairs}, "the adapter", add_delta)
 
@@ -182,10 +194,7 @@ def replace_gguf(base: str | Path, folder: str | Path, out: str | Path, outtype:
         if new.shape != w.shape:
             raise KgcError(f"the fine-tune in {folder} does not fit base {base}: {name} is {w.shape[::-1]} "
                            f"in the GGUF, {new.shape[::-1]} in the fine-tune (was it trained on another model?)")
-        stem = name.rsplit(".", 1)[0]
-        if arch in PERMUTED_ARCHS and stem.endswith((".attn_q", ".attn_k")):
-            new = permute_rows(new, n_head if stem.endswith(".attn_q") else n_kv)
-        return new
+        return rows_in_gguf_order(name.rsplit(".", 1)[0], new, arch, n_head, n_kv)
     return _rewrite_gguf(base, out, outtype, meta, set(weights), f"the fine-tune in {folder}", replace)
 
 
@@ -211,12 +220,7 @@ def _rewrite_gguf(base: str | Path, out: str | Path, outtype: str, meta: dict | 
     _add_prompt_metadata(writer, meta)
     half = outtype == "F16"
     for t in reader.tensors:
-        if t.tensor_type in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
-            w = np.asarray(t.data)
-        else:
-            w = gguf.quants.dequantize(t.data, t.tensor_type)
-        w = w.astype(np.float32).reshape(tuple(int(d) for d in reversed(t.shape)))
-        w = update(t.name, w, arch, n_head, n_kv)
+        w = update(t.name, gguf_array(t), arch, n_head, n_kv)
         if half and w.ndim >= 2:
             w = w.astype(np.float16)
         writer.add_tensor(t.name, w)
@@ -392,7 +396,7 @@ def export_lora(adapter: str | Path, base: str | Path, out: str | Path, outtype:
     dt = np.float16 if outtype == "F16" else np.float32
     for base_name in sorted(lora.pairs):
         a, b = lora.pairs[base_name]
-        b = lora_b_for_gguf(base_name, b, arch, n_head, n_kv)
+        b = rows_in_gguf_order(base_name, b, arch, n_head, n_kv)
         writer.add_tensor(f"{base_name}.weight.lora_a", np.ascontiguousarray(a.astype(dt)))
         writer.add_tensor(f"{base_name}.weight.lora_b", np.ascontiguousarray(b.astype(dt)))
     writer.write_header_to_file()
@@ -500,8 +504,7 @@ def hf_merge_to_gguf(folder: str | Path, adapter: str | Path | None, out: str | 
         if lora is not None and name.endswith(".weight") and stem in lora.pairs:
             a, b = lora.pairs[stem]
             arr = (arr.astype(np.float64) + (b.astype(np.float64) @ a.astype(np.float64)) * lora.scale).astype(np.float32)
-        if arch in PERMUTED_ARCHS and stem.endswith((".attn_q", ".attn_k")):
-            arr = permute_rows(arr, n_head if stem.endswith(".attn_q") else n_kv)
+        arr = rows_in_gguf_order(stem, arr, arch, n_head, n_kv)
         w.add_tensor(name, arr.astype(dt) if arr.ndim >= 2 else arr)
     w.write_header_to_file()
     w.write_kv_data_to_file()

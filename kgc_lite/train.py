@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from .convert import FULL_WEIGHTS
 from .data import file_sha256
 from .errors import KgcError
 from .prompts import PromptConfig
@@ -392,7 +393,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             if term.asked and done < opts.steps:
                 raise _stopped("stopped by SIGTERM", done, done, ckpt, out)
     seconds = elapsed_before + time.perf_counter() - t_start
-    (save_full if opts.full else save_adapter)(model, out)
+    save_weights(model, out, opts.full)
     card = {
         "kind": "kgc-lite full fine-tune" if opts.full else "kgc-lite LoRA adapter",
         "base": {"ref": base.ref, "kind": base.kind, "path": base.path, "sha256": base.sha256},
@@ -414,7 +415,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         "versions": _versions(),
     }
     (out / "run_card.json").write_text(json.dumps(card, indent=1))
-    weights = "model.safetensors" if opts.full else "adapter_model.safetensors"
+    weights = FULL_WEIGHTS if opts.full else "adapter_model.safetensors"
     log(f"wrote {out / weights} and {out / 'run_card.json'} ({seconds / 60:.1f} min)")
     return out
 
@@ -496,6 +497,11 @@ def save_adapter(model, out: Path, dtype: str = "float16") -> None:
     model.peft_config["default"].save_pretrained(str(out))
 
 
+def save_weights(model, out: Path, full: bool, dtype: str = "float16") -> None:
+    """What a run trains: the whole model (--full) or the adapter."""
+    (save_full if full else save_adapter)(model, out, dtype)
+
+
 def save_full(model, out: Path, dtype: str = "float16") -> None:
     """A full fine-tune's weights as model.safetensors in Hugging Face names (fp16 by default; a tied LM head
     is the embedding and is not written twice). `kgc-lite convert` writes them over the base GGUF."""
@@ -506,24 +512,24 @@ def save_full(model, out: Path, dtype: str = "float16") -> None:
     cast = getattr(torch, dtype)
     state = {k: v.detach().to("cpu", cast).contiguous() for k, v in model.state_dict().items()
              if not (tied and k == "lm_head.weight") and not k.endswith("rotary_emb.inv_freq")}
-    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    save_file(state, str(out / FULL_WEIGHTS), metadata={"format": "pt"})
 
 
 def _load_full(model, folder: Path) -> None:
     import torch
     from safetensors.torch import load_file
-    state = load_file(str(folder / "model.safetensors"))
+    state = load_file(str(folder / FULL_WEIGHTS))
     missing, unexpected = model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=False)
     missing = [k for k in missing if k != "lm_head.weight" and not k.endswith("rotary_emb.inv_freq")]
     if missing or unexpected:
-        raise KgcError(f"{folder}: model.safetensors does not fit the base ({(missing + unexpected)[0]} ...)")
+        raise KgcError(f"{folder}: {FULL_WEIGHTS} does not fit the base ({(missing + unexpected)[0]} ...)")
 
 
 def _save_checkpoint(model, optim, sched, ckpt: Path, opts: TrainOptions, curve, step: int, seconds: float) -> None:
     import torch
     tmp = ckpt.with_name(ckpt.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    (save_full if opts.full else save_adapter)(model, tmp, dtype="float32")
+    save_weights(model, tmp, opts.full, dtype="float32")
     torch.save({"optim": optim.state_dict(), "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(),
                 "curve": curve, "step": step, "seconds": seconds}, tmp / "state.pt")
     (tmp / "options.json").write_text(json.dumps(asdict(opts) | {"data": list(opts.data)}, indent=1))

@@ -393,8 +393,7 @@ def test_full_fine_tune_trains_every_weight_resumes_and_converts(tmp_path):
     reader = gguf.GGUFReader(str(resolve(None).path))
     original = {t.name: t for t in reader.tensors}
     for name in ("token_embd.weight", "blk.0.attn_norm.weight", "blk.29.ffn_down.weight"):  # not only LoRA's modules moved
-        t = original[name]
-        w = gguf.quants.dequantize(t.data, t.tensor_type).reshape(tuple(int(d) for d in reversed(t.shape)))
+        w = convert.gguf_array(original[name])
         assert float(abs(trained[name].astype("float32") - w).max()) > 1e-4, name
     gguf_path = convert.convert(out, None, tmp_path / "full-q8.gguf", "Q8_0")
     ex = Extractor(str(gguf_path), "conll04", ExtractOptions(icl=0, max_tokens=64), n_ctx=1024, n_threads=2)
