@@ -97,7 +97,7 @@ def run_side(side: str, args: dict) -> dict:
     else:
         import llama_cpp
 
-        from .engine import _quiet_llama_logs
+        from .engine import _quiet_llama_logs, open_llama
         _quiet_llama_logs()
         # The same in-context examples as the extractor draws (see Extractor.__init__), in the natural (JSON)
         # answer format whatever the extractor's style, since the baseline's output is JSON.
@@ -107,9 +107,9 @@ def run_side(side: str, args: dict) -> dict:
         prompts = PromptBuilder(schema, PromptConfig(style="natural", icl=args["icl"],
                                                      format=resolved.spec.prompt_format), shots)
         n_threads = args["n_threads"] or _threads()
-        llm = llama_cpp.Llama(model_path=model_desc["path"], n_ctx=args["n_ctx"] or resolved.spec.context,
-                              n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=args["n_gpu_layers"],
-                              verbose=False)
+        llm = open_llama(model_path=model_desc["path"], n_ctx=args["n_ctx"] or resolved.spec.context,
+                         n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=args["n_gpu_layers"],
+                         verbose=False)
         load_seconds = time.perf_counter() - t0
         response_format = {"type": "json_object", "schema": baseline_schema(schema.relation_names)}
         totals = {"prompt": 0, "generated": 0, "prompt_s": 0.0, "gen_s": 0.0}

@@ -241,6 +241,12 @@ _HF_LAYER = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_no
 _HF_LAYER_KEY = re.compile(r"model\.layers\.(\d+)\.(?:self_attn|mlp|)\.?(\w+)\.(weight|bias)$")
 
 
+def is_rope_buffer(key: str) -> bool:
+    """A Hugging Face state-dict entry that is a recomputed buffer, not a weight: RoPE's inverse frequencies.
+    Neither written to a GGUF nor expected back from a saved full fine-tune."""
+    return key.endswith("rotary_emb.inv_freq")
+
+
 def gguf_tensor_name(key: str) -> str | None:
     """A Hugging Face llama/qwen2 tensor name as GGUF names it ("model.layers.3.mlp.up_proj.weight" ->
     "blk.3.ffn_up.weight"), or None when it has none (rotary caches)."""
@@ -496,7 +502,7 @@ def hf_merge_to_gguf(folder: str | Path, adapter: str | Path | None, out: str | 
     for key in sorted(weights):
         arr = weights[key].astype(np.float32)
         name = gguf_tensor_name(key)
-        if name is None and key.endswith("rotary_emb.inv_freq"):
+        if name is None and is_rope_buffer(key):
             continue
         if name is None:
             raise KgcError(f"{folder}: tensor {key} has no GGUF name in the built-in converter")

@@ -25,11 +25,14 @@ def report(check_offload: bool = True) -> list[tuple[str, str]]:
     import llama_cpp
 
     from . import models
-    from .engine import Engine, gpu_offload_supported
+    from .engine import Engine, amx_buffers_off, gpu_offload_supported
 
     rows = [("python", platform.python_version()), ("machine", f"{platform.system()} {platform.machine()}"),
             ("llama-cpp-python", _version("llama_cpp_python") or "?"),
             ("llama.cpp features", llama_cpp.llama_print_system_info().decode().strip().rstrip("|").strip())]
+    rows.append(("CPU weight buffers", "plain: llama.cpp's AMX/repacked buffers are off (they crash this build on "
+                 "AMX CPUs; KGC_LITE_EXTRA_BUFFERS=1 keeps them)" if amx_buffers_off() else
+                 "llama.cpp's defaults (AMX/repacked where the CPU has them)"))
     gpu = gpu_offload_supported()
     rows.append(("GPU offload", "yes (CUDA/Metal/Vulkan backend built in)" if gpu else
                  "no: CPU-only build; for CUDA: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --no-cache-dir "

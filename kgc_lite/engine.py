@@ -62,6 +62,40 @@ def _quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(cb, ctypes.c_void_p(0))
 
 
+def amx_buffers_off() -> bool:
+    """Whether models load without llama.cpp's extra CPU weight buffers (AMX tiles, repacked quants): on a CPU
+    with AMX (Intel Sapphire Rapids and later), llama-cpp-python 0.3.36 built for the machine crashes with a
+    segmentation fault on the first evaluation of more than one token (ggml's AMX matmul; llama.cpp issue
+    20824), so they are off there. KGC_LITE_EXTRA_BUFFERS=1 keeps them anyway, =0 turns them off everywhere."""
+    import llama_cpp
+    forced = os.environ.get("KGC_LITE_EXTRA_BUFFERS", "").strip()
+    if forced in ("0", "1"):
+        return forced == "0"
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+def open_llama(**kwargs):
+    """llama_cpp.Llama(**kwargs), with the extra CPU weight buffers off where amx_buffers_off() says so (Llama
+    has no argument for it: its default model parameters are swapped for the call)."""
+    import llama_cpp
+    from llama_cpp import llama as llama_module
+    bindings = llama_module.llama_cpp
+    default = bindings.llama_model_default_params
+    if not amx_buffers_off() or not hasattr(default(), "use_extra_bufts"):
+        return llama_cpp.Llama(**kwargs)
+
+    def without_extra_buffers():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = without_extra_buffers
+    try:
+        return llama_cpp.Llama(**kwargs)
+    finally:
+        bindings.llama_model_default_params = default
+
+
 def gpu_offload_supported() -> bool:
     """Whether this llama-cpp-python build has a GPU backend (CUDA, Metal, Vulkan, ...)."""
     import llama_cpp
@@ -91,9 +125,9 @@ class Engine:
         _OFFLOAD_LOG.clear()
         self._lib = llama_cpp
         try:
-            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or _default_threads(),
-                                       n_threads_batch=n_threads or _default_threads(), n_gpu_layers=n_gpu_layers,
-                                       n_batch=n_batch, logits_all=False, verbose=verbose)
+            self.llm = open_llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or _default_threads(),
+                                  n_threads_batch=n_threads or _default_threads(), n_gpu_layers=n_gpu_layers,
+                                  n_batch=n_batch, logits_all=False, verbose=verbose)
         except (ValueError, RuntimeError) as exc:
             raise KgcError(f"llama.cpp could not load {path}: {exc}") from None
         self.n_ctx = n_ctx

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .convert import FULL_WEIGHTS
+from .convert import FULL_WEIGHTS, is_rope_buffer
 from .data import file_sha256
 from .errors import KgcError
 from .prompts import PromptConfig
@@ -511,7 +511,7 @@ def save_full(model, out: Path, dtype: str = "float16") -> None:
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     cast = getattr(torch, dtype)
     state = {k: v.detach().to("cpu", cast).contiguous() for k, v in model.state_dict().items()
-             if not (tied and k == "lm_head.weight") and not k.endswith("rotary_emb.inv_freq")}
+             if not (tied and k == "lm_head.weight") and not is_rope_buffer(k)}
     save_file(state, str(out / FULL_WEIGHTS), metadata={"format": "pt"})
 
 
@@ -520,7 +520,7 @@ def _load_full(model, folder: Path) -> None:
     from safetensors.torch import load_file
     state = load_file(str(folder / FULL_WEIGHTS))
     missing, unexpected = model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=False)
-    missing = [k for k in missing if k != "lm_head.weight" and not k.endswith("rotary_emb.inv_freq")]
+    missing = [k for k in missing if k != "lm_head.weight" and not is_rope_buffer(k)]
     if missing or unexpected:
         raise KgcError(f"{folder}: {FULL_WEIGHTS} does not fit the base ({(missing + unexpected)[0]} ...)")
 

@@ -12,6 +12,9 @@
 # Wikidata id. 1,200 steps of 8 (about 22 s a step on 2 cores, so 7 to 8 hours: several sessions); the
 # learning rate decays over all 1,200, so every session resumes the one run rather than starting another.
 #
+# The checkpoint lives only on the machine that wrote it (runs/ is not in git): stop 33's new machine started
+# without stop 32's step-605 checkpoint, so the run starts over there unless runs/ms-cpu is carried over.
+#
 # Eval (the development relations only, never the test ones): the checkpoint is merged to runs/ms-cpu-sSTEP.gguf
 # and scored one pass (the prompt it trains) on 200 sentences of the dev relations (runs/dev10, made here by
 # scripts/zero_rte_dev.py, the set stop 19's ablation used), and on CoNLL04 val (is in-schema skill kept?).

@@ -87,7 +87,8 @@ def llama_logits(path, token_ids, lora_path=None):
         eng.close()
         return out
     import llama_cpp
-    llm = llama_cpp.Llama(model_path=str(path), lora_path=str(lora_path), n_ctx=256, n_threads=2, verbose=False)
+    from kgc_lite.engine import open_llama
+    llm = open_llama(model_path=str(path), lora_path=str(lora_path), n_ctx=256, n_threads=2, verbose=False)
     out = []
     for ids in token_ids:
         llm.reset()
@@ -206,7 +207,6 @@ def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
     save_file(state, str(base_dir / "model.safetensors"), metadata={"format": "pt"})
     hf.config.architectures = hf.config.architectures or ["LlamaForCausalLM"]
     hf.config.to_json_file(str(base_dir / "config.json"))
-    import llama_cpp
     from transformers import AutoTokenizer
     p = str(default_model.path)
     AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)).save_pretrained(base_dir)

@@ -90,13 +90,13 @@ def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
 
 
 def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
-    import llama_cpp
+    from kgc_lite.engine import open_llama
     out, *_ = tiny_run
     lora = tmp_path / "tiny-lora.gguf"
     r = run_cli("convert", str(out), "--lora-only", "--out", str(lora))
     assert r.returncode == 0, r.stderr.decode()
     from kgc_lite.models import resolve
-    llm = llama_cpp.Llama(model_path=str(resolve(None).path), lora_path=str(lora), n_ctx=256, verbose=False)
+    llm = open_llama(model_path=str(resolve(None).path), lora_path=str(lora), n_ctx=256, verbose=False)
     assert llm.create_completion("Paris is", max_tokens=2)["choices"][0]["text"] is not None
 
 
