@@ -81,7 +81,7 @@ def open_llama(**kwargs):
     from llama_cpp import llama as llama_module
     bindings = llama_module.llama_cpp
     default = bindings.llama_model_default_params
-    if not amx_buffers_off() or not hasattr(default(), "use_extra_bufts"):
+    if not amx_buffers_off() or not hasattr(bindings.llama_model_params, "use_extra_bufts"):
         return llama_cpp.Llama(**kwargs)
 
     def without_extra_buffers():
