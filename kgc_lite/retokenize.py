@@ -20,6 +20,8 @@ from .inputs import abbreviation_period
 _LEAD = "([{\"'`“‘«"
 _TRAIL = ",;:!?)]}\"'”’»"
 _POSSESSIVE = re.compile(r"(?<=\w)(?:'s|’s|')$")
+# a clitic the text already stands apart ("month 's", "they 're"): its apostrophe is not an opening quote
+_CLITIC = re.compile(r"['’](?:s|re|ve|ll|d|m|t)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def _pieces(word: str, start: int, last: bool, text: str) -> list[tuple[int, int
     a, b = start, start + len(word)
     head: list[tuple[int, int]] = []
     tail: list[tuple[int, int]] = []
-    while a < b - 1 and text[a] in _LEAD:
+    while a < b - 1 and text[a] in _LEAD and not _CLITIC.fullmatch(text, a, b):
         head.append((a, a + 1))
         a += 1
     while b - 1 > a:

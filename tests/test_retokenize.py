@@ -30,6 +30,13 @@ def test_view_maps_spans_back_and_leaves_tokenized_text_alone():
     assert view("Nothing to split here").shown == "Nothing to split here"
 
 
+def test_a_clitic_already_standing_apart_keeps_its_apostrophe():
+    # half-tokenized text (CoNLL04's "month 's" beside an attached "23-foot-tall"): "'s" is not a quote opening
+    v = view("From last month 's summit, they 're back; 'Hello' she said.")
+    assert v.shown == "From last month 's summit , they 're back ; ' Hello ' she said ."
+    assert v.to_original("month 's summit") == "month 's summit"
+
+
 @pytest.fixture(scope="module")
 def tuned():
     r = resolve(None)
