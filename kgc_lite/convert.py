@@ -81,6 +81,13 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
+def lora_scale(cfg: dict) -> float:
+    """What PEFT multiplies an adapter's B @ A by, from its adapter_config.json: alpha / r (alpha / sqrt(r) for
+    rsLoRA)."""
+    rank, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
+    return alpha / (rank ** 0.5 if cfg.get("use_rslora") else rank)
+
+
 def read_lora(adapter: str | Path) -> Lora:
     """A PEFT LoRA adapter folder, as float32 (A, B) pairs keyed by GGUF tensor base name."""
     folder = Path(adapter)
@@ -94,7 +101,7 @@ def read_lora(adapter: str | Path) -> Lora:
     rank, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
     if cfg.get("rank_pattern") or cfg.get("alpha_pattern"):
         raise KgcError(f"{adapter}: per-module rank/alpha patterns are not supported")
-    scale = alpha / (rank ** 0.5 if cfg.get("use_rslora") else rank)
+    scale = lora_scale(cfg)
     tensors = read_safetensors(st_path)
     halves: dict[str, dict[str, np.ndarray]] = {}
     for key, arr in tensors.items():

@@ -87,13 +87,16 @@ def for_run(qa, draw, drawn: dict, predictions: str | Path | None = None, resume
 def mean_log_odds(answers: Iterable) -> dict[str, float]:
     """Each option's mean log-odds of yes (before any prior) over entail answers, by Option.key: the table of a
     prior."""
+    return mean_by_key((option.key(), value) for ans in answers for option, value in zip(ans.options, ans.log_odds))
+
+
+def mean_by_key(values: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """The mean of the values given for each key (option key, log-odds), rounded as a prior table stores it."""
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    for ans in answers:
-        for option, value in zip(ans.options, ans.log_odds):
-            key = option.key()
-            sums[key] = sums.get(key, 0.0) + value
-            counts[key] = counts.get(key, 0) + 1
+    for key, value in values:
+        sums[key] = sums.get(key, 0.0) + value
+        counts[key] = counts.get(key, 0) + 1
     return {k: round(sums[k] / counts[k], 6) for k in sorted(sums)}
 
 

@@ -24,12 +24,8 @@ from safetensors.numpy import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kgc_lite.convert import lora_scale  # noqa: E402
 from kgc_lite.data import file_sha256  # noqa: E402
-
-
-def scale_of(cfg: dict) -> float:
-    r, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
-    return alpha / (math.sqrt(r) if cfg.get("use_rslora") else r)
 
 
 def mix(a_dir: Path, b_dir: Path, w: float, out: Path) -> None:
@@ -46,8 +42,8 @@ def mix(a_dir: Path, b_dir: Path, w: float, out: Path) -> None:
     # the output's own scale is alpha / rank; each input's factors are scaled so that the product comes out as
     # weight * its own scale * B @ A
     out_scale = 2.0
-    ka = math.sqrt(w * scale_of(cfg_a) / out_scale)
-    kb = math.sqrt((1.0 - w) * scale_of(cfg_b) / out_scale)
+    ka = math.sqrt(w * lora_scale(cfg_a) / out_scale)
+    kb = math.sqrt((1.0 - w) * lora_scale(cfg_b) / out_scale)
     mixed = {}
     for name in sorted(ta):
         x, y = ta[name].astype(np.float32), tb[name].astype(np.float32)

@@ -29,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kgc_lite.data import Triplet, load_gold  # noqa: E402
-from kgc_lite.evaluate import prf  # noqa: E402
+from kgc_lite import evaluate  # noqa: E402
+from kgc_lite.data import load_gold  # noqa: E402
 from kgc_lite.qa4re import Pair  # noqa: E402
+from kgc_lite.qa4re_prior import mean_by_key  # noqa: E402
 from kgc_lite.schema import load_schema  # noqa: E402
 from kgc_lite.two_stage import TwoStage  # noqa: E402
 
@@ -55,14 +56,9 @@ def answers(gold, schema, path: Path, threads: int, qa_model: str | None) -> lis
 
 
 def mean_log_odds(rows: list[dict]) -> dict[str, float]:
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for r in rows:
-        for p in r["pairs"]:
-            for (key, _, _), v in zip(p["options"], p["log_odds"]):
-                sums[key] = sums.get(key, 0.0) + v
-                counts[key] = counts.get(key, 0) + 1
-    return {k: sums[k] / counts[k] for k in sums}
+    """The prior table (qa4re_prior) of the cached answers."""
+    return mean_by_key((key, v) for r in rows for p in r["pairs"]
+                       for (key, _, _), v in zip(p["options"], p["log_odds"]))
 
 
 def label(rows: list[dict], prior_for, naming_only: bool = False) -> dict[str, set]:
@@ -86,14 +82,9 @@ def label(rows: list[dict], prior_for, naming_only: bool = False) -> dict[str, s
 
 
 def score(gold, predicted: dict[str, set]) -> dict:
-    tp = fp = fn = 0
-    for ex in gold:
-        g = {(t.head, t.relation, t.tail) for t in ex.triplets}
-        p = predicted.get(ex.id, set())
-        tp, fp, fn = tp + len(g & p), fp + len(p - g), fn + len(g - p)
-    m = prf(tp, fp, fn)
+    m = evaluate.score(gold, predicted).total.as_dict()
     return {"P": round(100 * m["precision"], 2), "R": round(100 * m["recall"], 2), "F1": round(100 * m["f1"], 2),
-            "tp": tp, "fp": fp, "fn": fn}
+            "tp": m["tp"], "fp": m["fp"], "fn": m["fn"]}
 
 
 def main() -> None:
