@@ -72,6 +72,16 @@ def open_source(source: str) -> Iterator[tuple[BinaryIO, str]]:
         yield stream, source
 
 
+def check_sources(sources: list[str]) -> None:
+    """Raise the KgcError that reading would, now, for each named source that cannot be opened (a missing file, a
+    folder, no permission), so a run over many files stops before the model loads and not an hour in at a typo.
+    '-' (stdin) is left to the reader."""
+    for source in sources:
+        if source != "-":
+            with open_source(source):
+                pass
+
+
 def read_documents(sources: list[str], jsonl: bool = False) -> Iterator[Document | BadRecord]:
     """Documents from each source ('-' is stdin): one per plain-text file, one per JSONL line.
 

@@ -174,6 +174,18 @@ def test_on_error_skip_reports_and_goes_on(tmp_path):
     assert "error" in records[1] and "no such file" in records[3]["error"]
 
 
+def test_an_unopenable_input_stops_the_run_before_any_work(tmp_path):
+    """Without --on-error skip, a typo in the last of many files ends the run before the first is read, and
+    before a model loads; with skip it stays an error record in its place (the test above)."""
+    good = tmp_path / "good.txt"
+    good.write_text("Ann Lee works for Acme .")
+    for bad, message in ((tmp_path / "gone.txt", "gone.txt: no such file"), (tmp_path, "is a directory")):
+        result = run_cli("extract", str(good), str(bad), input=b"")
+        err = result.stderr.decode()
+        assert result.returncode == 1 and result.stdout == b"", err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_huge_line_piped_to_head_exits_quietly(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text(("Ann Lee works for Acme in Boston and " * 300_000)[:10_000_000])

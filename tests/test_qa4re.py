@@ -386,6 +386,16 @@ def test_cli_unknown_relation_set_stops_cleanly():
     assert r.stderr.decode().count("\n") == 1 and "neither a built-in" in r.stderr.decode()
 
 
+def test_cli_unopenable_pair_file_stops_before_any_answer(tmp_path):
+    good = str(FIXTURES / "qa4re_pairs.jsonl")
+    for args in ((good, str(tmp_path / "gone.jsonl")),
+                 ("--answer", "entail", "--prior-from", str(tmp_path / "gone.jsonl"), good)):
+        r = run_cli("qa4re", *args)
+        err = r.stderr.decode()
+        assert r.returncode == 1 and r.stdout == b"", err
+        assert "gone.jsonl: no such file" in err and err.count("\n") == 1
+
+
 def test_too_long_question_is_a_record_error(qa):
     text = "word " * 3000 + "fire and cable"
     out = list(qa.records([Pair("long", text, "fire", "cable")]))

@@ -10,7 +10,7 @@ import typer
 from ..errors import InputError, KgcError
 from ..extract import ExtractOptions, Extractor
 from ..grammar import ENTITY_MODES
-from ..inputs import BadRecord, count_units, read_documents
+from ..inputs import BadRecord, check_sources, count_units, read_documents
 from ..engine import resolve_gpu_layers
 from ..data import file_sha256
 from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
@@ -51,8 +51,8 @@ def extract_command(
                                "keeps each document (or JSONL record) whole unless it exceeds --max-chars."),
     max_chars: int = typer.Option(1200, "--max-chars", min=50, help="Longest unit sent to the model; longer "
                                   "sentences are cut at spaces."),
-    on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1); "
-                                 "skip: write an error line for it and go on."),
+    on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1), and an input file that cannot be opened ends it "
+                                 "before the model loads; skip: write an error line for it and go on."),
     batch: int = typer.Option(DEFAULT_BATCH, "--batch", "-b", min=1, max=64, help="Units in flight at once, "
                               "decoded together in each llama.cpp call (continuous batching: a finished unit's "
                               "place goes to the next one at once; output stays in input order, each line "
@@ -114,6 +114,8 @@ def extract_command(
     sources = files or ["-"]
     if ray_address and "-" in sources:
         raise fail("--ray-address reads input files (Ray Data reads them on the workers), not stdin", 2)
+    if on_error == "stop" and not ray_address:  # on Ray the paths are the workers' (s3:// too)
+        check_sources(sources)
     auto = two_stage is None
     if auto:
         two_stage = default_two_stage(schema, model, decoder)
