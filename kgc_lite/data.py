@@ -46,11 +46,18 @@ class Example:
 
 
 def data_dir(explicit: str | Path | None = None) -> Path:
-    candidates = [explicit, os.environ.get("KGC_LITE_DATA"), Path.cwd() / ".." / "shared" / "data",
-                  Path(__file__).resolve().parents[2] / "shared" / "data"]
-    for c in candidates:
-        if c and (Path(c) / "kgc").is_dir():
-            return Path(c).resolve()
+    """The benchmark data folder (it holds kgc/). A folder named on purpose (the argument, else $KGC_LITE_DATA) that
+    is not one is an error rather than a silent fall-back to ../shared/data: a score must come from the data asked
+    for."""
+    env = os.environ.get("KGC_LITE_DATA")
+    for given, how in ((explicit, "--data-dir or KGC_LITE_DATA"), (env, "KGC_LITE_DATA")):
+        if given:
+            if (Path(given) / "kgc").is_dir():
+                return Path(given).resolve()
+            raise KgcError(f"{given}: not the benchmark data folder (no kgc/ in it; given by {how})")
+    for c in (Path.cwd() / ".." / "shared" / "data", Path(__file__).resolve().parents[2] / "shared" / "data"):
+        if (c / "kgc").is_dir():
+            return c.resolve()
     raise KgcError("benchmark data not found: pass --data-dir or set KGC_LITE_DATA to the folder holding kgc/")
 
 

@@ -10,7 +10,7 @@ import pytest
 from kgc_lite.models import spec_for
 
 from kgc_lite import evaluate as ev
-from kgc_lite.data import Example, Triplet, load_gold
+from kgc_lite.data import Example, Triplet, data_dir, load_gold
 from kgc_lite.errors import KgcError
 
 from .conftest import FIXTURES, run_cli
@@ -248,3 +248,19 @@ def test_baseline_prompt_has_the_same_contents():
     assert msgs[0]["content"] == prompts.instruction()
     assert msgs[-1]["content"] == prompts.user_message("Bo Kim works for Nordea .")
     assert baseline_schema(schema.relation_names)["items"]["prefixItems"][1]["enum"] == schema.relation_names
+
+
+def test_a_data_folder_named_on_purpose_must_be_one(tmp_path, monkeypatch):
+    """--data-dir or KGC_LITE_DATA pointing at the wrong folder is an error, not a silent fall-back to
+    ../shared/data (a score must come from the data asked for)."""
+    monkeypatch.delenv("KGC_LITE_DATA", raising=False)
+    with pytest.raises(KgcError, match="not the benchmark data folder"):
+        data_dir(tmp_path)
+    monkeypatch.setenv("KGC_LITE_DATA", str(tmp_path))
+    with pytest.raises(KgcError, match="given by KGC_LITE_DATA"):
+        data_dir()
+    r = run_cli("eval", "--dataset", "ade", "--split", "val", "--data-dir", str(tmp_path / "nowhere"))
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and "not the benchmark data folder" in err, err
+    (tmp_path / "kgc").mkdir()
+    assert data_dir() == tmp_path.resolve() == data_dir(tmp_path)
