@@ -27,9 +27,9 @@ def qa4re_command(
         "--schema", "-s", help="Relation set: semeval, conll04, ade, scierc, or a .toml/.json schema file (same "
                                "format as extract; templates are the option statements).")] = "semeval",
     model: Annotated[Optional[str], typer.Option(
-        "--model", "-m", help="Model name from models.toml, or a .gguf path. Default: a model fine-tuned "
-                               "for the relation set (models.toml's qa4re_sets: smollm2-135m-qa4re for semeval), "
-                               "else models.toml's default.")] = None,
+        "--model", "-m", help="Model name from models.toml, or a .gguf path. Default: the model models.toml's "
+                               "qa4re_sets give the relation set (smollm2-135m-qa4re-semeval for semeval, "
+                               "smollm2-135m-qa4re-entail for any other set, yours included).")] = None,
     answer: Annotated[Optional[str], typer.Option(
         "--answer", help="logits: read the offered letters' logits after one forward pass (fast, gives a "
                          "confidence); grammar: generate the letter under the GBNF letter grammar; entail: ask "
