@@ -16,8 +16,8 @@ from . import app, fail
 def train_command(
     out: str = typer.Option(..., "--out", "-o", help="Run folder: adapter, run_card.json, checkpoint/."),
     base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model: a models.toml name, a .gguf file "
-                                       "(dequantized by transformers), a Hugging Face folder or hub id. "
-                                       "Default: models.toml's default (the embedded SmolLM2-135M-Instruct)."),
+                                       "(dequantized by transformers), a Hugging Face folder or hub id. Default: the "
+                                       "base of models.toml's default model (the embedded SmolLM2-135M-Instruct)."),
     task: str = typer.Option("triplets", "--task", help="triplets: the prompts `extract` sends, answered with "
                              "triplets; qa4re: QA4RE multiple-choice questions (`kgc-lite qa4re`), answered with one "
                              "letter (or yes/no with --answer entail); both: one adapter for the two, --data for "
@@ -157,7 +157,7 @@ def convert_command(
     out: str = typer.Option(..., "--out", "-o", help="GGUF file to write."),
     base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model the adapter was trained on: a "
                                        "models.toml name, a .gguf file or a Hugging Face folder (default: the "
-                                       "run card's base, else models.toml's default)."),
+                                       "run card's base, else the base of models.toml's default model)."),
     qtype: str = typer.Option("Q8_0", "--type", "-q", help="F32, F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, ... "
                               "(merged model; llama.cpp quantizes)."),
     lora_only: bool = typer.Option(False, "--lora-only", help="Write the adapter alone as a GGUF LoRA for "
