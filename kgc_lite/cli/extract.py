@@ -56,7 +56,8 @@ def extract_command(
     batch: int = typer.Option(DEFAULT_BATCH, "--batch", "-b", min=1, max=64, help="Units in flight at once, "
                               "decoded together in each llama.cpp call (continuous batching: a finished unit's "
                               "place goes to the next one at once; output stays in input order, each line "
-                              "written as soon as it and all before it are done). 1: one unit at a time."),
+                              "written as soon as it and all before it are done). 1: one unit at a time. Reruns give the same "
+                              "output at any batch; another batch size may flip a near-tie."),
     decoder: str = typer.Option("fast", "--decoder", help="fast: grammar-forced tokens and input-copy drafts are "
                                 "evaluated together, no sampling step each (same answers as plain up to rare "
                                 "float near-ties); plain: one token per llama.cpp call, the reference path."),
