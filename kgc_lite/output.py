@@ -206,6 +206,10 @@ def prepare(output: str | os.PathLike, fp: dict, resume: bool, note: Callable[[s
     out, meta, work = Path(output), meta_path(output), work_path(output)
     if out.is_dir():
         raise KgcError(f"{out}: is a directory")
+    try:  # as eval -o and export -o do
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KgcError(f"{out}: cannot make its folder ({exc.strerror})") from None
     finish_merge(out)
     if work.exists() and not ray:
         raise KgcError(f"{work} holds the records of an unfinished --ray run; resume it with --ray-address, or "
@@ -229,8 +233,11 @@ def prepare(output: str | os.PathLike, fp: dict, resume: bool, note: Callable[[s
                            f"{'; '.join(diff)}; use the same model, schema, options and inputs, or remove "
                            f"{out} to start over")
     else:  # nothing written yet: whatever an old fingerprint said, this run starts afresh
-        write_atomic(meta, orjson.dumps({"kgc_lite_output": FORMAT, "fingerprint": fp},
-                                         option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        try:
+            write_atomic(meta, orjson.dumps({"kgc_lite_output": FORMAT, "fingerprint": fp},
+                                             option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        except OSError as exc:
+            raise KgcError(f"{meta}: cannot write ({exc.strerror})") from None
     keys: Counter = Counter()
     for path, is_work in ((out, False), (work, True)):
         if path.exists():

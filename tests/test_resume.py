@@ -233,3 +233,15 @@ def test_unfinished_ray_run_is_not_resumed_without_ray(tmp_path):
     out.work_path(target).write_bytes(b'{"order":[0,0],"record":{"id":"a","chunk":0}}\n')
     with pytest.raises(KgcError, match="unfinished --ray run"):
         out.prepare(target, {"x": 1}, resume=True)
+
+
+def test_output_folder_is_made_and_a_path_that_cannot_be_one_is_one_line(tmp_path):
+    """-o in a folder not made yet works, as eval -o and export -o do; a path under a file is one error line."""
+    target = tmp_path / "new" / "deeper" / "out.jsonl"
+    assert out.prepare(target, {"x": 1}, resume=False) == Counter()
+    assert out.meta_path(target).exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    result = run_cli("extract", "-o", str(blocker / "out.jsonl"), input=b"Ann lives in Rome .")
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1 and "cannot make its folder" in err, err
