@@ -135,6 +135,25 @@ def test_usage_errors_are_one_line_too(args, message):
     assert err.startswith("kgc-lite: error: ") and err.count("\n") == 1 and result.stdout == b""
 
 
+@pytest.mark.parametrize("args", [
+    ("export", "{records}", "-o", "{blocker}/graph.csv"),
+    ("export", "{records}", "-f", "neo4j", "-o", "{blocker}/neo"),
+    ("qa4re", "--answer", "entail", "--prior-from", "{pairs}", "--save-prior", "{blocker}/prior.json"),
+])
+def test_a_path_the_system_refuses_is_one_line(tmp_path, args):
+    """Writing under a file (or to a full disk) fails in the OS; whichever command meets it, one line, exit 1."""
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b'{"id": "d", "chunk": 0, "start": 0, "end": 18, "text": "Ann lives in Rome .", '
+                        b'"triplets": [{"head": "Ann", "relation": "Live_in", "tail": "Rome"}]}\n')
+    fill = {"blocker": str(blocker), "records": str(records), "pairs": str(ROOT / "examples" / "pairs.jsonl")}
+    result = run_cli(*(a.format(**fill) for a in args), input=b"")
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1 and "Not a directory" in err, err
+    assert "Traceback" not in err
+
+
 def test_a_command_group_alone_shows_its_help():
     result = run_cli("models")
     assert result.returncode == 2 and result.stderr.decode().startswith("Usage: kgc-lite models")

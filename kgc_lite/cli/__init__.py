@@ -149,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(fail("aborted").exit_code)
     except KgcError as exc:
         raise SystemExit(fail(str(exc)).exit_code)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the last net for a path the system refused (`-o` under a file, a full disk, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise SystemExit(fail(f"{where}{exc.strerror or exc}").exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("kgc-lite: interrupted\n")
         raise SystemExit(130)
