@@ -257,3 +257,25 @@ def test_every_command_and_option_is_documented():
             assert f"kgc-lite {path[1]}" in readme, path
         elif len(path) == 3:
             assert re.search(rf"kgc-lite {path[1]}\b[^\n]*\b{path[2]}\b", readme), path
+
+
+def test_an_internal_error_is_one_line_unless_debugging(tmp_path, monkeypatch, capsys):
+    """A bug of ours still ends in one line (KGC_LITE_DEBUG=1 lets the traceback through)."""
+    from kgc_lite import cli
+    from kgc_lite.cli import export as export_cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(export_cli, "build_graph", broken)
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b'{"id": "d", "chunk": 0, "text": "x", "triplets": []}\n')
+    monkeypatch.delenv("KGC_LITE_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["export", str(records), "-f", "csv"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("\n") == 1
+    assert "internal error, please report it: RuntimeError: a bug" in err
+    monkeypatch.setenv("KGC_LITE_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["export", str(records), "-f", "csv"])

@@ -157,6 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("kgc-lite: interrupted\n")
         raise SystemExit(130)
+    except Exception as exc:  # a bug of ours: still one line (what was written stays), the traceback on request
+        if os.environ.get("KGC_LITE_DEBUG"):
+            raise
+        raise SystemExit(fail(f"internal error, please report it: {type(exc).__name__}: {exc} (KGC_LITE_DEBUG=1 "
+                              "shows where)").exit_code)
     if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(n) comes back as n
         raise SystemExit(code)
 
