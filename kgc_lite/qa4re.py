@@ -130,10 +130,18 @@ def check_pair(pair: Pair) -> None:
         raise InputError(f"record {pair.id}: empty text")
 
 
-def build_options(schema: Schema, pair: Pair, shuffle: bool = False, seed: int = 0) -> list[Option]:
+def option_label(i: int) -> str:
+    """The i-th option's letter: A-Z, then AA, AB, ... (beyond Z only for entail answers, which name no letter)."""
+    return LETTERS[i] if i < len(LETTERS) else option_label(i // len(LETTERS) - 1) + LETTERS[i % len(LETTERS)]
+
+
+def build_options(schema: Schema, pair: Pair, shuffle: bool = False, seed: int = 0,
+                  lettered: bool = True) -> list[Option]:
     """The lettered options for a pair: relations allowed by the pair's entity types, then none of the above.
 
-    Raises InputError when a type is not one of the schema's, or when no relation fits the types.
+    Raises InputError when a type is not one of the schema's, or when no relation fits the types; with
+    `lettered` (a one-letter answer) KgcError beyond 26 options. Entail answers judge each statement on its own,
+    so they take any number (a schema of 13 relations in both directions gives 27).
     """
     for role in ("head_type", "tail_type"):
         value = getattr(pair, role)
@@ -154,12 +162,12 @@ def build_options(schema: Schema, pair: Pair, shuffle: bool = False, seed: int =
         raise InputError(f"record {pair.id}: no relation of schema {schema.name} joins a "
                          f"{pair.head_type or 'any'} head and a {pair.tail_type or 'any'} tail (empty option set)")
     found.append((None, False, NONE_TEMPLATE.format(head=pair.head, tail=pair.tail)))
-    if len(found) > len(LETTERS):
-        raise KgcError(f"schema {schema.name} gives {len(found)} options; QA4RE answers with one letter A-Z, "
-                       f"so at most {len(LETTERS)} (none of the above included)")
+    if lettered and len(found) > len(LETTERS):
+        raise KgcError(f"schema {schema.name} gives {len(found)} options; a one-letter answer (A-Z) allows at most "
+                       f"{len(LETTERS)} (none of the above included): use --answer entail, which takes any number")
     if shuffle:
         random.Random(f"{seed}|{pair.id}|{pair.head}|{pair.tail}").shuffle(found)
-    return [Option(LETTERS[i], rel, rev, text) for i, (rel, rev, text) in enumerate(found)]
+    return [Option(option_label(i), rel, rev, text) for i, (rel, rev, text) in enumerate(found)]
 
 
 def find_option(options: list[Option], relation: str | None, reversed_: bool = False) -> Option | None:
@@ -358,7 +366,8 @@ class QA4RE:
         return found
 
     def options(self, pair: Pair) -> list[Option]:
-        return build_options(self.schema_for(pair), pair, self.shuffle, self.seed)
+        return build_options(self.schema_for(pair), pair, self.shuffle, self.seed,
+                             lettered=self.answer_mode != "entail")
 
     def tokens(self, text: str, options: list[Option]) -> list[int]:
         if self._sentence_cache[0] != text:
@@ -508,7 +517,7 @@ class QA4RE:
             out["triplet"] = [h, c.relation, t]
         out["statement"] = c.statement
         out["letter"] = c.letter
-        out["confidence"] = round(ans.probs[LETTERS.index(c.letter)], 6) if ans.probs else None
+        out["confidence"] = round(ans.probs[ans.options.index(c)], 6) if ans.probs else None
         if "extracted_relation" in pair.extra:
             out["chunk"] = pair.extra.get("chunk")
             out["extracted_relation"] = pair.extra["extracted_relation"]

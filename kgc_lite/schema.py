@@ -86,7 +86,8 @@ PREP_LAST = {"of", "in", "by", "for", "to", "as", "on", "at", "from", "with"}
 def words_template(words: list[str]) -> str:
     """The statement rule the entail model was trained with (Wikidata reads item, property, value): a verb or
     prepositional phrase becomes "{head} owned by {tail}", a noun phrase "the place of birth of {head} is {tail}"."""
-    if words and (words[0].lower() in VERB_FIRST or words[-1].lower() in PREP_LAST):
+    verb = len(words) == 1 and words[0].lower().endswith("ed")  # a user's "Founded", "Acquired" (no Wikidata name)
+    if words and (verb or words[0].lower() in VERB_FIRST or words[-1].lower() in PREP_LAST):
         return "{head} " + " ".join(words) + " {tail}"
     return "the " + " ".join(words) + " of {head} is {tail}"
 

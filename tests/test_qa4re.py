@@ -93,11 +93,14 @@ def test_user_schema_with_templates_and_directions(tmp_path):
         load_schema(str(path))
 
 
-def test_too_many_options_is_refused(tmp_path):
+def test_too_many_options_is_refused_for_letters_only(tmp_path):
     path = tmp_path / "big.toml"
     path.write_text("".join(f'[[relations]]\nname = "R{i}"\n' for i in range(26)))
-    with pytest.raises(KgcError, match="at most 26"):
+    with pytest.raises(KgcError, match="at most 26.*--answer entail"):
         build_options(load_schema(str(path)), Pair("1", "a b", "a", "b"))
+    options = build_options(load_schema(str(path)), Pair("1", "a b", "a", "b"), lettered=False)
+    assert len(options) == 27 and [o.letter for o in options[24:]] == ["Y", "Z", "AA"]
+    assert options[-1].relation is None
 
 
 # -- prompt -------------------------------------------------------------------------------------------------------

@@ -87,6 +87,8 @@ def test_statements_without_a_template_come_from_the_name():
     assert name_template("Operated_by") == "{head} operated by {tail}"
     assert name_template("founderOf") == "{head} founder of {tail}"
     assert name_template("CEO") == "the CEO of {head} is {tail}"
+    assert name_template("Founded") == "{head} founded {tail}"  # one word in -ed: a verb, not "the founded of"
+    assert name_template("twinned administrative body") == "the twinned administrative body of {head} is {tail}"
     assert name_template("R1") is None and name_template("P17") is None
     assert Relation("Runs_on", "the train type is used on the line").statement("ICE 3", "HSL 1") == "ICE 3 runs on HSL 1"
     assert Relation("R2", "the train is used on the line").statement("A", "B") == "A the train is used on the line B"

@@ -107,3 +107,19 @@ def test_extract_runs_two_stages_for_schemas_the_default_model_was_not_trained_o
     done = run_cli("extract", "--schema", railways, "--icl", "1", input=b"x\n")
     assert done.returncode == 2 and "add --one-pass" in done.stderr.decode()
     assert done.stderr.decode().count("\n") == 1
+
+
+def test_a_schema_of_more_than_twelve_relations_runs_two_stages(tmp_path):
+    """13 relations in both directions and none of the above are 27 statements: more than letters A-Z, which
+    only a one-letter answer needs. The entail judge takes them one at a time, so a larger schema works."""
+    names = ["Born_in", "Died_in", "Lives_in", "Works_for", "Founded", "Married_to", "Parent_of", "Sibling_of",
+             "Studied_at", "Member_of", "Leader_of", "Citizen_of", "Owner_of"]
+    schema = tmp_path / "bio.json"
+    schema.write_text(json.dumps({"name": "bio", "relations": [{"name": n, "description": n} for n in names]}))
+    done = run_cli("extract", "--schema", str(schema), "-t", "2", input=b"Bill Gates founded Microsoft .\n")
+    assert done.returncode == 0, done.stderr.decode()
+    (record,) = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert all(t["relation"] in names for t in record["triplets"])
+    letters = run_cli("qa4re", "--schema", str(schema), "--answer", "logits", "--shuffle",
+                      input=b'{"text": "Bill Gates founded Microsoft .", "head": "Bill Gates", "tail": "Microsoft"}')
+    assert letters.returncode == 0, letters.stderr.decode()  # 14 options in the given direction: letters do
