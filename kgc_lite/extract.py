@@ -13,6 +13,7 @@ from typing import Iterator
 from .data import Example, Triplet
 from .decoding import Answer, Decoder, Request
 from .engine import Engine
+from .errors import KgcError
 from .grammar import TripletGrammar
 from .inputs import BadRecord, Document, Unit, split_units
 from .models import ResolvedModel, resolve
@@ -59,6 +60,10 @@ class Extractor:
         self.engine = engine or Engine(self.model.path, n_ctx=n_ctx or self.model.spec.context,
                                        n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self._prefix = self.engine.tokenize(self.prompts.prefix(), bos=True)
+        if len(self._prefix) + self.options.max_tokens >= self.engine.n_ctx:
+            raise KgcError(f"the prompt for schema {self.schema.name} takes {len(self._prefix)} tokens before any "
+                           f"text, and with room for an answer ({self.options.max_tokens}) that exceeds the context "
+                           f"of {self.engine.n_ctx}: raise --ctx, or shorten the schema's descriptions and examples")
         self.retokenize = self.model.spec.tokenized_text if options.retokenize is None else options.retokenize
 
     def prompt_tokens(self, text: str) -> list[int]:

@@ -279,3 +279,14 @@ def test_an_internal_error_is_one_line_unless_debugging(tmp_path, monkeypatch, c
     monkeypatch.setenv("KGC_LITE_DEBUG", "1")
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["export", str(records), "-f", "csv"])
+
+
+def test_a_schema_too_big_for_the_context_says_so_before_any_input(tmp_path):
+    relations = [{"name": f"Rel_{i}", "description": "the head relates to the tail in a long-winded way " * 3}
+                 for i in range(150)]
+    schema = tmp_path / "big.json"
+    schema.write_text(json.dumps({"name": "big", "relations": relations}))
+    result = run_cli("extract", "--one-pass", "--schema", str(schema), input=b"Ann lives in Rome .")
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1 and result.stdout == b"", err
+    assert "the prompt for schema big takes" in err and "raise --ctx" in err
