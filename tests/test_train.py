@@ -138,7 +138,7 @@ def test_training_prompts_are_the_extraction_prompts(default_model):
     ex = Example(SENTENCES[0][0], tuple(Triplet(*t) for t in SENTENCES[0][1]))
     builder = PromptBuilder(schema, PromptConfig(icl=3), schema.examples)
     prompt, target = td.build_sample(builder, ex, tok, {})
-    engine = Engine(p, n_ctx=1024, n_threads=1)
+    engine = Engine(p, n_ctx=2048, n_threads=1)
     extractor = Extractor(None, schema, ExtractOptions(icl=3), engine=engine, resolved=default_model)
     assert prompt == extractor.prompt_tokens(ex.text)
     assert target == engine.tokenize(builder.answer(ex.triplets) + end_of_answer("chatml"))
