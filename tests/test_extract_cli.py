@@ -290,3 +290,18 @@ def test_a_schema_too_big_for_the_context_says_so_before_any_input(tmp_path):
     err = result.stderr.decode()
     assert result.returncode == 1 and err.count("\n") == 1 and result.stdout == b"", err
     assert "the prompt for schema big takes" in err and "raise --ctx" in err
+
+
+def test_schema_examples_that_a_run_does_not_use_are_named(tmp_path):
+    schema = tmp_path / "fam.toml"
+    schema.write_text('name = "fam"\n[[relations]]\nname = "Parent_of"\ndescription = "a parent of"\n'
+                      '[[examples]]\ntext = "Tom Long is the father of Mia Long ."\n'
+                      'triplets = [["Tom Long", "Parent_of", "Mia Long"]]\n')
+    text = b"Ann Lee is the mother of Bo Lee ."
+    for args, note in ((("--schema", str(schema)), "two stages take none"),
+                       (("--one-pass", "--schema", str(schema)), "--one-pass --icl N"),
+                       (("--one-pass", "--icl", "1", "--schema", str(schema)), None)):
+        result = run_cli("extract", *args, input=text)
+        err = result.stderr.decode()
+        assert result.returncode == 0, err
+        assert (note in err) if note else "not used" not in err, err

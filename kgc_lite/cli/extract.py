@@ -15,7 +15,7 @@ from ..engine import resolve_gpu_layers
 from ..data import file_sha256
 from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
 from .. import output as out
-from ..schema import load_schema
+from ..schema import builtin_names, load_schema
 from ..prompts import STYLES
 from . import RETOKENIZE_OPTION, Progress, app, fail, write_jsonl
 
@@ -140,6 +140,10 @@ def extract_command(
                              decoder=decoder, confidence=confidence and decoder == "fast",
                              min_confidence=min_confidence, retokenize=retokenize)
     schema_obj = load_schema(schema)
+    if schema_obj.examples and schema not in builtin_names() and (two_stage or options.icl == 0):
+        typer.echo(f"kgc-lite: note: the {len(schema_obj.examples)} example(s) in {schema} are not used: "
+                   + ("two stages take none; " if two_stage else "") + "--one-pass --icl N puts N of them in the "
+                   "prompt (the default model was trained without)", err=True)
     model_sha, model_name = resolved.sha256 or file_sha256(resolved.path), resolved.spec.name
     qa_resolved = None
     if two_stage:
@@ -192,7 +196,6 @@ def extract_command(
 def default_two_stage(schema: str, model: Optional[str], decoder: str) -> bool:
     """Two-stage unless a model is named, the plain decoder is asked for, the schema is a built-in one the
     default model was trained on (models.toml `schemas`), or the registry has no pair finder."""
-    from ..schema import builtin_names
     if model or decoder != "fast" or (schema in builtin_names() and schema in spec_for(None).schemas):
         return False
     try:
