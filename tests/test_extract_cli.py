@@ -305,3 +305,25 @@ def test_schema_examples_that_a_run_does_not_use_are_named(tmp_path):
         err = result.stderr.decode()
         assert result.returncode == 0, err
         assert (note in err) if note else "not used" not in err, err
+
+
+def test_reading_a_terminal_says_so_and_ends_at_ctrl_d():
+    """`kgc-lite extract` typed alone waits for text: at a terminal it says so instead of looking hung."""
+    import os
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "kgc_lite", "extract", "--threads", "2"], stdin=slave,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    os.close(slave)
+    try:
+        os.write(master, b"Ann Lee lives in Rome .\n\x04")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert b"reading text from the terminal; end with Ctrl-D" in err
+    assert [orjson.loads(x)["text"] for x in out.splitlines()] == ["Ann Lee lives in Rome ."]
+    piped = run_cli("extract", input=b"Ann Lee lives in Rome .")
+    assert piped.returncode == 0 and b"terminal" not in piped.stderr

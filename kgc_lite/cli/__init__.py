@@ -41,6 +41,18 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
     return typer.Exit(code)
 
 
+def hint_at_terminal(files: list[str] | None, what: str) -> None:
+    """A command waiting on stdin at a terminal looks hung: say what it waits for, once, on stderr."""
+    if not files or files == ["-"]:
+        try:
+            interactive = sys.stdin.isatty()
+        except (AttributeError, ValueError):  # stdin closed or replaced
+            interactive = False
+        if interactive:
+            sys.stderr.write(f"kgc-lite: reading {what} from the terminal; end with Ctrl-D, or name a file\n")
+            sys.stderr.flush()
+
+
 class Progress:
     """A progress bar on stderr (tqdm): count, units/s, and a bar with ETA once the total is known. Shown only
     when stderr is a terminal unless forced; stdout never sees it."""

@@ -17,7 +17,7 @@ from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
 from .. import output as out
 from ..schema import builtin_names, load_schema
 from ..prompts import STYLES
-from . import RETOKENIZE_OPTION, Progress, app, fail, write_jsonl
+from . import RETOKENIZE_OPTION, Progress, app, fail, hint_at_terminal, write_jsonl
 
 ON_ERROR = ("stop", "skip")
 DECODERS = ("fast", "plain")
@@ -51,13 +51,14 @@ def extract_command(
                                "keeps each document (or JSONL record) whole unless it exceeds --max-chars."),
     max_chars: int = typer.Option(1200, "--max-chars", min=50, help="Longest unit sent to the model; longer "
                                   "sentences are cut at spaces."),
-    on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1), and an input file that cannot be opened ends it "
-                                 "before the model loads; skip: write an error line for it and go on."),
+    on_error: str = typer.Option("stop", "--on-error", help="stop: first bad record ends the run (exit 1), and "
+                                 "an input file that cannot be opened ends it before the model loads; skip: write "
+                                 "an error line for it and go on."),
     batch: int = typer.Option(DEFAULT_BATCH, "--batch", "-b", min=1, max=64, help="Units in flight at once, "
                               "decoded together in each llama.cpp call (continuous batching: a finished unit's "
                               "place goes to the next one at once; output stays in input order, each line "
-                              "written as soon as it and all before it are done). 1: one unit at a time. Reruns give the same "
-                              "output at any batch; another batch size may flip a near-tie."),
+                              "written as soon as it and all before it are done). 1: one unit at a time. "
+                              "Reruns give the same output at any batch; another batch size may flip a near-tie."),
     decoder: str = typer.Option("fast", "--decoder", help="fast: grammar-forced tokens and input-copy drafts are "
                                 "evaluated together, no sampling step each (same answers as plain up to rare "
                                 "float near-ties); plain: one token per llama.cpp call, the reference path."),
@@ -117,6 +118,7 @@ def extract_command(
         raise fail("--ray-address reads input files (Ray Data reads them on the workers), not stdin", 2)
     if on_error == "stop" and not ray_address:  # on Ray the paths are the workers' (s3:// too)
         check_sources(sources)
+    hint_at_terminal(files, "JSON lines" if jsonl else "text")
     auto = two_stage is None
     if auto:
         two_stage = default_two_stage(schema, model, decoder)

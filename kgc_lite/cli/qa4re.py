@@ -12,7 +12,7 @@ from ..errors import InputError, KgcError
 from ..qa4re import ANSWER_MODES, ENTAIL_EXAMPLES, ENTAIL_LAYOUTS, QA4RE
 from ..inputs import check_sources
 from ..qa4re_input import read_extract_output, read_pairs
-from . import Progress, app, fail, write_jsonl
+from . import Progress, app, fail, hint_at_terminal, write_jsonl
 
 ON_ERROR = ("stop", "skip")
 
@@ -51,7 +51,8 @@ def qa4re_command(
                          "whether QA4RE agrees (use the schema extract used).")] = False,
     on_error: Annotated[str, typer.Option(
         "--on-error", help="stop: first bad record ends the run (exit 1) after the lines already written, and a "
-                           "file that cannot be opened ends it before the model loads; skip: write an error line for it and go on.")] = "stop",
+                           "file that cannot be opened ends it before the model loads; skip: write an error line "
+                           "for it and go on.")] = "stop",
     n_gpu_layers: Annotated[int, typer.Option(
         "--n-gpu-layers", help="Layers to offload to a CUDA/Metal GPU (-1: all).")] = 0,
     threads: Annotated[Optional[int], typer.Option(
@@ -105,6 +106,8 @@ def qa4re_command(
     if save_prior and not prior_from:
         raise fail("--save-prior saves the prior that --prior-from estimates; give --prior-from PAIRS", 2)
     check_sources(([prior_from] if prior_from else []) + (files or [] if on_error == "stop" else []))
+    if not (save_prior and not files):  # --save-prior alone reads no pairs
+        hint_at_terminal(files, "extract's JSON lines" if verify else "pairs (JSON lines, or sentences with <e1> <e2>)")
     from .. import qa4re_prior
     loaded = qa4re_prior.load(prior) if prior else None
     qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
