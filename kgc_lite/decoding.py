@@ -98,8 +98,8 @@ MERGE_FROM = 5
 # How long, at most, the decoder waits for the next input when a sequence is free while others run. Inputs that
 # come sooner (a file, a pipe from a fast producer) are admitted at the same step in every run, so the batches, and
 # with them llama.cpp's arithmetic and the answers, are the same run after run; admitting whatever had arrived by
-# then made two runs of one command differ on 13 of 120 CoNLL04 val sentences. A stream slower than this (someone typing,
-# `tail -f`) is not waited for again until it delivers, so it holds back the running answers by this much at most.
+# then made two runs of one command differ on 13 of 120 CoNLL04 val sentences. A stream slower than this (someone
+# typing, `tail -f`) is not waited for again until it delivers, so it holds back running answers this much at most.
 ADMIT_WAIT = 0.5
 
 
