@@ -162,7 +162,7 @@ class Decoder:
                 # Admit new inputs into free sequences: wait for input without limit when nothing else can run,
                 # else up to ADMIT_WAIT (see there) unless the stream has just proved slow.
                 while free:
-                    req = source.get(None if not active else ADMIT_WAIT if patient else 0.0)
+                    req = source.get(None if not active else (ADMIT_WAIT if patient else 0.0))
                     if req is None:
                         patient = False
                         break

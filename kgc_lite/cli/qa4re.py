@@ -105,7 +105,7 @@ def qa4re_command(
         raise fail("give --prior (a saved prior) or --prior-from (pairs to estimate one from), not both", 2)
     if save_prior and not prior_from:
         raise fail("--save-prior saves the prior that --prior-from estimates; give --prior-from PAIRS", 2)
-    check_sources(([prior_from] if prior_from else []) + (files or [] if on_error == "stop" else []))
+    check_sources(([prior_from] if prior_from else []) + ((files or []) if on_error == "stop" else []))
     if not (save_prior and not files):  # --save-prior alone reads no pairs
         hint_at_terminal(files, "extract's JSON lines" if verify else "pairs (JSON lines, or sentences with <e1> <e2>)")
     from .. import qa4re_prior
