@@ -2,7 +2,8 @@
 
 A model name resolves to a local GGUF path through, in order: a file shipped inside an installed Python package
 (the embedded default, no network), a file produced by `kgc-lite convert` into the kgc-lite cache, then the
-huggingface-hub cache filled by `kgc-lite models pull`. Every file is checked against its sha256 before use;
+huggingface-hub cache filled by `kgc-lite models pull`, then a file split across several installed packages
+(`package_parts`, e.g. the `[quality]` extra's base), joined once into the kgc-lite cache. Every file is checked against its sha256 before use;
 the check is remembered per (path, size, mtime) so a 100 MB model is hashed once, not on every run.
 """
 
@@ -27,8 +28,14 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 class ModelSpec:
     name: str
     description: str = ""
+    # "fast" (the embedded 135M models), "quality" (a larger base: better reading, slower), or "" (untuned
+    # references); `kgc-lite models list` shows it.
+    tier: str = ""
     package: str | None = None
     package_file: str | None = None
+    # A file shipped in slices across installed packages ("pkg/data/part01.bin", ...), joined in this order into
+    # home()/models/NAME.gguf at first use and checked against sha256 (PyPI caps a file's size, not a model's).
+    package_parts: tuple[str, ...] = ()
     repo: str | None = None
     file: str | None = None
     revision: str = "main"
@@ -100,7 +107,7 @@ def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelSpec]]:
         extra = set(entry) - known
         if extra:
             raise KgcError(f"model registry {path}: model {name!r} has unknown keys {sorted(extra)}")
-        for key in ("qa4re_sets", "schemas"):
+        for key in ("qa4re_sets", "schemas", "package_parts"):
             if key in entry:
                 entry = dict(entry, **{key: tuple(entry[key])})
         specs[name] = ModelSpec(name=name, **entry)
@@ -163,6 +170,51 @@ def _hub_file(spec: ModelSpec) -> Path | None:
         return None
 
 
+def _part_paths(spec: ModelSpec) -> list[Path] | None:
+    """The installed files of a model shipped in slices, in order; None if any package is missing."""
+    paths = []
+    for part in spec.package_parts:
+        package, _, rest = part.partition("/")
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            return None
+        hits = [Path(folder) / rest for folder in found.submodule_search_locations if (Path(folder) / rest).is_file()]
+        if not hits:
+            return None
+        paths.append(hits[0])
+    return paths
+
+
+def join_parts(spec: ModelSpec) -> Path | None:
+    """A model shipped in slices (package_parts), joined into home()/models/NAME.gguf and checked against its
+    sha256 before it takes that name; None if its packages are not installed."""
+    paths = _part_paths(spec) if spec.package_parts else None
+    if not paths:
+        return None
+    import hashlib
+    out = home() / "models" / f"{spec.name}.gguf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as f:
+            for path in paths:
+                with open(path, "rb") as part:
+                    while chunk := part.read(1 << 22):
+                        digest.update(chunk)
+                        f.write(chunk)
+        if spec.sha256 and digest.hexdigest() != spec.sha256:
+            raise KgcError(f"model {spec.name!r}: the installed parts ({', '.join(spec.package_parts[:1])}, ...) "
+                           f"join to sha256 {digest.hexdigest()[:12]}…, expected {spec.sha256[:12]}…; "
+                           "reinstall them (pip install --force-reinstall 'kgc-lite[quality]')")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise KgcError(f"cannot write {out}: {exc.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
 def locate(spec: ModelSpec) -> Path | None:
     """Where the model's file is on this machine, without touching the network; None if nowhere."""
     converted = home() / "models" / f"{spec.name}.gguf"
@@ -219,13 +271,12 @@ def resolve(model: str | None) -> ResolvedModel:
         from .convert import read_prompt_metadata  # a file from `kgc-lite convert` names its training prompt
         return ResolvedModel(ModelSpec(name=path.stem, **read_prompt_metadata(path)), path, None)
     spec = spec_for(model)
-    path = locate(spec)
+    path = locate(spec) or join_parts(spec)
     if path is None and spec.adapter:
         from .convert import build_registry_model  # merge + quantize the adapter into its base, once
         path = build_registry_model(spec)
     if path is None:
-        hint = f"run `kgc-lite models pull {spec.name}`" if spec.repo else f"install the {spec.package} package"
-        raise KgcError(f"model {spec.name!r} is not on this machine; {hint}")
+        raise KgcError(f"model {spec.name!r} is not on this machine; {install_hint(spec)}")
     check_gguf_header(path)
     if spec.adapter and path == home() / "models" / f"{spec.name}.gguf":
         try:
@@ -236,9 +287,28 @@ def resolve(model: str | None) -> ResolvedModel:
     return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
 
 
+def install_hint(spec: ModelSpec) -> str:
+    """How a user gets a model that is not on this machine."""
+    ways = []
+    if spec.repo or (spec.base and spec_for(spec.base).repo):
+        ways.append(f"run `kgc-lite models pull {spec.name}`")
+    base = spec_for(spec.base) if spec.base else spec
+    if base.package_parts:
+        ways.append("or, without the hub, pip install 'kgc-lite[quality]'")
+    elif base.package:
+        ways.append(f"install the {base.package} package")
+    return " ".join(ways) or "it has no source in models.toml"
+
+
 def pull(name: str, progress: bool = True) -> Path:
-    """Download a registry model from the hub into the huggingface-hub cache and verify it."""
+    """Download a registry model from the hub into the huggingface-hub cache and verify it. A fine-tuned entry
+    pulls its base (unless that is already here) and is then built from it and its adapter."""
     spec = spec_for(name)
+    if spec.base and spec.adapter:
+        base = spec_for(spec.base)
+        if locate(base) is None and join_parts(base) is None:
+            pull(base.name, progress)
+        return resolve(name).path
     if not (spec.repo and spec.file):
         raise KgcError(f"model {name!r} has no hub source in models.toml")
     from huggingface_hub import hf_hub_download, get_hf_file_metadata, hf_hub_url

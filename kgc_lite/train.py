@@ -84,6 +84,7 @@ class TrainOptions:
     gloss: float = 0.0                       # qa4re, fewrel: share of questions whose statements carry descriptions
     init_adapter: str | None = None          # start from this adapter's LoRA weights (fresh optimizer/schedule)
     skip_steps: int = 0                      # skip the first N steps of the seeded data plan (continue an epoch)
+    start_step: int = 0                      # go on with a run at its step N on another machine (--init-adapter)
     mix: str = "size"                        # how steps pick a data set: size, equal, or weights name=w,...
     # multi-schema data (schema_data.py): held-out zero-shot split and the augmentations, each can be turned off
     held_out: str = "fewrel/unseen_10_seed_0"
@@ -288,6 +289,10 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             raise KgcError(f"cannot resume {out}: options differ from the checkpoint's ({', '.join(diff)})")
     if opts.skip_steps < 0:
         raise KgcError("--skip-steps must be >= 0")
+    if opts.start_step and not opts.init_adapter:
+        raise KgcError("--start-step N goes on with a run from its adapter at step N: give --init-adapter too")
+    if not 0 <= opts.start_step < opts.steps:
+        raise KgcError(f"--start-step must be in 0..{opts.steps - 1} (--steps {opts.steps})")
     if opts.full and opts.init_adapter:
         raise KgcError("--init-adapter starts a LoRA run from an adapter; a full fine-tune (--full) starts from "
                        "--base (a merged .gguf works: `kgc-lite convert` writes one)")
@@ -339,10 +344,11 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         if step < opts.warmup:
             return (step + 1) / opts.warmup
         return max(0.0, (opts.steps - step) / max(1, opts.steps - opts.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_at)
+    # --start-step: the same plan and schedule, entered at step N (the optimizer's moments start afresh).
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_at(s + opts.start_step))
     plan = order(samples, opts.skip_steps + opts.steps, opts.batch, opts.seed, opts.mix)[opts.skip_steps:]
     curve: list[dict] = []
-    start_step = 0
+    start_step = opts.start_step
     elapsed_before = 0.0
     if resume and ckpt.is_dir():
         from safetensors.torch import load_file

@@ -97,7 +97,9 @@ def test_models_cli():
     assert listing.returncode == 0 and b"smollm2-135m" in listing.stdout
     rows = [line for line in listing.stdout.decode().splitlines() if not line.startswith("    ")]
     columns = {len(row) - len(row[2:].split(" ", 1)[1].lstrip()) for row in rows}
-    assert len(columns) == 1  # locations start in one column, however long the longest name
+    assert len(columns) == 1  # tiers start in one column, however long the longest name
+    tiers = {row[2:].split()[1] for row in rows}
+    assert {"fast", "untuned"} <= tiers <= {"fast", "quality", "untuned"}
     verify = run_cli("models", "verify")
     assert verify.returncode == 0 and verify.stdout.startswith(b"ok ")
     unknown = run_cli("models", "verify", "nope")
@@ -127,3 +129,65 @@ def test_two_stage_finds_the_registry_pair_finder(isolated):
     Path(isolated["KGC_LITE_MODELS"]).write_text('default = "general"\n[models.general]\nfile = "a.gguf"\n'
                                                  '[models.pairs]\nfile = "b.gguf"\npair_finder = true\n')
     assert models.pair_finder_model() == "pairs"
+
+
+def _sliced_model(tmp_path, monkeypatch, blob: bytes, parts: int = 3) -> list[str]:
+    """An installed-looking package per slice of `blob` (package_parts entries), importable from tmp_path."""
+    size = -(-len(blob) // parts)
+    entries = []
+    for k in range(parts):
+        pkg = tmp_path / "site" / f"slice_pkg{k}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "data" / f"part{k}.bin").write_bytes(blob[k * size:(k + 1) * size])
+        entries.append(f"slice_pkg{k}/data/part{k}.bin")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    return entries
+
+
+def test_a_model_shipped_in_package_slices_is_joined_once_and_verified(isolated, tmp_path, monkeypatch,
+                                                                        default_model):
+    blob = default_model.path.read_bytes()
+    entries = _sliced_model(tmp_path, monkeypatch, blob)
+    Path(isolated["KGC_LITE_MODELS"]).write_text(
+        f'default = "sliced"\n[models.sliced]\npackage_parts = {entries!r}\n'
+        f'sha256 = "{default_model.spec.sha256}"\n'.replace("'", '"'))
+    resolved = models.resolve("sliced")
+    assert resolved.path == tmp_path / "home" / "models" / "sliced.gguf"
+    assert resolved.sha256 == default_model.spec.sha256 and resolved.path.stat().st_size == len(blob)
+    stamp = resolved.path.stat().st_mtime_ns
+    assert models.resolve("sliced").path.stat().st_mtime_ns == stamp  # found in the cache, not joined again
+
+
+def test_slices_that_do_not_join_to_the_pinned_hash_are_refused(isolated, tmp_path, monkeypatch):
+    entries = _sliced_model(tmp_path, monkeypatch, b"GGUF" + b"\x02" * 3000)
+    Path(isolated["KGC_LITE_MODELS"]).write_text(
+        f'default = "sliced"\n[models.sliced]\npackage_parts = {entries!r}\nsha256 = "{"b" * 64}"\n'
+        .replace("'", '"'))
+    with pytest.raises(KgcError, match="join to sha256 .*expected bbbbbbbbbbbb"):
+        models.resolve("sliced")
+    assert not list((tmp_path / "home" / "models").iterdir())  # nothing half-made left to be found later
+
+
+def test_missing_slices_name_the_extra(isolated):
+    Path(isolated["KGC_LITE_MODELS"]).write_text(
+        'default = "sliced"\n[models.sliced]\npackage_parts = ["no_such_slice_pkg/part.bin"]\n'
+        'repo = "org/sliced-GGUF"\nfile = "sliced.gguf"\n')
+    with pytest.raises(KgcError, match=r"models pull sliced.*pip install 'kgc-lite\[quality\]'"):
+        models.resolve("sliced")
+
+
+def test_pulling_a_fine_tuned_model_pulls_its_base_then_builds_it(isolated, tmp_path, default_model):
+    """A fine-tuned entry has no file of its own on the hub: pull fetches its base and merges the adapter."""
+    repo_registry = Path(__file__).resolve().parents[1] / "models.toml"
+    shipped = models.load_registry(repo_registry)[1]["smollm2-135m-kg"]
+    _hub_cache_with(tmp_path, "org/tiny-GGUF", "tiny.gguf", default_model.path)
+    adapter = repo_registry.parent / shipped.adapter
+    Path(isolated["KGC_LITE_MODELS"]).write_text(
+        f'default = "tiny-kg"\n[models.tiny]\nrepo = "org/tiny-GGUF"\nfile = "tiny.gguf"\n'
+        f'sha256 = "{default_model.spec.sha256}"\n'
+        f'[models.tiny-kg]\nbase = "tiny"\nadapter = "{adapter}"\nadapter_sha256 = "{shipped.adapter_sha256}"\n'
+        f'quant = "{shipped.quant}"\nsha256 = "{shipped.sha256}"\n')
+    pulled = run_cli("models", "pull", "tiny-kg", env=isolated)
+    assert pulled.returncode == 0, pulled.stderr
+    assert Path(pulled.stdout.decode().strip()) == tmp_path / "home" / "models" / "tiny-kg.gguf"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -436,3 +437,43 @@ def test_detok_copies_of_the_benchmark_sets(tmp_path):
     assert len(mine) == len(SENTENCES)
     with pytest.raises(KgcError, match="--icl 0"):
         td.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=3))
+
+
+def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
+    """The CPU campaign across sessions (scripts/quality_cpu.sh): a run stopped at step 2 is snapshotted
+    (scripts/campaign_snapshot.py: fp16 adapter + card), its run folder is lost, and `--init-adapter SNAP
+    --start-step 2` finishes steps 3-4 on the uninterrupted run's learning-rate schedule."""
+    import subprocess
+    import sys
+    data = write_jsonl(tmp_path / "tiny.jsonl", SENTENCES)
+    whole = json.loads((tr.train(tiny(data, steps=4, warmup=1), tmp_path / "whole", log=lambda m: None)
+                        / "run_card.json").read_text())["loss_curve"]
+    run = tmp_path / "run"
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)
+
+    def log(message):
+        if message.startswith("step 2/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        with pytest.raises(KgcError, match="stopped by SIGTERM at step 2"):
+            tr.train(tiny(data, steps=4, warmup=1, save_every=10), run, log=log)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    snap = tmp_path / "snap"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "campaign_snapshot.py"
+    made = subprocess.run([sys.executable, str(script), str(run), str(snap)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    card = json.loads((snap / "campaign.json").read_text())
+    assert card["step"] == 2 and card["of_steps"] == 4 and [c["step"] for c in card["loss_curve"]] == [1, 2]
+    from safetensors.torch import load_file
+    assert {str(v.dtype) for v in load_file(str(snap / "adapter_model.safetensors")).values()} == {"torch.float16"}
+    import shutil
+    shutil.rmtree(run)  # a new machine: only the snapshot is left
+    went_on = json.loads((tr.train(tiny(data, steps=4, warmup=1, init_adapter=str(snap), start_step=2),
+                                   tmp_path / "next", log=lambda m: None) / "run_card.json").read_text())
+    assert [c["step"] for c in went_on["loss_curve"]] == [3, 4]
+    assert [c["lr"] for c in went_on["loss_curve"]] == pytest.approx([c["lr"] for c in whole[2:]])
+    with pytest.raises(KgcError, match="give --init-adapter too"):
+        tr.train(tiny(data, start_step=1), tmp_path / "bad", log=lambda m: None)
+    with pytest.raises(KgcError, match=r"--start-step must be in 0\.\.3"):
+        tr.train(tiny(data, steps=4, init_adapter=str(snap), start_step=4), tmp_path / "bad", log=lambda m: None)

@@ -13,14 +13,16 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("list")
 def list_command() -> None:
-    """Show every known model, whether it is on this machine, and the default."""
+    """Show every known model: its tier (fast: the embedded 135M models; quality: a larger base, better at reading
+    your relations, slower), whether it is on this machine, and the default (*)."""
     default, specs = registry.load_registry()
     width = max(map(len, specs), default=0)
     for name, spec in specs.items():
         path = registry.locate(spec)
         mark = "*" if name == default else " "
-        where = str(path) if path else "not downloaded"
-        typer.echo(f"{mark} {name:{width}} {where}\n    {spec.description}")
+        where = str(path) if path else "not here: " + registry.install_hint(spec)
+        tier = spec.tier or ("untuned" if not spec.adapter else "-")
+        typer.echo(f"{mark} {name:{width}} {tier:7} {where}\n    {spec.description}")
 
 
 @models_app.command("pull")

@@ -75,6 +75,10 @@ def train_command(
     skip_steps: int = typer.Option(0, "--skip-steps", min=0, help="Skip the first N steps of the seeded "
                                    "sample order; with --init-adapter and the same --seed and --batch, the run "
                                    "picks up the data where the adapter's run stopped."),
+    start_step: int = typer.Option(0, "--start-step", min=0, help="Go on with a run on another machine: "
+                                   "with --init-adapter (its adapter at step N) and the run's own options, steps "
+                                   "N+1..--steps follow the same sample plan and learning-rate schedule (only "
+                                   "the optimizer's moments start afresh)."),
     held_out: str = typer.Option("fewrel/unseen_10_seed_0", "--held-out", help="Multi-schema data: the zero-shot "
                                  "split whose test and dev relations are removed (by Wikidata id) from FewRel and "
                                  "Wiki-ZSL sentences and distractors; '' for none."),
@@ -141,7 +145,7 @@ def train_command(
                         warmup=warmup, steps=steps, batch=batch, micro_batch=micro_batch, max_length=max_length,
                         seed=seed, save_every=save_every, threads=threads, device=device,
                         shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
-                        skip_steps=skip_steps, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
+                        skip_steps=skip_steps, start_step=start_step, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
                         distractors=distractors, min_relations=min_relations, max_relations=max_relations,
                         p_empty=p_empty, rename_relations=rename_relations,
                         empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer, gloss=gloss,

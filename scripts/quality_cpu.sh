@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Issue 36: the quality tier's training campaign on the CPU, one resumable run spread over many sessions.
+#
+#   nohup nice -n 19 scripts/quality_cpu.sh train >> runs/qwen05-kg.log 2>&1 &   # start or go on
+#   scripts/quality_cpu.sh stop        # SIGTERM: the run checkpoints after the step under way, then exits
+#   scripts/quality_cpu.sh snapshot    # the checkpoint's adapter (fp16) + its card into campaign/qwen05-kg/
+#   scripts/quality_cpu.sh eval        # the snapshot, merged and scored on the dev relations and CoNLL04 val
+#
+# The recipe is issue 14's many-schema one (scripts/ms_recipe.sh: ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL
+# drawn equally often, each prompt with its own shuffled schema among distractors; FewRel's unseen_10_seed_0 test
+# and dev relations held out of every example by Wikidata id) on Qwen2.5-Coder-0.5B-Instruct, fresh LoRA.
+# STEPS optimizer steps of 8 samples; the learning rate decays over all of them, so every session goes on with
+# the one run:
+# - on the machine that wrote runs/qwen05-kg/checkpoint, `train` resumes it exactly (optimizer state included);
+# - on a new machine, `train` starts from the committed snapshot (campaign/qwen05-kg, its step in
+#   campaign.json) with --init-adapter --start-step: the same sample plan and schedule, fresh optimizer moments.
+# Before a session ends: `stop`, wait for the exit, `snapshot`, and commit campaign/qwen05-kg/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${RUN:-runs/qwen05-kg}
+SNAP=${SNAP:-campaign/qwen05-kg}
+BASE=${BASE:-qwen2.5-coder-0.5b-instruct}
+STEPS=${STEPS:-1000}
+THREADS=${THREADS:-2}
+
+step_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$1"; }
+
+case "${1:-}" in
+train)
+  . scripts/ms_recipe.sh
+  go_on=()
+  if [ -f "$RUN/checkpoint/state.pt" ]; then
+    go_on=(--resume)
+  elif [ -f "$SNAP/campaign.json" ]; then
+    go_on=(--init-adapter "$SNAP" --start-step "$(step_of "$SNAP/campaign.json")")
+  fi
+  exec kgc-lite train "${MS_RECIPE[@]}" --base "$BASE" --steps "$STEPS" --batch 8 --micro-batch 2 --warmup 20 \
+    --lr 3e-4 --save-every 5 --seed 0 --threads "$THREADS" "${go_on[@]}" -o "$RUN" ;;
+stop)
+  pid=$(pgrep -f "kgc-lite train .* -o $RUN" | head -n 1 || true)
+  [ -n "$pid" ] || { echo "no training run on $RUN" >&2; exit 1; }
+  kill -TERM "$pid"
+  echo "asked $pid to stop after its current step; wait for it (tail $RUN.log)" ;;
+snapshot)
+  python3 scripts/campaign_snapshot.py "$RUN" "$SNAP" ;;
+eval)
+  [ -f "$SNAP/campaign.json" ] || { echo "no snapshot in $SNAP" >&2; exit 1; }
+  step=$(step_of "$SNAP/campaign.json")
+  gguf="runs/qwen05-kg-s$step.gguf"
+  [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
+  [ -f runs/dev10/gold.jsonl ] || python3 scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 200 --out runs/dev10
+  common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --threads "$THREADS" --no-progress)
+  kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
+    --out "results/qwen05-kg_s${step}_fewrel_dev10.json"
+  kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/qwen05-kg_s${step}_conll04_val.json" ;;
+*) sed -n 2,18p "$0"; exit 2 ;;
+esac
