@@ -106,6 +106,23 @@ class Extractor:
         answers = self._decoder(batch).run(self._request(t) for t in texts)
         return [self._found(a) for a in answers]
 
+    def extract_scored(self, texts: list[str], batch: int = 8) -> list[list[tuple[Triplet, list[float]]]]:
+        """Per text, each triplet with the probabilities of the tokens the model chose inside it (grammar-forced
+        tokens left out): what a ranking of answers across prompts scores (kgc_lite/scored.py). Needs the fast
+        decoder with confidence on."""
+        if self.options.decoder != "fast" or not self.options.confidence:
+            raise KgcError("scored answers need the fast decoder with confidence on")
+        out = []
+        for answer in self._decoder(batch).run(self._request(t) for t in texts):
+            v = answer.request.payload[1]
+            chosen = self.prompts.chosen_probs(answer.text, answer.tokens, answer.probs, self.engine.piece)
+            found = []
+            for t in self._triplets(answer.request.source, answer.text):
+                for restored in _restore([t], v):
+                    found.append((restored, chosen.get(t.key, [])))
+            out.append(found)
+        return out
+
     def _plain(self, text: str) -> list[Triplet]:
         shown, v = self._shown_text(text)
         return _restore(self._triplets(shown, self.answer(shown)), v)

@@ -179,6 +179,13 @@ class PromptBuilder:
         overlap the triplet's text in the answer (grammar-forced tokens, whose probability is None, are left
         out; 1.0 if all were forced). A repeated triplet keeps its first occurrence's score. `piece(token)` gives
         a token's bytes (Engine.piece)."""
+        return {key: min(chosen) if chosen else 1.0
+                for key, chosen in self.chosen_probs(answer, tokens, probs, piece).items()}
+
+    def chosen_probs(self, answer: str, tokens: list[int], probs: list[float | None],
+                     piece) -> dict[tuple[str, str, str], list[float]]:
+        """Each triplet's chosen tokens' probabilities, by key: those of the tokens that overlap the triplet's
+        text in the answer, grammar-forced ones left out (a repeated triplet keeps its first occurrence's)."""
         spans, pos = [], 0
         for token in tokens:
             n = len(piece(token))
@@ -186,15 +193,14 @@ class PromptBuilder:
             pos += n
         pattern = _NATURAL_TRIPLE if self.config.style == "natural" else _CODE_TRIPLE
         base = max(answer.rfind("Triplets:"), 0) if self.config.style == "natural" else 0
-        out: dict[tuple[str, str, str], float] = {}
+        out: dict[tuple[str, str, str], list[float]] = {}
         for m in pattern.finditer(answer, base):
             try:
                 key = tuple(orjson.loads(g) for g in m.groups())
             except orjson.JSONDecodeError:
                 continue
             b0, b1 = len(answer[:m.start()].encode()), len(answer[:m.end()].encode())
-            chosen = [p for (s, e), p in zip(spans, probs) if p is not None and s < b1 and e > b0]
-            out.setdefault(key, min(chosen) if chosen else 1.0)
+            out.setdefault(key, [p for (s, e), p in zip(spans, probs) if p is not None and s < b1 and e > b0])
         return out
 
     def parse(self, answer: str) -> list[Triplet]:

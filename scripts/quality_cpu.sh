@@ -35,7 +35,7 @@ train)
     go_on=(--init-adapter "$SNAP" --start-step "$(step_of "$SNAP/campaign.json")")
   fi
   exec kgc-lite train "${MS_RECIPE[@]}" --base "$BASE" --steps "$STEPS" --batch 8 --micro-batch 2 --warmup 20 \
-    --lr 3e-4 --save-every 5 --seed 0 --threads "$THREADS" "${go_on[@]}" -o "$RUN" ;;
+    --lr 3e-4 --save-every 5 --seed 0 --dtype bfloat16 --threads "$THREADS" "${go_on[@]}" -o "$RUN" ;;
 stop)
   pid=$(pgrep -f "kgc-lite train .* -o $RUN" | head -n 1 || true)
   [ -n "$pid" ] || { echo "no training run on $RUN" >&2; exit 1; }
