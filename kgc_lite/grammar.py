@@ -66,7 +66,9 @@ class TripletGrammar:
             extra = template("rationale.gbnf").substitute(
                 open_rel=f'"{markers[0]}"', open_ent=f'"{markers[1]}"', close=f'"{markers[2]}"',
                 name=_alternatives([literal(n) for n in schema.relation_names]))
-        more = str(max(0, self.max_triplets - 1))
+        n_more = max(0, self.max_triplets - 1)
+        unit = "triplet" if config.style == "natural" else "triple"
+        more = f'( ", " {unit} ){{0,{n_more}}}' if n_more else ""  # llguidance refuses a {0,0} repeat
         if config.style == "natural":
             body = template("triplets_natural.gbnf").substitute(
                 rationale=rationale, more=more, entity="$entity", optional="" if self.at_least_one else "?",

@@ -3,7 +3,8 @@ the model finds them, instead of a yes/no judge reading each pair (two_stage.py)
 
 The idea is template infilling as ZETT does it (Kim et al. 2023): for every relation of the user's schema the
 extractor is asked, with that relation alone in its schema and the empty answer forbidden by the grammar, which
-head and tail fill it. Every relation therefore yields a candidate triplet, and the candidates compete:
+head and tail fill it (`fills` triplets at most; 1 by default, ZETT's one filling per relation). Every relation
+therefore yields a candidate triplet, and the candidates compete:
 
 - a candidate's score is the log-likelihood of the tokens the model chose inside its triplet (its head and tail
   spans; tokens the grammar forced, the relation's name among them, are left out), summed or per token (`mean`);
@@ -70,14 +71,17 @@ class ScoredExtractor:
     `extract_many` / `records` as Extractor's."""
 
     def __init__(self, schema: Schema | str, model: str | None = None, rule: Rule = Rule(),
-                 options: ExtractOptions = ExtractOptions(icl=0), n_ctx: int | None = None,
+                 options: ExtractOptions = ExtractOptions(icl=0), fills: int = 1, n_ctx: int | None = None,
                  n_threads: int | None = None, n_gpu_layers: int = 0):
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
         if not self.schema.relations:
             raise ValueError("scored extraction needs a schema with at least one relation")
         self.rule = rule
         resolved = resolve(model)
-        opts = replace(options, icl=0, min_confidence=0.0, confidence=True, decoder="fast", at_least_one=True)
+        if fills < 1:
+            raise ValueError("fills must be >= 1")
+        opts = replace(options, icl=0, min_confidence=0.0, confidence=True, decoder="fast", at_least_one=True,
+                       max_triplets=fills)
         self.readers: list[Extractor] = []
         engine = None
         for r in self.schema.relations:

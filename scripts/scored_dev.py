@@ -39,7 +39,7 @@ def dump(args) -> None:
     if out.exists():
         done = {json.loads(line)["id"] for line in out.read_text().splitlines() if line.strip()}
     todo = [ex for ex in gold if ex.id not in done]
-    ex = ScoredExtractor(load_schema(args.schema), args.model, n_threads=args.threads)
+    ex = ScoredExtractor(load_schema(args.schema), args.model, fills=args.fills, n_threads=args.threads)
     t0, n = time.perf_counter(), 0
     with open(out, "a") as f:
         for i in range(0, len(todo), args.batch):
@@ -96,6 +96,7 @@ def main() -> None:
     d.add_argument("--out", required=True)
     d.add_argument("--limit", type=int, default=0)
     d.add_argument("--batch", type=int, default=8)
+    d.add_argument("--fills", type=int, default=1, help="triplets each relation's pass may fill (default 1)")
     d.add_argument("--threads", type=int, default=2)
     s = sub.add_parser("score")
     s.add_argument("--dump", required=True)

@@ -155,3 +155,16 @@ def test_words_mode_admits_the_tokenized_gold_cut(engine):
     # Pre-tokenized text: its tokenizer already split off sentence punctuation, so "Texas." is a whole token.
     tokenized = "The plant is in Dallas , Texas."
     assert engine.grammar_accepts(TripletGrammar(schema, config).for_text(tokenized), swallowed)
+
+
+@pytest.mark.parametrize("style", ["natural", "code"])
+def test_a_cap_of_one_triplet_admits_exactly_one(engine, style):
+    """scored.py asks each relation for one filling: max_triplets=1 with at_least_one (no {0,0} repeat, which
+    the grammar compiler refuses)."""
+    schema = load_schema("conll04")
+    config = PromptConfig(style=style)
+    grammar = TripletGrammar(schema, config, max_triplets=1, at_least_one=True).for_text(TEXT)
+    builder = PromptBuilder(schema, config)
+    assert engine.grammar_accepts(grammar, builder.answer(GOOD[:1]))
+    assert not engine.grammar_accepts(grammar, builder.answer(GOOD[:2]))
+    assert not engine.grammar_accepts(grammar, builder.answer([]))
