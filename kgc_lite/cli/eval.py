@@ -16,6 +16,7 @@ from ..grammar import ENTITY_MODES
 from ..prompts import STYLES
 from ..qa4re import ENTAIL_EXAMPLES, ENTAIL_LAYOUTS
 from . import RETOKENIZE_OPTION, Progress, app, fail
+from .options import gpu_layers, gpu_layers_option
 
 DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
 
@@ -135,7 +136,7 @@ def eval_command(
                                 "this run's model, relation set, answer options and data file; entail answers "
                                 "read back are chosen anew under this run's prior."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads."),
-    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1: all)."),
+    n_gpu_layers: Optional[int] = gpu_layers_option(),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a counter on stderr."),
     qa4re: bool = typer.Option(False, "--qa4re", help="With a FewRel or Wiki-ZSL zero-shot split: relation "
@@ -196,6 +197,7 @@ def eval_command(
 
     QA4RE relation classification: --dataset semeval (official macro-F1), or a zero-shot split with --qa4re.
     """
+    n_gpu_layers = gpu_layers(n_gpu_layers)
     if prompt_style is not None:
         _check_choice(prompt_style, STYLES, "--prompt-style")
     _check_choice(entities, ENTITY_MODES, "--entities")
@@ -525,12 +527,13 @@ def bench_command(
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the naive baseline "
                                   "(create_chat_completion + JSON-schema response_format) and print the ratio."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (both sides)."),
-    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1: all)."),
+    n_gpu_layers: Optional[int] = gpu_layers_option(),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the JSON results file here (default: "
                                       "stdout, with the table on stderr)."),
 ) -> None:
     """Throughput (sentences/s, tokens/s, time to first output) and peak RSS of extract vs the naive baseline."""
+    n_gpu_layers = gpu_layers(n_gpu_layers)
     _check_choice(dataset, TRIPLET_SETS, "--dataset")
     _check_choice(split, SPLITS, "--split")
     if prompt_style is not None:

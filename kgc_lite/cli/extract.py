@@ -11,13 +11,13 @@ from ..errors import InputError, KgcError
 from ..extract import ExtractOptions, Extractor
 from ..grammar import ENTITY_MODES
 from ..inputs import BadRecord, check_sources, count_units, read_documents
-from ..engine import resolve_gpu_layers
 from ..data import file_sha256
 from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
 from .. import output as out
 from ..schema import builtin_names, load_schema
 from ..prompts import STYLES
 from . import RETOKENIZE_OPTION, Progress, app, fail, hint_at_terminal, write_jsonl
+from .options import gpu_layers, gpu_layers_option
 
 ON_ERROR = ("stop", "skip")
 DECODERS = ("fast", "plain")
@@ -67,8 +67,7 @@ def extract_command(
                                     "(fast decoder only)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Drop triplets whose "
                                          "confidence is below this (0: keep all)."),
-    n_gpu_layers: Optional[int] = typer.Option(None, "--n-gpu-layers", help="Layers to offload to a CUDA/Metal "
-                                               "GPU (-1: all). Default: all when the build has a GPU backend."),
+    n_gpu_layers: Optional[int] = gpu_layers_option(),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (default: cores, max 8)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens (default: the model's "
                                       "entry in models.toml)."),
@@ -136,7 +135,7 @@ def extract_command(
     if (pair_model or qa_model or reader_model) and not two_stage:
         raise fail("--pair-model, --qa-model and --reader-model belong to --two-stage", 2)
     resolved = resolve(pair_model or (pair_finder_model() if two_stage else model))
-    n_gpu_layers = resolve_gpu_layers(n_gpu_layers, warn=lambda m: typer.echo(f"kgc-lite: warning: {m}", err=True))
+    n_gpu_layers = gpu_layers(n_gpu_layers)
     options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
                              icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities,
                              decoder=decoder, confidence=confidence and decoder == "fast",

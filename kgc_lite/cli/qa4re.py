@@ -13,6 +13,7 @@ from ..qa4re import ANSWER_MODES, ENTAIL_EXAMPLES, ENTAIL_LAYOUTS, QA4RE
 from ..inputs import check_sources
 from ..qa4re_input import read_extract_output, read_pairs
 from . import Progress, app, fail, hint_at_terminal, write_jsonl
+from .options import gpu_layers, gpu_layers_option
 
 ON_ERROR = ("stop", "skip")
 
@@ -53,8 +54,7 @@ def qa4re_command(
         "--on-error", help="stop: first bad record ends the run (exit 1) after the lines already written, and a "
                            "file that cannot be opened ends it before the model loads; skip: write an error line "
                            "for it and go on.")] = "stop",
-    n_gpu_layers: Annotated[int, typer.Option(
-        "--n-gpu-layers", help="Layers to offload to a CUDA/Metal GPU (-1: all).")] = 0,
+    n_gpu_layers: Optional[int] = gpu_layers_option(),
     threads: Annotated[Optional[int], typer.Option(
         "--threads", "-t", min=1, help="CPU threads (default: cores, max 8).")] = None,
     ctx: Annotated[Optional[int], typer.Option(
@@ -97,6 +97,7 @@ def qa4re_command(
         kgc-lite qa4re -s mine.toml -m M --answer entail --prior-from sample.jsonl --save-prior prior.json
         kgc-lite qa4re -s mine.toml -m M --answer entail --prior prior.json pairs.jsonl
     """
+    n_gpu_layers = gpu_layers(n_gpu_layers)
     for value, allowed, name in ((answer, ANSWER_MODES, "--answer"), (on_error, ON_ERROR, "--on-error"),
                                  (entail_layout, ENTAIL_LAYOUTS, "--entail-layout")):
         if value is not None and value not in allowed:

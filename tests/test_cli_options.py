@@ -1,0 +1,39 @@
+"""Options shared by several commands have one definition: the same name, help and default everywhere."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+
+from kgc_lite.cli import app
+
+from .conftest import run_cli
+
+
+def _commands(group=None, prefix=""):
+    group = group or typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", cmd
+
+
+def test_n_gpu_layers_is_one_option_with_one_default_in_every_command():
+    found = {}
+    for name, cmd in _commands():
+        for param in cmd.params:
+            if "--n-gpu-layers" in getattr(param, "opts", ()):
+                found[name] = (param.default, param.help)
+    assert {"extract", "eval", "bench", "qa4re"} <= set(found)
+    assert len(set(found.values())) == 1, found      # eval and qa4re once defaulted to 0: silently CPU-only
+    assert next(iter(found.values()))[0] is None     # None: all layers where the build has a GPU backend
+
+
+def test_asking_a_cpu_only_build_for_gpu_layers_warns_in_qa4re_too():
+    from kgc_lite.engine import gpu_offload_supported
+    if gpu_offload_supported():
+        pytest.skip("this llama-cpp-python build has a GPU backend")
+    result = run_cli("qa4re", "--n-gpu-layers", "4", "-s", "conll04", "examples/pairs.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert b"no GPU backend" in result.stderr
