@@ -58,10 +58,18 @@ def _args(files, dst, *extra):
             *extra]
 
 
+# Generous limits: a fresh clone's suite on a busy 2-core machine (issue 37) took more than 90 s to start the
+# cluster and both actors, so the run was killed before the second actor had written; nothing here waits for
+# a limit unless something is wrong.
+START_LIMIT = 400
+RESUME_LIMIT = 900
+
+
+@pytest.mark.slow
 def test_two_actors_match_one_process_and_resume(tmp_path):
     files = _files(tmp_path)
     plain = tmp_path / "plain.jsonl"
-    result = run_cli(*_args(files, plain))
+    result = run_cli(*_args(files, plain), timeout=RESUME_LIMIT)
     assert result.returncode == 0, result.stderr
     total = plain.read_bytes().count(b"\n")
     assert total >= 60
@@ -72,7 +80,7 @@ def test_two_actors_match_one_process_and_resume(tmp_path):
     ray_args = _args(files, target, "--ray-address", "local", "--actors", "2")
     proc = subprocess.Popen([sys.executable, "-m", "kgc_lite", *ray_args], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + START_LIMIT
     while proc.poll() is None and time.monotonic() < deadline:
         if len({line["by"] for line in _work_lines(work)}) == 2:
             break
@@ -85,7 +93,7 @@ def test_two_actors_match_one_process_and_resume(tmp_path):
     assert 0 < len(lines) < total and not target.exists()
     assert len({line["by"] for line in lines}) == 2, "one actor did all the work"
 
-    result = run_cli(*ray_args, "--resume", timeout=180)
+    result = run_cli(*ray_args, "--resume", timeout=RESUME_LIMIT)
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stderr and not work.exists()
     # Same records, byte for byte, in the same (input) order.
