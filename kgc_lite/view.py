@@ -24,13 +24,14 @@ from __future__ import annotations
 import html
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import KgcError
 from .graph import KnowledgeGraph
 
-VIS_NETWORK = "templates/lib/vis-9.1.2/vis-network.min.js"  # inside the pyvis package
+VIS_NETWORK = "templates/lib/vis-*/vis-network.min.js"  # inside the pyvis package (0.3.2 ships vis-network 9.1.2)
 # Colour-blind-safe categorical colours (Okabe-Ito, then Tol's muted), one per entity type in first-seen order.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#88CCEE", "#44AA99",
            "#DDCC77", "#AA4499", "#882255")
@@ -44,11 +45,11 @@ def vis_network_js() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise KgcError("--format html needs vis-network, which the view extra installs: "
                        "pip install 'kgc-lite[view]'")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / VIS_NETWORK
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    raise KgcError(f"the installed pyvis has no {VIS_NETWORK}: pip install 'kgc-lite[view]' (pyvis 0.3.2)")
+    found = [path for location in spec.submodule_search_locations for path in Path(location).glob(VIS_NETWORK)]
+    if not found:
+        raise KgcError(f"the installed pyvis has no {VIS_NETWORK}: pip install 'kgc-lite[view]'")
+    newest = max(found, key=lambda p: tuple(int(x) for x in re.findall(r"\d+", p.parent.name)))
+    return newest.read_text(encoding="utf-8")
 
 
 def page_data(graph: KnowledgeGraph) -> dict:

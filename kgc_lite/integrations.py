@@ -1,0 +1,140 @@
+"""kgc-lite inside LangChain graph pipelines: GraphDocuments from a local model, in place of LLMGraphTransformer.
+
+LangChain's LLMGraphTransformer turns Documents into GraphDocuments with a hosted chat model; the graph stores
+(Neo4jGraph, KuzuGraph, MemgraphGraph, FalkorDBGraph, ...) take them through `add_graph_documents`.
+`KgcGraphTransformer` has the same `convert_to_graph_documents(documents)` and runs kgc-lite's extractor on the
+machine instead, with no API key; `graph_documents(["triplets.jsonl"])` turns a finished `kgc-lite extract` run
+into GraphDocuments without running a model.
+
+The classes are langchain-community's `langchain_community.graphs.graph_document` GraphDocument, Node and
+Relationship (the ones LLMGraphTransformer returns and the stores read; langchain-core has no graph classes of
+its own), built on langchain-core's Document and Serializable. They are imported lazily, here only:
+`pip install 'kgc-lite[langchain]'`.
+
+Mapping, chosen to match what LLMGraphTransformer emits, so Cypher written for it works unchanged:
+    Node.id      the entity's canonical name after kgc-lite's merging (kgc_lite/graph.py), so the same entity has
+                 the same id in every GraphDocument and the stores MERGE it into one node;
+    Node.type    its entity type ("Entity" when the model gave none);
+    Node.properties  kgc_id (the node id of `kgc-lite export`), aliases, mentions (how many);
+    Relationship.type  the relation name as extracted (e.g. Work_for);
+    Relationship.properties  confidence, head_text, tail_text and the character offsets head_start, head_end,
+                 tail_start, tail_end, where known;
+    GraphDocument.source  the text the triplets came from: the caller's Document for the transformer; for a
+                 JSONL run, one Document per record (a sentence or chunk) with metadata id ("doc:chunk"), doc,
+                 chunk, start, end.
+Caveat inherited from the stores: with `baseEntityLabel=True`, Neo4jGraph merges nodes on id alone, so two
+entities with one name and different types ("Washington" Person and Location) become one node there.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from .errors import KgcError
+from .graph import KnowledgeGraph, normalize_name, read_records
+
+UNTYPED = "Entity"
+
+
+def _langchain():
+    try:
+        from langchain_community.graphs.graph_document import GraphDocument, Node, Relationship
+        from langchain_core.documents import Document
+    except ImportError:
+        raise KgcError("the LangChain adapter needs langchain-community and langchain-core: "
+                       "pip install 'kgc-lite[langchain]'") from None
+    return GraphDocument, Node, Relationship, Document
+
+
+def _build(groups: list[tuple[object, list[dict]]], min_confidence: float | None) -> list:
+    """One GraphDocument per (source Document, its kgc-lite records), entities merged across all groups."""
+    GraphDocument, Node, Relationship, _ = _langchain()
+    graph = KnowledgeGraph(min_confidence)
+    for _, records in groups:
+        for record in records:
+            graph.add_record(record)
+    out = []
+    for source, records in groups:
+        nodes: dict[str, object] = {}
+        relationships = []
+        for record in records:
+            for t in record.get("triplets") or []:
+                confidence = t.get("confidence")
+                if confidence is not None and min_confidence is not None and confidence < min_confidence:
+                    continue
+                ends = []
+                for role in ("head", "tail"):
+                    kg_node = graph.nodes[(normalize_name(t[role]), t.get(f"{role}_type") or None)]
+                    node = nodes.get(kg_node.id)
+                    if node is None:
+                        node = nodes[kg_node.id] = Node(
+                            id=kg_node.name, type=kg_node.type or UNTYPED,
+                            properties={"kgc_id": kg_node.id, "aliases": kg_node.aliases,
+                                        "mentions": len(kg_node.mentions)})
+                    ends.append(node)
+                props = {"confidence": confidence, "head_text": t["head"], "tail_text": t["tail"]}
+                for role in ("head", "tail"):
+                    span = t.get(f"{role}_span")
+                    if span:
+                        props[f"{role}_start"], props[f"{role}_end"] = span
+                relationships.append(Relationship(source=ends[0], target=ends[1], type=t["relation"],
+                                                  properties={k: v for k, v in props.items() if v is not None}))
+        out.append(GraphDocument(nodes=list(nodes.values()), relationships=relationships, source=source))
+    return out
+
+
+def graph_documents(sources: Iterable[str] | None = None, min_confidence: float | None = None,
+                    records: Iterable[dict] | None = None) -> list:
+    """GraphDocuments from a `kgc-lite extract` run: its JSONL files (or `records`, already parsed), one
+    GraphDocument per record that has triplets. Malformed input raises KgcError, as `kgc-lite export` does."""
+    Document = _langchain()[3]
+    items = ((f"record {i + 1}", r) for i, r in enumerate(records)) if records is not None else \
+        read_records(list(sources) if sources is not None else None)
+    groups = []
+    check = KnowledgeGraph()  # validates each record, with its file:line, before it is used
+    for where, record in items:
+        check.add_record(record, where)
+        if not record.get("triplets"):
+            continue  # error records and records without triplets give no graph
+        doc, chunk = str(record["id"]), record.get("chunk")
+        metadata = {"id": doc if chunk is None else f"{doc}:{chunk}", "doc": doc, "chunk": chunk,
+                    "start": record.get("start"), "end": record.get("end")}
+        source = Document(page_content=record.get("text") or "",
+                          metadata={k: v for k, v in metadata.items() if v is not None})
+        groups.append((source, [record]))
+    return _build(groups, min_confidence)
+
+
+class KgcGraphTransformer:
+    """A local stand-in for LangChain's LLMGraphTransformer: `convert_to_graph_documents(documents)` returns one
+    GraphDocument per Document, its triplets extracted by kgc-lite (sentence by sentence, as `kgc-lite extract`
+    does) with the given model and schema.
+
+        from kgc_lite.integrations import KgcGraphTransformer
+        graph_docs = KgcGraphTransformer(schema="conll04").convert_to_graph_documents(docs)
+        neo4j_graph.add_graph_documents(graph_docs, include_source=True)
+    """
+
+    def __init__(self, extractor=None, *, schema: str = "conll04", model: str | None = None,
+                 min_confidence: float | None = None, batch: int = 8, n_threads: int | None = None):
+        _langchain()  # a missing extra fails here, before a model loads
+        if extractor is None:
+            from .extract import Extractor
+            extractor = Extractor(model=model, schema=schema, n_threads=n_threads)
+        self.extractor = extractor
+        self.min_confidence = min_confidence
+        self.batch = batch
+
+    def convert_to_graph_documents(self, documents: Sequence) -> list:
+        from .inputs import Document as KgcDocument
+        documents = list(documents)
+        # Internal ids by position: the callers' metadata ids need not be unique or present.
+        texts = [KgcDocument(str(i), doc.page_content) for i, doc in enumerate(documents)]
+        per_doc: list[list[dict]] = [[] for _ in documents]
+        for record in self.extractor.records(iter(texts), batch=self.batch):
+            per_doc[int(record["id"])].append(record)
+        return _build(list(zip(documents, per_doc)), self.min_confidence)
+
+    async def aconvert_to_graph_documents(self, documents: Sequence) -> list:
+        import asyncio
+        return await asyncio.to_thread(self.convert_to_graph_documents, documents)
