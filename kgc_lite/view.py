@@ -24,6 +24,8 @@ from __future__ import annotations
 import html
 import importlib.util
 import json
+import math
+import random
 import re
 from pathlib import Path
 from typing import BinaryIO
@@ -36,7 +38,8 @@ VIS_NETWORK = "templates/lib/vis-*/vis-network.min.js"  # inside the pyvis packa
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#88CCEE", "#44AA99",
            "#DDCC77", "#AA4499", "#882255")
 UNTYPED = "#B0B0B0"
-LARGE = 1500  # nodes above which physics runs fewer iterations and edges hide during drag/zoom
+GRID_FROM = 1000  # component size from which igraph's grid-accelerated layout is used
+LARGE = 1500  # nodes above which edges hide while dragging or zooming, to keep frames short
 
 
 def vis_network_js() -> str:
@@ -73,6 +76,8 @@ def page_data(graph: KnowledgeGraph) -> dict:
         s = None if e.sentence is None else sentences.setdefault(e.sentence, len(sentences))
         edge["occ"].append([e.doc, e.chunk, s, e.unit_start, *(e.head_span or (None, None)),
                             *(e.tail_span or (None, None)), e.confidence, e.head_text, e.tail_text])
+    for node, (x, y) in zip(nodes, layout(graph)):
+        node["x"], node["y"] = x, y
     type_list = list(types)
     colours = {}
     for t in type_list:
@@ -80,6 +85,66 @@ def page_data(graph: KnowledgeGraph) -> dict:
     return {"types": [{"name": t, "colour": colours[t]} for t in type_list], "nodes": nodes,
             "edges": list(edges.values()), "sentences": list(sentences), "occurrences": len(graph.edges),
             "large": len(nodes) > LARGE}
+
+
+def check_available() -> None:
+    """Fail now, with the one line naming the extra, if the view's dependencies are missing."""
+    vis_network_js()
+    _igraph()
+
+
+def _igraph():
+    try:
+        import igraph
+    except ImportError:
+        raise KgcError("--format html needs igraph for the layout, which the view extra installs: "
+                       "pip install 'kgc-lite[view]'") from None
+    return igraph
+
+
+def layout(graph: KnowledgeGraph, edge_length: float = 170.0, seed: int = 7) -> list[tuple[float, float]]:
+    """Node positions, in graph.nodes order, in canvas pixels.
+
+    Each connected component is laid out by igraph's Fruchterman-Reingold (its C code; the exact O(n^2) version
+    up to GRID_FROM nodes, the grid-accelerated one above). The components are then packed side by side in
+    rows, largest first (shelf packing, as graphviz's gvpack does), because a force layout of the whole graph
+    lets thousands of unconnected pairs drift apart until every node is a speck. Seeded: the same graph gives
+    the same picture. A KgcError naming the extra if igraph is missing."""
+    igraph = _igraph()
+    index = {node.id: i for i, node in enumerate(graph.nodes.values())}
+    if not index:
+        return []
+    g = igraph.Graph(n=len(index), edges=sorted({(index[e.head], index[e.tail]) for e in graph.edges}))
+    boxes = []  # (members, coordinates scaled to unit edges, width, height), largest component first
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        for members in sorted(g.connected_components(), key=len, reverse=True):
+            if len(members) == 1:
+                coords = [(0.0, 0.0)]
+            else:
+                sub = g.induced_subgraph(members)
+                coords = sub.layout_fruchterman_reingold(grid=len(members) > GRID_FROM).coords
+                lengths = sorted(math.dist(coords[a], coords[b]) for a, b in sub.get_edgelist() if a != b)
+                unit = lengths[len(lengths) // 2] if lengths and lengths[len(lengths) // 2] > 0 else 1.0
+                coords = [(x / unit, y / unit) for x, y in coords]
+            xs, ys = [c[0] for c in coords], [c[1] for c in coords]
+            coords = [(x - min(xs), y - min(ys)) for x, y in coords]
+            boxes.append((members, coords, max(xs) - min(xs), max(ys) - min(ys)))
+    finally:
+        igraph.set_random_number_generator(random)
+    gap = 1.0  # one edge length between components
+    area = sum((w + gap) * (h + gap) for _, _, w, h in boxes)
+    row_width = max(max(w for _, _, w, _ in boxes), math.sqrt(1.6 * area))  # landscape, as screens are
+    positions: list[tuple[float, float]] = [(0.0, 0.0)] * len(index)
+    x = y = row_height = 0.0
+    for members, coords, w, h in boxes:
+        if x > 0 and x + w > row_width:
+            x, y, row_height = 0.0, y + row_height + gap, 0.0
+        for member, (cx, cy) in zip(members, coords):
+            positions[member] = (round((x + cx) * edge_length, 1), round((y + cy) * edge_length, 1))
+        x += w + gap
+        row_height = max(row_height, h)
+    return positions
 
 
 def _script_json(value) -> str:
@@ -131,8 +196,7 @@ _PAGE = r"""<!DOCTYPE html>
   <h1>@TITLE@</h1>
   <div id="counts" class="meta"></div>
   <h2>Search an entity</h2>
-  <input id="search" type="search" placeholder="name or alias, then Enter" list="names">
-  <datalist id="names"></datalist>
+  <input id="search" type="search" placeholder="name or alias, then Enter">
   <div id="matches" class="meta"></div>
   <h2>Minimum confidence: <span id="confvalue">0</span></h2>
   <input id="confidence" type="range" min="0" max="1" step="0.05" value="0" style="width:100%">
@@ -161,38 +225,50 @@ _PAGE = r"""<!DOCTYPE html>
   const large = data.large;
 
   const nodes = new vis.DataSet(data.nodes.map((n) => ({
-    id: n.id, label: n.name, value: n.m.length, color: data.types[n.t].colour })));
+    id: n.id, label: n.name, value: n.m.length, color: data.types[n.t].colour, x: n.x, y: n.y })));
   const edges = new vis.DataSet(data.edges.map((e) => ({
     id: e.id, from: e.from, to: e.to, label: e.rel, value: e.occ.length })));
+  // The page's address may override the layout, e.g. kg.html#iterations=100&solver=forceAtlas2Based.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const iterations = hash.has("iterations") ? parseInt(hash.get("iterations"), 10) : 0;
   const options = {
     layout: { improvedLayout: false, randomSeed: 7 },
-    nodes: { shape: "dot", scaling: { min: 6, max: 28, label: { enabled: false } }, font: { size: 14 } },
+    nodes: { shape: "dot", scaling: { min: 6, max: 24, label: { enabled: false } }, font: { size: 14 } },
     edges: { arrows: { to: { enabled: true, scaleFactor: 0.5 } }, color: { color: "#999", highlight: "#333" },
-             font: { size: 10, align: "middle", color: "#555", strokeWidth: 2 }, smooth: false,
+             font: { size: 10, color: "#555", strokeWidth: 3 }, smooth: false,
              scaling: { min: 1, max: 4, label: { enabled: false } } },
-    physics: { solver: "barnesHut", barnesHut: { gravitationalConstant: -3000, springLength: 120,
-               avoidOverlap: 0.1 }, stabilization: { iterations: large ? 250 : 1000, updateInterval: 25 } },
+    physics: { enabled: iterations > 0, solver: hash.get("solver") || "barnesHut", barnesHut: { gravitationalConstant: -3000,
+               springLength: 120, avoidOverlap: parseFloat(hash.get("overlap") || "0.1") },
+               stabilization: { iterations, updateInterval: 25 } },
     interaction: { hover: false, tooltipDelay: 300, hideEdgesOnDrag: large, hideEdgesOnZoom: large },
   };
   const t0 = performance.now();
-  const network = new vis.Network($("graph"), { nodes, edges }, options);
-  window.kgView = { network, nodes, edges, data };
-
+  let layoutMs = 0;
   const status = $("status");
-  network.on("stabilizationProgress", (p) => {
-    status.textContent = "laying out… " + Math.round(100 * p.iterations / p.total) + "%"; });
   function ready() {
     status.textContent = nodes.length + " nodes, " + edges.length + " edges";
     Object.assign(document.body.dataset, { ready: "1", nodes: nodes.length, edges: edges.length,
-      occurrences: data.occurrences, loadMs: Math.round(performance.now() - t0) });
+      occurrences: data.occurrences, loadMs: Math.round(performance.now() - t0), layoutMs });
   }
-  if (nodes.length === 0) ready();  // nothing to lay out: vis-network would never report stabilization
-  network.once("stabilizationIterationsDone", () => {
-    network.setOptions({ physics: false });
+  const network = new vis.Network($("graph"), { nodes, edges }, options);
+  window.kgView = { network, nodes, edges, data };
+  if (nodes.length === 0) {
+    ready();  // nothing to draw: vis-network reports nothing either
+  } else if (iterations > 0) {  // refine the precomputed layout with physics, then switch physics off
+    network.on("stabilizationProgress", (p) => {
+      status.textContent = "laying out… " + Math.round(100 * p.iterations / p.total) + "%"; });
+    network.once("stabilizationIterationsDone", () => {
+      layoutMs = Math.round(performance.now() - t0);
+      network.setOptions({ physics: false });
+      network.fit();
+      network.once("afterDrawing", ready);
+      network.redraw();
+    });
+  } else {
     network.fit();
     network.once("afterDrawing", ready);
     network.redraw();
-  });
+  }
   $("counts").textContent = data.nodes.length + " entities, " + data.edges.length + " distinct triplets, " +
     data.occurrences + " occurrences";
 
@@ -230,8 +306,6 @@ _PAGE = r"""<!DOCTYPE html>
   }
 
   // Search by name or alias.
-  const names = $("names");
-  for (const n of data.nodes.slice(0, 20000)) { const o = el("option"); o.value = n.name; names.append(o); }
   $("search").addEventListener("keydown", (ev) => {
     if (ev.key !== "Enter") return;
     const q = $("search").value.trim().toLowerCase();

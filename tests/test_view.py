@@ -9,7 +9,7 @@ import pytest
 
 from kgc_lite.errors import KgcError
 from kgc_lite.graph import normalize_name
-from kgc_lite.view import vis_network_js
+from kgc_lite.view import check_available, vis_network_js
 
 from .browser import page
 from .conftest import FIXTURES, run_cli
@@ -159,3 +159,10 @@ def test_without_the_view_extra_it_is_one_line(tmp_path, monkeypatch):
     err = result.stderr.decode()
     assert result.returncode == 1 and err.count("\n") == 1 and "kgc-lite[view]" in err, err
     assert not out.exists()
+
+
+def test_without_igraph_it_is_one_line(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "igraph", None)  # import igraph now raises ImportError
+    with pytest.raises(KgcError, match=r"needs igraph .* pip install 'kgc-lite\[view\]'"):
+        check_available()

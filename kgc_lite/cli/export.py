@@ -72,8 +72,8 @@ def export_command(
     except KgcError as exc:
         raise fail(str(exc), 2)
     if fmt == "html":
-        from ..view import vis_network_js
-        vis_network_js()  # a missing extra fails now, not after reading the whole input
+        from ..view import check_available
+        check_available()  # a missing extra fails now, not after reading the whole input
     graph = build_graph(files, min_confidence)
     if fmt == "neo4j":
         command = ex.write_neo4j(graph, output, database)
