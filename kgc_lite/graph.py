@@ -173,6 +173,8 @@ class KnowledgeGraph:
         if "error" in record and "triplets" not in record:
             self.stats.error_records += 1
             return
+        if "triplets" not in record:
+            raise InputError(f'{where}: expected "triplets" (a list) or "error": not `kgc-lite extract` output')
         doc = record.get("id")
         if not isinstance(doc, (str, int)) or isinstance(doc, bool):
             raise InputError(f'{where}: "id" must be a string or a number')

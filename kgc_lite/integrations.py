@@ -108,7 +108,8 @@ def graph_documents(sources: Iterable[str] | None = None, min_confidence: float 
 class KgcGraphTransformer:
     """A local stand-in for LangChain's LLMGraphTransformer: `convert_to_graph_documents(documents)` returns one
     GraphDocument per Document, its triplets extracted by kgc-lite (sentence by sentence, as `kgc-lite extract`
-    does) with the given model and schema.
+    does) in one pass with the given model and schema. For anything else (two stages, other prompt options),
+    pass your own kgc_lite.Extractor.
 
         from kgc_lite.integrations import KgcGraphTransformer
         graph_docs = KgcGraphTransformer(schema="conll04").convert_to_graph_documents(docs)
@@ -118,9 +119,12 @@ class KgcGraphTransformer:
     def __init__(self, extractor=None, *, schema: str = "conll04", model: str | None = None,
                  min_confidence: float | None = None, batch: int = 8, n_threads: int | None = None):
         _langchain()  # a missing extra fails here, before a model loads
-        if extractor is None:
-            from .extract import Extractor
-            extractor = Extractor(model=model, schema=schema, n_threads=n_threads)
+        if extractor is None:  # as `kgc-lite extract --one-pass` builds it: the model's own prompt style and ICL
+            from .extract import ExtractOptions, Extractor
+            from .models import resolve
+            resolved = resolve(model)
+            options = ExtractOptions(style=resolved.spec.prompt_style, icl=resolved.spec.icl)
+            extractor = Extractor(schema=schema, options=options, resolved=resolved, n_threads=n_threads)
         self.extractor = extractor
         self.min_confidence = min_confidence
         self.batch = batch

@@ -206,7 +206,7 @@ _PAGE = r"""<!DOCTYPE html>
   <h2>Entity types</h2>
   <div id="legend"></div>
   <h2>Details</h2>
-  <div id="details" class="meta">Click a node or an edge.</div>
+  <div id="details"><span class="meta">Click a node or an edge.</span></div>
 </div>
 <div id="main"><div id="graph"></div><div id="status">loading…</div></div>
 <script type="application/json" id="kg-data">@DATA@</script>

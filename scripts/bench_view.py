@@ -87,7 +87,8 @@ def frames(tab, action) -> dict:
             "view_moved": before != after}
 
 
-def measure(html: Path, screenshot: Path | None, width: int, height: int, layout: str | None = None) -> dict:
+def measure(html: Path, screenshot: Path | None, width: int, height: int, layout: str | None = None,
+            select: str | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or sys.exit("no chromium on PATH: apt-get install chromium")
@@ -133,6 +134,14 @@ def measure(html: Path, screenshot: Path | None, width: int, height: int, layout
         if screenshot is not None:
             tab.evaluate("kgView.network.fit()")
             tab.wait_for_timeout(300)
+            if select:  # click that entity, so the picture shows its mentions too
+                x, y = tab.evaluate("""(name) => { const net = kgView.network;
+                    const n = kgView.data.nodes.find((n) => n.name === name);
+                    const p = net.canvasToDOM(net.getPositions([n.id])[n.id]);
+                    const b = document.getElementById("graph").getBoundingClientRect();
+                    return [b.left + p.x, b.top + p.y]; }""", select)
+                tab.mouse.click(x, y)
+                tab.wait_for_timeout(300)
             tab.screenshot(path=str(screenshot))
         result["browser"] = f"Chromium {browser.version} headless, --disable-gpu (software canvas)"
         browser.close()
@@ -146,6 +155,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=5000, help="Copy the run until the graph has this many nodes.")
     parser.add_argument("--copies", type=int, help="Exactly this many copies instead of --nodes.")
     parser.add_argument("--screenshot", type=Path, help="Write a screenshot of the whole graph here.")
+    parser.add_argument("--select", help="Click the entity of this name before the screenshot.")
     parser.add_argument("--size", default="1400x900", help="Viewport WIDTHxHEIGHT.")
     parser.add_argument("--layout", help="Layout overrides for the page's address, e.g. iterations=100.")
     parser.add_argument("-o", "--output", type=Path, help="Also write the JSON result here.")
@@ -166,7 +176,7 @@ def main() -> None:
         export_s = time.perf_counter() - started
         result = {"source": [str(s) for s in sources], "copies": k, "export_s": round(export_s, 2),
                   "html_mib": round(html.stat().st_size / 2**20, 2),
-                  **measure(html, args.screenshot, width, height, args.layout), "hardware": hardware(),
+                  **measure(html, args.screenshot, width, height, args.layout, args.select), "hardware": hardware(),
                   "command": " ".join(["python3", "scripts/bench_view.py", *sys.argv[1:]])}
     text = json.dumps(result, indent=2)
     print(text)

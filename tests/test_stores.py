@@ -1,13 +1,15 @@
 """The exports loaded into real stores and asked questions: Turtle into pyoxigraph (SPARQL), GraphML into
 networkx. Counts must equal what the JSONL of a CoNLL04 test run implies, and provenance comes back."""
 
+import re
+
 import networkx as nx
 import orjson
 import pytest
 
 from kgc_lite.graph import normalize_name
 
-from .conftest import FIXTURES, run_cli
+from .conftest import FIXTURES, ROOT, run_cli
 
 CONLL04_RUN = FIXTURES / "conll04_test_run.jsonl"  # `kgc-lite extract` on CoNLL04 test, default model
 PREFIXES = """PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
@@ -92,3 +94,22 @@ def test_graphml_in_networkx_counts_and_provenance(tmp_path):
         assert edges and all(a.get("confidence") == t.get("confidence") for a in edges)
         if "head_span" in t:
             assert [a["head_start"] - a["unit_start"] for a in edges][0] == t["head_span"][0] - record["start"]
+
+
+def test_the_readmes_sparql_example_answers(tmp_path, monkeypatch, capsys):
+    """The README's pyoxigraph snippet, run as written on a graph where Microsoft is based in Redmond."""
+    pytest.importorskip("pyoxigraph", reason="pip install pyoxigraph (the test extra)")
+    text = "Microsoft is based in Redmond ."
+    record = {"id": "news.txt", "chunk": 1, "start": 97, "end": 97 + len(text), "text": text, "triplets": [
+        {"head": "Microsoft", "relation": "Organization_based_in", "tail": "Redmond", "head_type": "Organization",
+         "tail_type": "Location", "head_span": [97, 106], "tail_span": [119, 126], "confidence": 0.8},
+        {"head": "Microsoft", "relation": "Work_for", "tail": "Redmond", "head_type": "Organization",
+         "tail_type": "Location", "head_span": [97, 106], "tail_span": [119, 126]}]}
+    source = tmp_path / "news.jsonl"
+    source.write_bytes(orjson.dumps(record) + b"\n")
+    (tmp_path / "kg.ttl").write_bytes(_export(source, "-f", "ttl"))
+    readme = (ROOT / "README.md").read_text()
+    (snippet,) = re.findall(r"```python\n(import pyoxigraph.*?)```", readme, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "README.md", "exec"), {})
+    assert capsys.readouterr().out == f"Microsoft 97 106 {text}\n"
