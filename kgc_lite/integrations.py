@@ -1,4 +1,5 @@
-"""kgc-lite inside LangChain graph pipelines: GraphDocuments from a local model, in place of LLMGraphTransformer.
+"""kgc-lite inside LangChain and LlamaIndex graph pipelines: a local model in place of LLMGraphTransformer or
+SimpleLLMPathExtractor (llama_index_extractor, at the end of this module).
 
 LangChain's LLMGraphTransformer turns Documents into GraphDocuments with a hosted chat model; the graph stores
 (Neo4jGraph, KuzuGraph, MemgraphGraph, FalkorDBGraph, ...) take them through `add_graph_documents`.
@@ -46,41 +47,80 @@ def _langchain():
     return GraphDocument, Node, Relationship, Document
 
 
-def _build(groups: list[tuple[object, list[dict]]], min_confidence: float | None) -> list:
-    """One GraphDocument per (source Document, its kgc-lite records), entities merged across all groups."""
-    GraphDocument, Node, Relationship, _ = _langchain()
+def _merged(groups: list[list[dict]], min_confidence: float | None) -> list[list[tuple]]:
+    """For each group of records, its (head node, triplet, tail node) in order, entities merged across all groups
+    by kgc-lite's rules (kgc_lite/graph.py); triplets below min_confidence left out."""
     graph = KnowledgeGraph(min_confidence)
-    for _, records in groups:
+    for records in groups:
         for record in records:
             graph.add_record(record)
     out = []
-    for source, records in groups:
-        nodes: dict[str, object] = {}
-        relationships = []
+    for records in groups:
+        items = []
         for record in records:
             for t in record.get("triplets") or []:
                 confidence = t.get("confidence")
                 if confidence is not None and min_confidence is not None and confidence < min_confidence:
                     continue
-                ends = []
-                for role in ("head", "tail"):
-                    kg_node = graph.nodes[(normalize_name(t[role]), t.get(f"{role}_type") or None)]
-                    node = nodes.get(kg_node.id)
-                    if node is None:
-                        node = nodes[kg_node.id] = Node(
-                            id=kg_node.name, type=kg_node.type or UNTYPED,
-                            properties={"kgc_id": kg_node.id, "aliases": kg_node.aliases,
-                                        "mentions": len(kg_node.mentions)})
-                    ends.append(node)
-                props = {"confidence": confidence, "head_text": t["head"], "tail_text": t["tail"]}
-                for role in ("head", "tail"):
-                    span = t.get(f"{role}_span")
-                    if span:
-                        props[f"{role}_start"], props[f"{role}_end"] = span
-                relationships.append(Relationship(source=ends[0], target=ends[1], type=t["relation"],
-                                                  properties={k: v for k, v in props.items() if v is not None}))
+                head, tail = (graph.nodes[(normalize_name(t[role]), t.get(f"{role}_type") or None)]
+                              for role in ("head", "tail"))
+                items.append((head, t, tail))
+        out.append(items)
+    return out
+
+
+def _node_properties(node) -> dict:
+    return {"kgc_id": node.id, "aliases": node.aliases, "mentions": len(node.mentions)}
+
+
+def _relation_properties(t: dict) -> dict:
+    props = {"confidence": t.get("confidence"), "head_text": t["head"], "tail_text": t["tail"]}
+    for role in ("head", "tail"):
+        span = t.get(f"{role}_span")
+        if span:
+            props[f"{role}_start"], props[f"{role}_end"] = span
+    return {k: v for k, v in props.items() if v is not None}
+
+
+def _build(groups: list[tuple[object, list[dict]]], min_confidence: float | None) -> list:
+    """One GraphDocument per (source Document, its kgc-lite records), entities merged across all groups."""
+    GraphDocument, Node, Relationship, _ = _langchain()
+    out = []
+    for (source, _), items in zip(groups, _merged([records for _, records in groups], min_confidence)):
+        nodes: dict[str, object] = {}
+        relationships = []
+        for head, t, tail in items:
+            ends = []
+            for kg_node in (head, tail):
+                node = nodes.get(kg_node.id)
+                if node is None:
+                    node = nodes[kg_node.id] = Node(id=kg_node.name, type=kg_node.type or UNTYPED,
+                                                    properties=_node_properties(kg_node))
+                ends.append(node)
+            relationships.append(Relationship(source=ends[0], target=ends[1], type=t["relation"],
+                                              properties=_relation_properties(t)))
         out.append(GraphDocument(nodes=list(nodes.values()), relationships=relationships, source=source))
     return out
+
+
+def _default_extractor(schema: str, model: str | None, n_threads: int | None):
+    """An Extractor as `kgc-lite extract --one-pass` builds it: the model's own prompt style and ICL count."""
+    from .extract import ExtractOptions, Extractor
+    from .models import resolve
+    resolved = resolve(model)
+    options = ExtractOptions(style=resolved.spec.prompt_style, icl=resolved.spec.icl)
+    return Extractor(schema=schema, options=options, resolved=resolved, n_threads=n_threads)
+
+
+def _extract_per_text(extractor, texts: list[str], batch: int) -> list[list[dict]]:
+    """kgc-lite records for each text (one per sentence or chunk of it), in order."""
+    from .inputs import Document as KgcDocument
+    # Internal ids by position: the callers' own ids need not be unique or present.
+    per_text: list[list[dict]] = [[] for _ in texts]
+    for record in extractor.records(iter([KgcDocument(str(i), text) for i, text in enumerate(texts)]),
+                                    batch=batch):
+        per_text[int(record["id"])].append(record)
+    return per_text
 
 
 def graph_documents(sources: Iterable[str] | None = None, min_confidence: float | None = None,
@@ -119,26 +159,64 @@ class KgcGraphTransformer:
     def __init__(self, extractor=None, *, schema: str = "conll04", model: str | None = None,
                  min_confidence: float | None = None, batch: int = 8, n_threads: int | None = None):
         _langchain()  # a missing extra fails here, before a model loads
-        if extractor is None:  # as `kgc-lite extract --one-pass` builds it: the model's own prompt style and ICL
-            from .extract import ExtractOptions, Extractor
-            from .models import resolve
-            resolved = resolve(model)
-            options = ExtractOptions(style=resolved.spec.prompt_style, icl=resolved.spec.icl)
-            extractor = Extractor(schema=schema, options=options, resolved=resolved, n_threads=n_threads)
-        self.extractor = extractor
+        self.extractor = extractor or _default_extractor(schema, model, n_threads)
         self.min_confidence = min_confidence
         self.batch = batch
 
     def convert_to_graph_documents(self, documents: Sequence) -> list:
-        from .inputs import Document as KgcDocument
         documents = list(documents)
-        # Internal ids by position: the callers' metadata ids need not be unique or present.
-        texts = [KgcDocument(str(i), doc.page_content) for i, doc in enumerate(documents)]
-        per_doc: list[list[dict]] = [[] for _ in documents]
-        for record in self.extractor.records(iter(texts), batch=self.batch):
-            per_doc[int(record["id"])].append(record)
+        per_doc = _extract_per_text(self.extractor, [doc.page_content for doc in documents], self.batch)
         return _build(list(zip(documents, per_doc)), self.min_confidence)
 
     async def aconvert_to_graph_documents(self, documents: Sequence) -> list:
         import asyncio
         return await asyncio.to_thread(self.convert_to_graph_documents, documents)
+
+
+def llama_index_extractor(extractor=None, *, schema: str = "conll04", model: str | None = None,
+                          min_confidence: float | None = None, batch: int = 8, n_threads: int | None = None):
+    """A LlamaIndex property-graph extractor (a TransformComponent, like SimpleLLMPathExtractor) that runs
+    kgc-lite on each node's text and sets the node's KG_NODES_KEY / KG_RELATIONS_KEY metadata, which
+    PropertyGraphIndex then writes to its graph store:
+
+        from kgc_lite.integrations import llama_index_extractor
+        index = PropertyGraphIndex.from_documents(docs, kg_extractors=[llama_index_extractor()], ...)
+
+    EntityNode.name is the canonical name after merging, its label the entity type ("entity" when untyped, as
+    LlamaIndex's own extractors write); Relation.label is the relation, with the same properties as the LangChain
+    mapping above. LlamaIndex keys entities by name alone, so one name of two types is one node in its stores.
+    Needs llama-index-core: pip install 'kgc-lite[llamaindex]'."""
+    try:
+        from llama_index.core.graph_stores.types import KG_NODES_KEY, KG_RELATIONS_KEY, EntityNode, Relation
+        from llama_index.core.schema import MetadataMode, TransformComponent
+    except ImportError:
+        raise KgcError("the LlamaIndex adapter needs llama-index-core: pip install 'kgc-lite[llamaindex]'") from None
+    from pydantic import PrivateAttr
+
+    class KgcPathExtractor(TransformComponent):
+        _extractor = PrivateAttr()
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "KgcPathExtractor"
+
+        def __call__(self, nodes, show_progress: bool = False, **kwargs):
+            nodes = list(nodes)
+            texts = [node.get_content(metadata_mode=MetadataMode.NONE) for node in nodes]
+            per_node = _extract_per_text(self._extractor, texts, batch)
+            for node, items in zip(nodes, _merged(per_node, min_confidence)):
+                entities = node.metadata.pop(KG_NODES_KEY, [])
+                relations = node.metadata.pop(KG_RELATIONS_KEY, [])
+                for head, t, tail in items:
+                    ends = [EntityNode(name=n.name, label=n.type or "entity", properties=_node_properties(n))
+                            for n in (head, tail)]
+                    entities.extend(ends)
+                    relations.append(Relation(label=t["relation"], source_id=ends[0].id, target_id=ends[1].id,
+                                              properties=_relation_properties(t)))
+                node.metadata[KG_NODES_KEY] = entities
+                node.metadata[KG_RELATIONS_KEY] = relations
+            return nodes
+
+    component = KgcPathExtractor()
+    component._extractor = extractor or _default_extractor(schema, model, n_threads)
+    return component

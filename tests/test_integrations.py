@@ -108,3 +108,53 @@ def test_bad_input_and_a_missing_extra_are_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "langchain_community.graphs.graph_document", None)
     with pytest.raises(KgcError, match=r"pip install 'kgc-lite\[langchain\]'"):
         graph_documents([str(CONLL04_RUN)])
+    from kgc_lite.integrations import llama_index_extractor
+    monkeypatch.setitem(sys.modules, "llama_index.core.graph_stores.types", None)
+    with pytest.raises(KgcError, match=r"pip install 'kgc-lite\[llamaindex\]'"):
+        llama_index_extractor(Replay([]))
+
+
+class Replay:
+    """Stands in for kgc_lite.Extractor: answers each text with the CoNLL04 run's record for it (the default
+    model's real output), so the LlamaIndex wiring is tested on real extractions without rerunning the model."""
+
+    def __init__(self, records):
+        self.by_text = {r["text"]: r for r in records}
+
+    def records(self, documents, batch=1):
+        for doc in documents:
+            yield {**self.by_text[doc.text], "id": doc.id}
+
+
+def test_llama_index_property_graph_index_takes_the_extractor():
+    core = pytest.importorskip("llama_index.core", reason="pip install -e '.[llamaindex]'")
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.graph_stores import SimplePropertyGraphStore
+    from llama_index.core.graph_stores.types import EntityNode
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.schema import TextNode
+
+    from kgc_lite.graph import KnowledgeGraph
+    from kgc_lite.integrations import llama_index_extractor
+
+    records = [r for r in _records() if r.get("triplets") and r["chunk"] == 0 and r["start"] == 0][:80]
+    store = SimplePropertyGraphStore()
+    core.PropertyGraphIndex(nodes=[TextNode(text=r["text"]) for r in records], property_graph_store=store,
+                            kg_extractors=[llama_index_extractor(Replay(records))], llm=MockLLM(),
+                            embed_model=MockEmbedding(embed_dim=8), embed_kg_nodes=False)
+    graph = KnowledgeGraph().add_records(("x", r) for r in records)
+    name = lambda t, role: graph.nodes[(normalize_name(t[role]), t[f"{role}_type"])].name  # noqa: E731
+    triplets = [t for r in records for t in r["triplets"]]
+    entities = [n for n in store.graph.nodes.values() if isinstance(n, EntityNode)]
+    # LlamaIndex keys an entity by its name alone: "U.S." the Person and "U.S." the Location share one node
+    assert {n.name for n in entities} == {name(t, role) for t in triplets for role in ("head", "tail")}
+    assert len(entities) == len({n.name for n in entities})
+    assert all(n.label in {t[f"{role}_type"] for t in triplets for role in ("head", "tail") if name(t, role) ==
+                           n.name} for n in entities)
+    stored = store.graph.get_triplets()
+    assert {(h.name, r.label, t.name) for h, r, t in stored} == {
+        (name(t, "head"), t["relation"], name(t, "tail")) for t in triplets}
+    head, rel, tail = stored[0]
+    assert {"confidence", "head_start", "tail_end"} <= set(rel.properties) and head.properties["kgc_id"]
+    chunks = [n for n in store.graph.nodes.values() if n.label == "text_chunk"]
+    assert len(chunks) == len(records)  # each source text is kept, linked to what it mentions
