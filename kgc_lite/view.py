@@ -1,8 +1,9 @@
 """A KnowledgeGraph (kgc_lite.graph) as one self-contained HTML page: an interactive graph that opens offline.
 
-The drawing is vis-network's (canvas renderer, Barnes-Hut physics). Its built, minified JavaScript is not kept in
-this repository: it is read at run time from the `pyvis` package, which ships it (`pip install 'kgc-lite[view]'`),
-and written inside the page, so the file loads nothing from the network.
+The drawing is vis-network's (canvas renderer). Its built, minified JavaScript is not kept in this repository:
+it is read at run time from the `pyvis` package, which ships it, and written inside the page, so the file loads
+nothing from the network. The layout is igraph's, computed once at export (`layout` below); both come with
+`pip install 'kgc-lite[view]'`.
 
 What the page shows: one node per merged entity, coloured by type and sized by its mentions; one edge per
 distinct (head, relation, tail), labelled by the relation, carrying every occurrence (document, chunk, sentence,
@@ -10,10 +11,12 @@ character offsets, confidence). A search box finds entities by name or alias, ch
 slider sets a minimum confidence (unscored occurrences are always kept, as `--min-confidence` does), and a click
 on a node or an edge lists its mentions.
 
-Layout compromise: the layout is vis-network's physics, run in the browser for a bounded number of iterations
-(fewer for large graphs) and then switched off, so a 5,000-node graph settles in seconds and panning or zooming
-redraws without simulating. Edges hide while dragging or zooming a large graph, to keep frames short.
-`scripts/bench_view.py` measures load time, memory and frame times.
+Layout compromise: vis-network's own physics takes minutes on 5,000 nodes in a browser (Barnes-Hut measured
+about 75 ms an iteration at 2,000 nodes here), so positions are computed at export in igraph's C code and the
+page starts with physics off: a 5,000-node page is ready in seconds and pan/zoom only redraws. Opening the page
+as kg.html#iterations=200 runs that many physics iterations on top, to loosen a crowded picture. Edges hide
+while dragging or zooming a large graph, to keep frames short. `scripts/bench_view.py` measures load time,
+memory and redraw times.
 
 When the page is ready, <body> carries data-ready="1", data-nodes, data-edges and data-occurrences (the counts
 of what the page holds), which tests and the benchmark read.
@@ -237,8 +240,9 @@ _PAGE = r"""<!DOCTYPE html>
     edges: { arrows: { to: { enabled: true, scaleFactor: 0.5 } }, color: { color: "#999", highlight: "#333" },
              font: { size: 10, color: "#555", strokeWidth: 3 }, smooth: false,
              scaling: { min: 1, max: 4, label: { enabled: false } } },
-    physics: { enabled: iterations > 0, solver: hash.get("solver") || "barnesHut", barnesHut: { gravitationalConstant: -3000,
-               springLength: 120, avoidOverlap: parseFloat(hash.get("overlap") || "0.1") },
+    physics: { enabled: iterations > 0, solver: hash.get("solver") || "barnesHut",
+               barnesHut: { gravitationalConstant: -3000, springLength: 120,
+                            avoidOverlap: parseFloat(hash.get("overlap") || "0.1") },
                stabilization: { iterations, updateInterval: 25 } },
     interaction: { hover: false, tooltipDelay: 300, hideEdgesOnDrag: large, hideEdgesOnZoom: large },
   };

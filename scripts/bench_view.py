@@ -9,9 +9,9 @@ entities into hubs; this is the sparser, harder case for layout (thousands of sm
 
 How it measures (Playwright over the Chrome DevTools Protocol, Debian's /usr/bin/chromium, --disable-gpu, so
 the canvas is drawn in software, the slow case):
-  load     wall time from navigation to <body data-ready="1"> (the page sets it after vis-network's physics
-           has laid the graph out, been switched off, and the first frame is drawn); also the page's own count
-           from its script start (data-load-ms);
+  load     wall time from navigation to <body data-ready="1"> (the page sets it once vis-network has drawn
+           the first frame of the graph, laid out at export); also the page's own count from its script start
+           (data-load-ms);
   memory   the DevTools Performance domain's JSHeapUsedSize after a forced garbage collection, and
            JSHeapTotalSize;
   frames   vis-network's beforeDrawing/afterDrawing events timed in the page while the mouse drags the view

@@ -166,3 +166,35 @@ def test_without_igraph_it_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "igraph", None)  # import igraph now raises ImportError
     with pytest.raises(KgcError, match=r"needs igraph .* pip install 'kgc-lite\[view\]'"):
         check_available()
+
+
+def test_physics_on_request_moves_nodes_and_still_reports_ready(tmp_path):
+    out = _html(tmp_path, _write(tmp_path, RECORDS))
+    positions = "Object.values(kgView.network.getPositions()).map((p) => [Math.round(p.x), Math.round(p.y)])"
+    with page(out.as_uri()) as (tab, _):
+        still = tab.evaluate(positions)
+    with page(out.as_uri() + "#iterations=60") as (tab, seen):
+        assert _counts(tab) == (8, 6, 7) and int(tab.evaluate("document.body.dataset.layoutMs")) > 0
+        assert tab.evaluate(positions) != still
+        assert tab.evaluate("kgView.network.physics.physicsEnabled") is False  # switched off once laid out
+    assert seen["errors"] == []
+
+
+def test_a_5000_node_graph_renders(tmp_path):
+    """Copies of the CoNLL04 run, names tagged per copy so they do not merge (as scripts/bench_view.py does)."""
+    records = [orjson.loads(line) for line in CONLL04_RUN.read_bytes().splitlines()]
+    copies = [{**r, "id": f"{r['id']} #{i}", "triplets": [{**t, "head": f"{t['head']} #{i}",
+                                                           "tail": f"{t['tail']} #{i}"} for t in r["triplets"]]}
+              for i in range(10) for r in records]
+    source = _write(tmp_path, copies)
+    nodes, edges, occurrences = expected_counts(source)
+    assert nodes >= 5000
+    with page(_html(tmp_path, source).as_uri(), timeout_s=120) as (tab, seen):
+        assert _counts(tab) == (nodes, edges, occurrences)
+        before = tab.evaluate("kgView.network.getViewPosition()")
+        tab.mouse.move(800, 400)
+        tab.mouse.down()
+        tab.mouse.move(900, 450, steps=5)
+        tab.mouse.up()
+        assert tab.evaluate("kgView.network.getViewPosition()") != before  # it pans
+    assert seen["errors"] == []
