@@ -21,6 +21,13 @@ the canvas is drawn in software, the slow case):
     python3 scripts/bench_view.py                  # 5,000+ nodes, prints JSON
     python3 scripts/bench_view.py --nodes 1000 -o results/bench_view_1k.json
     python3 scripts/bench_view.py --jsonl run.jsonl --copies 1 --screenshot docs/graph.png
+
+docs/graph-view.png (the README's picture) is the graph of examples/, made with:
+
+    kgc-lite extract examples/news.txt > /tmp/news.jsonl
+    kgc-lite extract --schema examples/railways/railways.toml --jsonl examples/railways/railways.jsonl > /tmp/rail.jsonl
+    python3 scripts/bench_view.py --jsonl /tmp/news.jsonl --jsonl /tmp/rail.jsonl --copies 1 --size 1280x800 \
+        --select Microsoft --screenshot docs/graph-view.png
 """
 
 from __future__ import annotations
