@@ -1,5 +1,5 @@
 """Writers for a KnowledgeGraph (kgc_lite.graph): RDF (N-Triples, Turtle, JSON-LD), Neo4j import CSVs, GraphML,
-and CSV/TSV triplet tables. rdflib and networkx import lazily, only for the formats that need them.
+CSV/TSV triplet tables, and an interactive HTML page (kgc_lite/view.py). rdflib and networkx import lazily, only for the formats that need them.
 
 RDF shape (loads cleanly in rdflib; no RDF-star). With the base namespace B (default `urn:kgc-lite:`, which names
 things without pretending they can be looked up; `--base https://your.org/kg/` for your own):
@@ -35,9 +35,10 @@ from urllib.parse import quote
 from .errors import KgcError
 from .graph import Edge, KnowledgeGraph
 
-FORMATS = ("ntriples", "turtle", "jsonld", "neo4j", "graphml", "csv", "tsv")
+FORMATS = ("ntriples", "turtle", "jsonld", "neo4j", "graphml", "csv", "tsv", "html")
+ALIASES = {"nt": "ntriples", "ttl": "turtle", "json-ld": "jsonld"}  # rdflib's and the file suffixes' names
 SUFFIXES = {".nt": "ntriples", ".ttl": "turtle", ".jsonld": "jsonld", ".graphml": "graphml", ".csv": "csv",
-            ".tsv": "tsv"}
+            ".tsv": "tsv", ".html": "html", ".htm": "html"}
 DEFAULT_BASE = "urn:kgc-lite:"
 VOCAB = "urn:kgc-lite:vocab:"
 _RDFLIB_FORMAT = {"ntriples": "nt", "turtle": "turtle", "jsonld": "json-ld"}
@@ -313,6 +314,9 @@ def write(graph: KnowledgeGraph, fmt: str, out: BinaryIO, base: str = DEFAULT_BA
         write_graphml(graph, out)
     elif fmt in ("csv", "tsv"):
         write_table(graph, out, "," if fmt == "csv" else "\t")
+    elif fmt == "html":
+        from .view import write_html
+        write_html(graph, out)
     else:
         raise KgcError(f"format {fmt!r} does not write to a single stream (one of: "
                        f"{', '.join(f for f in FORMATS if f != 'neo4j')})")

@@ -173,6 +173,8 @@ class KnowledgeGraph:
         if "error" in record and "triplets" not in record:
             self.stats.error_records += 1
             return
+        if "triplets" not in record:
+            raise InputError(f'{where}: expected "triplets" (a list) or "error": not `kgc-lite extract` output')
         doc = record.get("id")
         if not isinstance(doc, (str, int)) or isinstance(doc, bool):
             raise InputError(f'{where}: "id" must be a string or a number')
@@ -254,17 +256,24 @@ def _opt_span(t: dict, key: str, where: str) -> tuple[int, int] | None:
 
 
 def read_records(sources: list[str] | None) -> Iterator[tuple[str, dict]]:
-    """("file:line", record) for each non-blank JSONL line of each source ('-' or none: stdin), lazily."""
+    """("file:line", record) for each non-blank JSONL line of each source ('-' or none: stdin), lazily. A source
+    with no record at all is an error: it is more often a wrong file or a failed run than an empty corpus."""
     for source in sources or ["-"]:
         with open_source(source) as (stream, name):
+            empty = True
             for lineno, raw in enumerate(stream, 1):
                 if not raw.strip():
                     continue
                 where = f"{name}:{lineno}"
                 try:
-                    yield where, orjson.loads(raw)
+                    record = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
-                    raise InputError(f"{where}: not valid JSON ({exc})") from None
+                    raise InputError(f"{where}: not valid JSON ({exc}); expected `kgc-lite extract` JSONL, "
+                                     "one record per line") from None
+                empty = False
+                yield where, record
+            if empty:
+                raise InputError(f"{name}: no records (an empty input; expected `kgc-lite extract` JSONL)")
 
 
 def build_graph(sources: list[str] | None, min_confidence: float | None = None) -> KnowledgeGraph:

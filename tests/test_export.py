@@ -316,3 +316,39 @@ def test_extract_then_export_end_to_end(tmp_path):
         for t in r["triplets"]:
             start, end = t["head_span"]
             assert text[start:end] == t["head"]
+
+
+@pytest.mark.parametrize("alias,name", [("nt", "ntriples"), ("ttl", "turtle"), ("json-ld", "jsonld")])
+def test_rdflib_format_names_are_accepted(records_file, alias, name):
+    fmt = {"ntriples": "nt", "turtle": "turtle", "jsonld": "json-ld"}[name]
+    a, b = (rdflib.Graph().parse(data=_export(str(records_file), "-f", f).stdout.decode(), format=fmt)
+            for f in (alias, name))
+    assert len(a) > 50 and rdflib.compare.isomorphic(a, b)
+
+
+NOT_KGC = [
+    (b"", "no records (an empty input"),
+    (b"\n  \n", "no records (an empty input"),
+    (b"Satya Nadella works for Microsoft.\n", "in.jsonl:1: not valid JSON"),
+    (b'[\n  {"id": "a", "triplets": []}\n]\n', "in.jsonl:1: not valid JSON"),
+    (b'{"text": "A B .", "triple_list": [{"head": {"text": "A"}, "rel": {"text": "r"}, "tail": {"text": "B"}}]}\n',
+     'in.jsonl:1: expected "triplets" (a list) or "error"'),
+    (b'{"id": "a", "triplets": []}\n{"id": "b", "triplets": [{"head": "x", "relation": "r", "tail": "y"}\n',
+     "in.jsonl:2: not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ttl", "html", "graphml"])
+@pytest.mark.parametrize("content,message", NOT_KGC)
+def test_empty_or_foreign_input_is_one_error_line(tmp_path, fmt, content, message):
+    path, out = tmp_path / "in.jsonl", tmp_path / f"kg.{fmt}"
+    path.write_bytes(content)
+    result = run_cli("export", str(path), "-f", fmt, "-o", str(out), timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1 and err.startswith("kgc-lite: error: "), err
+    assert message in err and not out.exists()
+
+
+def test_empty_stdin_is_one_error_line():
+    result = run_cli("export", "-f", "csv", input=b"", timeout=60)
+    assert result.returncode == 1 and result.stderr.decode().count("\n") == 1 and b"no records" in result.stderr

@@ -1,4 +1,4 @@
-"""`kgc-lite export`: extract's JSONL in, a knowledge graph out (RDF, Neo4j CSVs, GraphML, CSV/TSV)."""
+"""`kgc-lite export`: extract's JSONL in, a knowledge graph out (RDF, Neo4j CSVs, GraphML, CSV/TSV, HTML)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,14 @@ Every triplet occurrence is one edge with its provenance (doc, chunk, offsets, s
   rdf:Statement. Details: the docstrings of kgc_lite/graph.py and kgc_lite/export.py.
 Input is read line by line, but the graph is held in memory (about 180 MB for 100k
   triplets); graphml and jsonld also build the whole document (1-2 GB for 100k).
+html writes one self-contained page (vis-network inside, nothing loaded from the
+  network; needs pip install 'kgc-lite[view]'): search entities, filter relations and
+  confidence, click a node or edge for its sentences and offsets.
 
 \b
 Examples:
-  kgc-lite extract doc.txt | kgc-lite export --format turtle -o doc.ttl
+  kgc-lite extract doc.txt | kgc-lite export --format ttl -o doc.ttl
+  kgc-lite export triplets.jsonl --format html -o kg.html
   kgc-lite export triplets.jsonl --format neo4j -o neo4j-import/
   kgc-lite export a.jsonl b.jsonl -f graphml --min-confidence 0.5 > kg.graphml"""
 
@@ -39,8 +43,9 @@ Examples:
 def export_command(
     files: List[str] = typer.Argument(None, help="JSONL files written by `kgc-lite extract`; none or '-' reads "
                                       "stdin. Error records are skipped."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(ex.FORMATS)}. "
-                                      "Default: from the -o suffix (.nt .ttl .jsonld .graphml .csv .tsv)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(ex.FORMATS)} "
+                                      "(also nt, ttl, json-ld). Default: from the -o suffix (.nt .ttl .jsonld "
+                                      ".graphml .csv .tsv .html)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file; for neo4j, a directory for "
                                           "nodes.csv and relationships.csv (required). Default: stdout."),
     base: str = typer.Option(ex.DEFAULT_BASE, "--base", help="Base namespace of minted IRIs (RDF formats); must "
@@ -55,6 +60,7 @@ def export_command(
         fmt = ex.SUFFIXES.get(output.suffix.lower()) if output else None
         if fmt is None:
             raise fail(f"give --format ({', '.join(ex.FORMATS)})", 2)
+    fmt = ex.ALIASES.get(fmt, fmt)
     if fmt not in ex.FORMATS:
         raise fail(f"--format must be one of: {', '.join(ex.FORMATS)} (got {fmt!r})", 2)
     if fmt == "neo4j" and output is None:
@@ -65,6 +71,9 @@ def export_command(
         ex.check_base(base)
     except KgcError as exc:
         raise fail(str(exc), 2)
+    if fmt == "html":
+        from ..view import check_available
+        check_available()  # a missing extra fails now, not after reading the whole input
     graph = build_graph(files, min_confidence)
     if fmt == "neo4j":
         command = ex.write_neo4j(graph, output, database)
