@@ -3,7 +3,8 @@
 A model name resolves to a local GGUF path through, in order: a file shipped inside an installed Python package
 (the embedded default, no network), a file produced by `kgc-lite convert` into the kgc-lite cache, then the
 huggingface-hub cache filled by `kgc-lite models pull`, then a file split across several installed packages
-(`package_parts`, e.g. the `[quality]` extra's base), joined once into the kgc-lite cache. Every file is checked against its sha256 before use;
+(`package_parts`, e.g. the `[quality]` extra's base), joined once into the kgc-lite cache. Every file is checked
+against its sha256 before use;
 the check is remembered per (path, size, mtime) so a 100 MB model is hashed once, not on every run.
 """
 
@@ -289,10 +290,8 @@ def resolve(model: str | None) -> ResolvedModel:
 
 def install_hint(spec: ModelSpec) -> str:
     """How a user gets a model that is not on this machine."""
-    ways = []
-    if spec.repo or (spec.base and spec_for(spec.base).repo):
-        ways.append(f"run `kgc-lite models pull {spec.name}`")
     base = spec_for(spec.base) if spec.base else spec
+    ways = [f"run `kgc-lite models pull {spec.name}`"] if spec.repo or base.repo else []
     if base.package_parts:
         ways.append("or, without the hub, pip install 'kgc-lite[quality]'")
     elif base.package:

@@ -28,7 +28,7 @@ from typing import Iterator
 from .data import Triplet
 from .extract import ExtractOptions, Extractor, _units, unit_record
 from .inputs import BadRecord, Document
-from .models import resolve
+from .per_relation import RelationReader
 from .schema import Schema, load_schema
 
 
@@ -67,31 +67,19 @@ class Rule:
 
 
 class ScoredExtractor:
-    """One relation reader per relation of `schema`, all on one engine, and a Rule that ranks their fillings;
-    `extract_many` / `records` as Extractor's."""
+    """A RelationReader (one reader per relation of `schema`, all on one engine) and a Rule that ranks their
+    fillings; `extract_many` / `records` as Extractor's."""
 
     def __init__(self, schema: Schema | str, model: str | None = None, rule: Rule = Rule(),
                  options: ExtractOptions = ExtractOptions(icl=0), fills: int = 1, n_ctx: int | None = None,
                  n_threads: int | None = None, n_gpu_layers: int = 0):
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
-        if not self.schema.relations:
-            raise ValueError("scored extraction needs a schema with at least one relation")
-        self.rule = rule
-        resolved = resolve(model)
         if fills < 1:
             raise ValueError("fills must be >= 1")
-        opts = replace(options, icl=0, min_confidence=0.0, confidence=True, decoder="fast", at_least_one=True,
-                       max_triplets=fills)
-        self.readers: list[Extractor] = []
-        engine = None
-        for r in self.schema.relations:
-            one = replace(self.schema, name=f"{self.schema.name}:{r.name}", relations=(r,), examples=())
-            reader = Extractor(schema=one, options=opts, n_ctx=n_ctx, n_threads=n_threads,
-                               n_gpu_layers=n_gpu_layers, resolved=resolved, engine=engine)
-            engine = reader.engine
-            self.readers.append(reader)
-        self.engine = engine
-        self.model = resolved
+        self.rule = rule
+        opts = replace(options, confidence=True, decoder="fast", max_triplets=fills)
+        reader = RelationReader(self.schema, model, opts, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+        self.readers, self.engine, self.model = reader.readers, reader.engine, reader.model
         self.prompts = self.readers[0].prompts
         self.min_confidence = options.min_confidence
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kgc_lite.data import file_sha256  # noqa: E402
+from kgc_lite.evaluate import hardware  # noqa: E402
 
 
 def main(run: Path, snap: Path) -> None:
@@ -49,7 +50,7 @@ def main(run: Path, snap: Path) -> None:
     stages = [s for s in previous.get("stages", []) if s["from_step"] < first - 1]
     stages.append({"from_step": first - 1, "to_step": state["step"], "seconds": round(seconds, 1),
                    "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-                   "cpu": _cpu_name()})
+                   "cpu": hardware()["cpu"]})
     card = {
         "kind": "kgc-lite training campaign snapshot",
         "step": state["step"],
@@ -66,16 +67,6 @@ def main(run: Path, snap: Path) -> None:
     mean = sum(c["loss"] for c in last) / max(1, len(last))
     print(f"{snap}: step {state['step']}/{options['steps']}, {card['train_seconds'] / 3600:.2f} h of training, "
           f"mean loss of the last {len(last)} steps {mean:.4f}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":
