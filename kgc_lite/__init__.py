@@ -1,18 +1,23 @@
 """kgc-lite: knowledge-graph triplets from text with small local LLMs on llama.cpp.
 
-    from kgc_lite import Extractor, ExtractOptions
-    ex = Extractor(schema="conll04", options=ExtractOptions(style="code"))
-    ex.extract("Ann Lee works for Acme Corp in Boston .")
+    import kgc_lite
+    for record in kgc_lite.extract_records(["Ann Lee works for Acme Corp in Boston."], schema="conll04"):
+        print(record["triplets"])
 
-Pipeline, one module per stage: inputs (reading, splitting) → prompts → grammar → engine (llama.cpp) →
-extract (parsing, checks) → cli (JSONL out). Offline stages: data, evaluate, train, convert.
+The package, one folder per stage of the pipeline (docs/design.md walks it):
+io (reading, splitting, JSONL out) -> prompting (prompts, grammars) -> runtime (llama.cpp) -> extract (one pass,
+two stages, the scored step; extract/pipeline.py picks) -> graph (merging, export, view). Beside it: qa4re
+(relation of a given pair), models (registry, build at first use), data + evaluation (benchmarks, scoring,
+results files), train (fine-tuning, convert to GGUF), cli (the `kgc-lite` command, a thin skin over all this).
 """
 
-from .data import Example, Triplet
-from .errors import InputError, KgcError
-from .extract import ExtractOptions, Extractor
-from .prompts import PromptBuilder, PromptConfig
-from .schema import Relation, Schema, load_schema
+from kgc_lite.errors import InputError, KgcError
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.extract.pipeline import extract_records
+from kgc_lite.extract.two_stage import TwoStage
+from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig
+from kgc_lite.schema import Relation, Schema, load_schema
+from kgc_lite.types import Example, Triplet
 
-__all__ = ["Example", "Triplet", "InputError", "KgcError", "ExtractOptions", "Extractor", "PromptBuilder",
-           "PromptConfig", "Relation", "Schema", "load_schema"]
+__all__ = ["extract_records", "Extractor", "ExtractOptions", "TwoStage", "Schema", "Relation", "load_schema",
+           "Triplet", "Example", "KgcError", "InputError", "PromptBuilder", "PromptConfig"]

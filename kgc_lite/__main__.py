@@ -1,5 +1,5 @@
 """`python -m kgc_lite` is `kgc-lite`."""
 
-from .cli import main
+from kgc_lite.cli import main
 
 main()

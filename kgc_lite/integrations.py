@@ -13,7 +13,7 @@ its own), built on langchain-core's Document and Serializable. They are imported
 `pip install 'kgc-lite[langchain]'`.
 
 Mapping, chosen to match what LLMGraphTransformer emits, so Cypher written for it works unchanged:
-    Node.id      the entity's canonical name after kgc-lite's merging (kgc_lite/graph.py), so the same entity has
+    Node.id      the entity's canonical name after kgc-lite's merging (kgc_lite/graph/graph.py), so the same entity has
                  the same id in every GraphDocument and the stores MERGE it into one node;
     Node.type    its entity type ("Entity" when the model gave none);
     Node.properties  kgc_id (the node id of `kgc-lite export`), aliases, mentions (how many);
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from .errors import KgcError
-from .graph import KnowledgeGraph, normalize_name, read_records
+from kgc_lite.errors import KgcError
+from kgc_lite.graph.graph import KnowledgeGraph, normalize_name, read_records
 
 UNTYPED = "Entity"
 
@@ -49,7 +49,7 @@ def _langchain():
 
 def _merged(groups: list[list[dict]], min_confidence: float | None) -> list[list[tuple]]:
     """For each group of records, its (head node, triplet, tail node) in order, entities merged across all groups
-    by kgc-lite's rules (kgc_lite/graph.py); triplets below min_confidence left out."""
+    by kgc-lite's rules (kgc_lite/graph/graph.py); triplets below min_confidence left out."""
     graph = KnowledgeGraph(min_confidence)
     for records in groups:
         for record in records:
@@ -105,8 +105,8 @@ def _build(groups: list[tuple[object, list[dict]]], min_confidence: float | None
 
 def _default_extractor(schema: str, model: str | None, n_threads: int | None):
     """An Extractor as `kgc-lite extract --one-pass` builds it: the model's own prompt style and ICL count."""
-    from .extract import ExtractOptions, Extractor
-    from .models import resolve
+    from kgc_lite.extract.extractor import ExtractOptions, Extractor
+    from kgc_lite.models.resolve import resolve
     resolved = resolve(model)
     options = ExtractOptions(style=resolved.spec.prompt_style, icl=resolved.spec.icl)
     return Extractor(schema=schema, options=options, resolved=resolved, n_threads=n_threads)
@@ -114,7 +114,7 @@ def _default_extractor(schema: str, model: str | None, n_threads: int | None):
 
 def _extract_per_text(extractor, texts: list[str], batch: int) -> list[list[dict]]:
     """kgc-lite records for each text (one per sentence or chunk of it), in order."""
-    from .inputs import Document as KgcDocument
+    from kgc_lite.io.inputs import Document as KgcDocument
     # Internal ids by position: the callers' own ids need not be unique or present.
     per_text: list[list[dict]] = [[] for _ in texts]
     for record in extractor.records(iter([KgcDocument(str(i), text) for i, text in enumerate(texts)]),

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from .data import Example, Triplet
-from .errors import KgcError
+from kgc_lite.errors import KgcError
+from kgc_lite.types import Example, Triplet
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 

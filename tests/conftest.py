@@ -16,13 +16,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def default_model():
     """The embedded base model (SmolLM2-135M-Instruct Q4_1 from PyPI): small, fast, always present."""
-    from kgc_lite.models import resolve
+    from kgc_lite.models.resolve import resolve
     return resolve("smollm2-135m")
 
 
 @pytest.fixture(scope="session")
 def engine(default_model):
-    from kgc_lite.engine import Engine
+    from kgc_lite.runtime.engine import Engine
     return Engine(default_model.path, n_ctx=2048, n_threads=2)
 
 

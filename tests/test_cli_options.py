@@ -31,7 +31,7 @@ def test_n_gpu_layers_is_one_option_with_one_default_in_every_command():
 
 
 def test_asking_a_cpu_only_build_for_gpu_layers_warns_in_qa4re_too():
-    from kgc_lite.engine import gpu_offload_supported
+    from kgc_lite.runtime.engine import gpu_offload_supported
     if gpu_offload_supported():
         pytest.skip("this llama-cpp-python build has a GPU backend")
     result = run_cli("qa4re", "--n-gpu-layers", "4", "-s", "conll04", "examples/pairs.jsonl")

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgc_lite import convert
 from kgc_lite.errors import KgcError
+from kgc_lite.models import merge
+from kgc_lite.train import convert as train_convert
 
 from .conftest import ROOT
 
@@ -33,7 +34,7 @@ SHIPPED = ROOT / "adapters" / "smollm2-135m-kg"
 
 def task_prompts() -> list[str]:
     """Extraction prompts as `extract` builds them for the fine-tuned default (natural, 0 examples)."""
-    from kgc_lite.prompts import PromptBuilder, PromptConfig
+    from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig
     from kgc_lite.schema import load_schema
     cases = [("conll04", "Ann Lee , a spokeswoman for Acme Corp in Boston , said the plant will close ."),
              ("conll04", "The mayor of Springfield was shot by John Doe in 1990 ."),
@@ -52,7 +53,7 @@ def corr(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def hf(default_model):
-    from kgc_lite.train import BaseModel, load_base
+    from kgc_lite.train.loop import BaseModel, load_base
     model, tok = load_base(BaseModel("base", "gguf", str(default_model.path), None, "chatml"), torch.float32)
     model.eval()
     return model
@@ -60,7 +61,7 @@ def hf(default_model):
 
 @pytest.fixture(scope="module")
 def token_ids(default_model):
-    from kgc_lite.engine import Engine
+    from kgc_lite.runtime.engine import Engine
     eng = Engine(default_model.path, n_ctx=256, n_threads=2)
     ids = [eng.tokenize(p, bos=True) for p in PROMPTS]
     eng.close()
@@ -80,14 +81,15 @@ def reference_logits(hf, adapter_dir, token_ids):
 
 
 def llama_logits(path, token_ids, lora_path=None):
-    from kgc_lite.engine import Engine
+    from kgc_lite.runtime.engine import Engine
     if lora_path is None:
         eng = Engine(path, n_ctx=256, n_threads=2)
         out = [eng.next_logits(ids).astype(np.float64) for ids in token_ids]
         eng.close()
         return out
     import llama_cpp
-    from kgc_lite.engine import open_llama
+
+    from kgc_lite.runtime.engine import open_llama
     llm = open_llama(model_path=str(path), lora_path=str(lora_path), n_ctx=256, n_threads=2, verbose=False)
     out = []
     for ids in token_ids:
@@ -102,7 +104,9 @@ def llama_logits(path, token_ids, lora_path=None):
 def random_adapter(hf, folder: Path, qk_std=0.1, other_std=0.01, seed=0) -> Path:
     """A LoRA whose delta is large on Q and K (so a wrong permutation shows) and mild elsewhere."""
     from peft import LoraConfig, get_peft_model
-    from kgc_lite.train import TARGET_MODULES, save_adapter
+
+    from kgc_lite.train.loop import save_adapter
+    from kgc_lite.train.options import TARGET_MODULES
     torch.manual_seed(seed)
     pm = get_peft_model(hf, LoraConfig(r=8, lora_alpha=16, target_modules=list(TARGET_MODULES), lora_dropout=0.0))
     with torch.no_grad():
@@ -116,7 +120,7 @@ def random_adapter(hf, folder: Path, qk_std=0.1, other_std=0.01, seed=0) -> Path
 
 @pytest.fixture(scope="module")
 def task_ids(default_model):
-    from kgc_lite.engine import Engine
+    from kgc_lite.runtime.engine import Engine
     eng = Engine(default_model.path, n_ctx=1024, n_threads=2)
     ids = [eng.tokenize(p, bos=True) for p in task_prompts()]
     eng.close()
@@ -132,15 +136,15 @@ def rand_case(hf, token_ids, tmp_path_factory):
 def test_merged_f16_matches_transformers_and_wrong_permutation_or_scale_fails(default_model, rand_case, token_ids,
                                                                               tmp_path):
     folder, ref = rand_case
-    good = llama_logits(convert.merge_gguf(default_model.path, folder, tmp_path / "f16.gguf", "F16"), token_ids)
+    good = llama_logits(merge.merge_gguf(default_model.path, folder, tmp_path / "f16.gguf", "F16"), token_ids)
     for r, g in zip(ref, good):
         assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
-    nope = llama_logits(convert.merge_gguf(default_model.path, folder, tmp_path / "noperm.gguf", "F16",
+    nope = llama_logits(merge.merge_gguf(default_model.path, folder, tmp_path / "noperm.gguf", "F16",
                                            permute=False), token_ids)
     assert min(corr(r, g) for r, g in zip(ref, nope)) < 0.999
-    lora = convert.read_lora(folder)
+    lora = merge.read_lora(folder)
     lora.scale *= 2
-    scaled = llama_logits(convert.merge_gguf(default_model.path, lora, tmp_path / "scale.gguf", "F16"), token_ids)
+    scaled = llama_logits(merge.merge_gguf(default_model.path, lora, tmp_path / "scale.gguf", "F16"), token_ids)
     assert min(corr(r, g) for r, g in zip(ref, scaled)) < 0.999
 
 
@@ -149,8 +153,8 @@ def test_gguf_lora_export_matches_merge(default_model, rand_case, token_ids, tmp
     folder, ref = rand_case
     empty = tmp_path / "zero"
     shutil.copytree(folder, empty)
-    f16_base = convert.merge_gguf(default_model.path, _zero_adapter(empty), tmp_path / "base16.gguf", "F16")
-    lora = convert.export_lora(folder, default_model.path, tmp_path / "lora.gguf")
+    f16_base = merge.merge_gguf(default_model.path, _zero_adapter(empty), tmp_path / "base16.gguf", "F16")
+    lora = merge.export_lora(folder, default_model.path, tmp_path / "lora.gguf")
     got = llama_logits(f16_base, token_ids, lora_path=lora)
     for r, g in zip(ref, got):
         assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
@@ -159,7 +163,7 @@ def test_gguf_lora_export_matches_merge(default_model, rand_case, token_ids, tmp
 def _zero_adapter(folder: Path) -> Path:
     """The same adapter with B = 0: merging it writes the plain base as F16."""
     from safetensors.numpy import save_file
-    tensors = convert.read_safetensors(folder / "adapter_model.safetensors")
+    tensors = merge.read_safetensors(folder / "adapter_model.safetensors")
     save_file({k: (np.zeros_like(v) if "lora_B" in k else v).copy() for k, v in tensors.items()},
               str(folder / "adapter_model.safetensors"))
     return folder
@@ -174,17 +178,17 @@ def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, 
     different weights, so the comparison is of means, not prompt by prompt. Q4 types: figures reported (-s)."""
     token_ids = task_ids
     ref = reference_logits(hf, SHIPPED, token_ids)
-    f16 = convert.merge_gguf(default_model.path, SHIPPED, tmp_path / "m-F16.gguf", "F16")
+    f16 = merge.merge_gguf(default_model.path, SHIPPED, tmp_path / "m-F16.gguf", "F16")
     figures = {}
     for q in ("F16", "Q8_0", "Q4_K_M", "Q4_0"):
-        path = f16 if q == "F16" else convert.quantize(f16, tmp_path / f"m-{q}.gguf", q)
+        path = f16 if q == "F16" else merge.quantize(f16, tmp_path / f"m-{q}.gguf", q)
         got = llama_logits(path, token_ids)
         figures[q] = ([round(corr(r, g), 5) for r, g in zip(ref, got)],
                       [bool(r.argmax() == g.argmax()) for r, g in zip(ref, got)])
     zero = tmp_path / "zero"
     shutil.copytree(SHIPPED, zero)
     base_ref = reference_logits(hf, _zero_adapter(zero), token_ids)
-    base_q8 = convert.quantize(convert.merge_gguf(default_model.path, zero, tmp_path / "b-F16.gguf", "F16"),
+    base_q8 = merge.quantize(merge.merge_gguf(default_model.path, zero, tmp_path / "b-F16.gguf", "F16"),
                                tmp_path / "b-Q8_0.gguf", "Q8_0")
     figures["base Q8_0"] = ([round(corr(r, g), 5) for r, g in zip(base_ref, llama_logits(base_q8, token_ids))], [])
     print("fidelity (correlation per prompt, top-1 equal):", json.dumps(figures))
@@ -210,7 +214,7 @@ def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
     from transformers import AutoTokenizer
     p = str(default_model.path)
     AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)).save_pretrained(base_dir)
-    out = convert.convert(folder, str(base_dir), tmp_path / "hf-merged.gguf", "F16", pre_tokenizer="smollm")
+    out = train_convert.convert(folder, str(base_dir), tmp_path / "hf-merged.gguf", "F16", pre_tokenizer="smollm")
     got = llama_logits(out, token_ids)
     for r, g in zip(ref, got):
         assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
@@ -221,7 +225,8 @@ def test_full_fine_tune_written_over_the_base_matches_transformers(default_model
     shows) written over the base GGUF give transformers' logits for those weights; tensors the fine-tune lacks
     would keep the base's, and a fine-tune of another shape is refused."""
     import copy
-    from kgc_lite.train import save_full
+
+    from kgc_lite.train.loop import save_full
     model = copy.deepcopy(hf)
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
@@ -230,29 +235,29 @@ def test_full_fine_tune_written_over_the_base_matches_transformers(default_model
             p.add_(torch.randn(p.shape, generator=gen) * std)
         ref = [model(input_ids=torch.tensor([ids])).logits[0, -1].double().numpy() for ids in token_ids]
     save_full(model, tmp_path / "run", dtype="float32")
-    assert convert.is_full_run(tmp_path / "run")
-    got = llama_logits(convert.replace_gguf(default_model.path, tmp_path / "run", tmp_path / "full.gguf"), token_ids)
+    assert merge.is_full_run(tmp_path / "run")
+    got = llama_logits(merge.replace_gguf(default_model.path, tmp_path / "run", tmp_path / "full.gguf"), token_ids)
     for r, g in zip(ref, got):
         assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
     base = llama_logits(default_model.path, token_ids)
     assert min(corr(r, b) for r, b in zip(ref, base)) < 0.999  # the change is big enough to be seen
     from safetensors.numpy import save_file
-    w = convert.read_safetensors(tmp_path / "run" / "model.safetensors")
+    w = merge.read_safetensors(tmp_path / "run" / "model.safetensors")
     w["model.layers.0.mlp.up_proj.weight"] = w["model.layers.0.mlp.up_proj.weight"][:, :-1].copy()
     (tmp_path / "bad").mkdir()
     save_file(w, str(tmp_path / "bad" / "model.safetensors"))
     with pytest.raises(KgcError, match=r"does not fit base .*blk\.0\.ffn_up\.weight is"):
-        convert.replace_gguf(default_model.path, tmp_path / "bad", tmp_path / "bad.gguf")
+        merge.replace_gguf(default_model.path, tmp_path / "bad", tmp_path / "bad.gguf")
 
 
 # -- bad input ------------------------------------------------------------------------------------------------
 def test_bad_adapter_and_base(tmp_path, default_model):
     with pytest.raises(KgcError, match="not a LoRA adapter folder"):
-        convert.read_lora(tmp_path)
+        merge.read_lora(tmp_path)
     with pytest.raises(KgcError, match="unknown quantization"):
-        convert.quantize(default_model.path, tmp_path / "x.gguf", "Q3_FOO")
+        merge.quantize(default_model.path, tmp_path / "x.gguf", "Q3_FOO")
     with pytest.raises(KgcError, match="unknown base model"):
-        convert.base_gguf("no-such-model")
+        train_convert.base_gguf("no-such-model")
 
 
 def test_adapter_for_another_model(tmp_path, default_model):
@@ -264,21 +269,22 @@ def test_adapter_for_another_model(tmp_path, default_model):
                "base_model.model.model.layers.99.self_attn.q_proj.lora_B.weight": np.zeros((576, 2), np.float32)},
               str(folder / "adapter_model.safetensors"))
     with pytest.raises(KgcError, match="does not fit base"):
-        convert.merge_gguf(default_model.path, folder, tmp_path / "o.gguf")
+        merge.merge_gguf(default_model.path, folder, tmp_path / "o.gguf")
 
 
 def test_registry_model_builds_and_verifies(tmp_path, monkeypatch):
     """The fine-tuned default is merged + quantized at first use into KGC_LITE_HOME and checked by sha256."""
-    from kgc_lite import models
+    from kgc_lite.models import registry as models
+    from kgc_lite.models.resolve import resolve
     default, specs = models.load_registry()
     tuned = [s for s in specs.values() if s.adapter]
     if not tuned:
         pytest.skip("no fine-tuned model in models.toml")
     monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
     spec = tuned[0]
-    r = models.resolve(spec.name)
+    r = resolve(spec.name)
     assert r.path == tmp_path / "models" / f"{spec.name}.gguf" and r.sha256 == spec.sha256
-    assert models.resolve(spec.name).path == r.path  # second time: from the cache
+    assert resolve(spec.name).path == r.path  # second time: from the cache
 
 
 def test_registry_model_build_takes_turns_and_replaces_whole(tmp_path, monkeypatch):
@@ -287,7 +293,9 @@ def test_registry_model_build_takes_turns_and_replaces_whole(tmp_path, monkeypat
     import fcntl
     import threading
     import time
-    from kgc_lite import models
+
+    from kgc_lite.models import registry as models
+    from kgc_lite.models.resolve import resolve
     default, specs = models.load_registry()
     tuned = [s for s in specs.values() if s.adapter]
     if not tuned:
@@ -303,7 +311,7 @@ def test_registry_model_build_takes_turns_and_replaces_whole(tmp_path, monkeypat
 
     def build():
         try:
-            result["resolved"] = models.resolve(spec.name)
+            result["resolved"] = resolve(spec.name)
         except Exception as exc:  # reported by the assertion below
             result["error"] = exc
 

@@ -1,4 +1,4 @@
-"""The fast decoder (kgc_lite/decoding.py) with the real models: same answers as the plain one-token-per-call
+"""The fast decoder (kgc_lite/runtime/decoding.py) with the real models: same answers as the plain one-token-per-call
 path, forced tokens and drafts really used, input order kept under continuous batching, confidences sane."""
 
 import subprocess
@@ -8,10 +8,10 @@ import time
 import orjson
 import pytest
 
-from kgc_lite.decoding import Decoder, Request, _open_string_start
-from kgc_lite.extract import ExtractOptions, Extractor
-from kgc_lite.inputs import BadRecord, Document
-from kgc_lite.models import resolve
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.io.inputs import BadRecord, Document
+from kgc_lite.models.resolve import resolve
+from kgc_lite.runtime.decoding import Decoder, Request, _open_string_start
 
 from .conftest import ROOT
 

@@ -6,7 +6,7 @@ import sys
 
 import llama_cpp
 
-from kgc_lite.engine import amx_buffers_off
+from kgc_lite.runtime.engine import amx_buffers_off
 
 
 def test_extra_buffers_follow_the_cpu_unless_overridden(monkeypatch):
@@ -24,7 +24,7 @@ def test_a_prompt_of_many_tokens_evaluates_and_the_defaults_are_restored(default
     code = f"""
 import numpy as np
 from llama_cpp import llama as module
-from kgc_lite.engine import Engine
+from kgc_lite.runtime.engine import Engine
 default = module.llama_cpp.llama_model_default_params
 eng = Engine({str(default_model.path)!r}, n_ctx=256, n_threads=2)
 logits = eng.next_logits(eng.tokenize("The capital of France is the city of", bos=True))

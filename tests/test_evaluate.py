@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from kgc_lite.models import spec_for
-
-from kgc_lite import evaluate as ev
-from kgc_lite.data import Example, Triplet, data_dir, load_gold
+from kgc_lite.data.benchmarks import data_dir, load_gold
 from kgc_lite.errors import KgcError
+from kgc_lite.evaluation import scoring as ev
+from kgc_lite.models.registry import spec_for
+from kgc_lite.types import Example, Triplet
 
 from .conftest import FIXTURES, run_cli
 
@@ -21,7 +21,7 @@ PREDS = FIXTURES / "preds_small.jsonl"
 
 # -- the protocol against an independent reference --------------------------------------------------------
 def reference_micro(gold_rows, pred_rows):
-    """Straightforward count written apart from kgc_lite.evaluate: per sentence, unique exact strings joined with
+    """Straightforward count written apart from kgc_lite.evaluation.scoring: per sentence, unique exact strings joined with
     a separator that cannot occur in them, then TP / FP / FN summed over sentences."""
     tp = fp = fn = 0
     for g, p in zip(gold_rows, pred_rows):
@@ -167,7 +167,7 @@ def test_cli_bad_input_is_one_clear_line(args, message):
 
 def test_report_plots(tmp_path):
     pytest.importorskip("matplotlib")
-    from kgc_lite import report
+    from kgc_lite.evaluation import report
     gold = load_gold(GOLD)
     preds = ev.read_predictions(PREDS, [e.id for e in gold])
     metrics = ev.score(gold, preds.triplets).as_dict()
@@ -195,7 +195,7 @@ def test_report_plots(tmp_path):
 def test_report_labels_say_which_split_and_text():
     """Columns of the report's per-relation tables: a validation run or an ordinary-punctuation copy is named,
     so it cannot pass for the test split's run of the same model."""
-    from kgc_lite.report import _label
+    from kgc_lite.evaluation.report import _label
     cfg = {"task": "triplets", "prompt_style": "natural", "icl": 0}
     docs = [{"model": {"name": "m"}, "config": cfg, "metrics": {}, "data": data} for data in
             ({"split": "test"}, {"split": "val"}, {"split": "test", "detok": True})]
@@ -205,7 +205,7 @@ def test_report_labels_say_which_split_and_text():
 # -- with the real embedded model (loaded once) -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def model_run(tmp_path_factory, default_model):
-    from kgc_lite.extract import ExtractOptions
+    from kgc_lite.extract.extractor import ExtractOptions
     from kgc_lite.schema import load_schema
     gold = load_gold(FIXTURES / "gold_small.jsonl")
     saved = tmp_path_factory.mktemp("preds") / "p.jsonl"
@@ -225,7 +225,7 @@ def test_eval_run_is_rescored_identically_from_its_saved_predictions(model_run):
 
 
 def test_bench_both_sides_on_one_sentence(default_model):
-    from kgc_lite import bench
+    from kgc_lite.evaluation import bench
     gold = load_gold(FIXTURES / "gold_small.jsonl")[:1]
     m = bench.bench(gold, schema="conll04", style="natural", icl=1, pool=None, n_threads=1, warmup=1, repeat=1,
                     isolate=False, max_tokens=64)
@@ -238,8 +238,8 @@ def test_bench_both_sides_on_one_sentence(default_model):
 
 
 def test_baseline_prompt_has_the_same_contents():
-    from kgc_lite.bench import baseline_messages, baseline_schema
-    from kgc_lite.prompts import PromptBuilder, PromptConfig
+    from kgc_lite.evaluation.bench import baseline_messages, baseline_schema
+    from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig
     from kgc_lite.schema import load_schema
     schema = load_schema("conll04")
     prompts = PromptBuilder(schema, PromptConfig(style="natural", icl=2), schema.examples)

@@ -12,8 +12,8 @@ import rdflib
 import rdflib.compare
 from rdflib.namespace import RDF, RDFS, SKOS
 
-from kgc_lite.export import VOCAB, entity_iri, iri_part, to_rdf, write_rdf
-from kgc_lite.graph import KnowledgeGraph, normalize_name
+from kgc_lite.graph.export import VOCAB, entity_iri, iri_part, to_rdf, write_rdf
+from kgc_lite.graph.graph import KnowledgeGraph, normalize_name
 
 from .conftest import ROOT, run_cli
 

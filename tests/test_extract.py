@@ -2,8 +2,8 @@
 
 import pytest
 
-from kgc_lite.extract import ExtractOptions, Extractor
-from kgc_lite.inputs import BadRecord, Document
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.io.inputs import BadRecord, Document
 
 TEXTS = ["John Smith works for IBM in Armonk , New York .", "Lee Harvey Oswald killed John F. Kennedy in Dallas .",
          "Apple Inc. is based in Cupertino , California .", "Nothing to see here .",

@@ -2,10 +2,10 @@
 
 import pytest
 
-from kgc_lite.data import Triplet
-from kgc_lite.grammar import SpanPieces, TripletGrammar, entity_span_rules, letter_grammar
-from kgc_lite.prompts import PromptBuilder, PromptConfig
+from kgc_lite.prompting.grammar import SpanPieces, TripletGrammar, entity_span_rules, letter_grammar
+from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig
 from kgc_lite.schema import load_schema
+from kgc_lite.types import Triplet
 
 TEXT = 'Ann Lee , a lawyer at "Smith & Co" in Boston\\MA , met Tom Hanks .'
 GOOD = [Triplet("Ann Lee", "Work_for", '"Smith & Co"'), Triplet("Smith & Co", "Organization_based_in", "Boston\\MA"),

@@ -3,7 +3,7 @@
 import pytest
 
 from kgc_lite.errors import InputError, KgcError
-from kgc_lite.inputs import BadRecord, Document, read_documents, split_units
+from kgc_lite.io.inputs import BadRecord, Document, read_documents, split_units
 
 
 def test_units_carry_exact_offsets():

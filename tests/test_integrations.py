@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from kgc_lite.errors import KgcError
-from kgc_lite.graph import normalize_name
+from kgc_lite.graph.graph import normalize_name
 
 from .conftest import FIXTURES, ROOT
 
@@ -134,7 +134,7 @@ def test_llama_index_property_graph_index_takes_the_extractor():
     from llama_index.core.llms import MockLLM
     from llama_index.core.schema import TextNode
 
-    from kgc_lite.graph import KnowledgeGraph
+    from kgc_lite.graph.graph import KnowledgeGraph
     from kgc_lite.integrations import llama_index_extractor
 
     records = [r for r in _records() if r.get("triplets") and r["chunk"] == 0 and r["start"] == 0][:80]

@@ -1,5 +1,5 @@
 """scripts/lora_mix.py: two LoRA adapters mixed in weight space and written exactly as one adapter, checked by
-the delta that kgc_lite.convert merges."""
+the delta that kgc_lite.models.merge merges."""
 import json
 import subprocess
 import sys
@@ -26,7 +26,7 @@ def adapter(folder: Path, rank: int, alpha: float, seed: int, rslora: bool = Fal
 
 
 def delta(folder: Path) -> np.ndarray:
-    from kgc_lite.convert import read_lora
+    from kgc_lite.models.merge import read_lora
     lora = read_lora(folder)
     (a, b), = lora.pairs.values()
     return lora.scale * (b.astype(np.float64) @ a.astype(np.float64))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kgc_lite import models
 from kgc_lite.errors import KgcError
+from kgc_lite.models import registry as models
+from kgc_lite.models.resolve import resolve
 
 from .conftest import run_cli
 
@@ -46,12 +47,12 @@ def test_embedded_default_is_found_and_verified(default_model):
 
 def test_the_default_is_the_fine_tuned_model_built_from_the_embedded_base(tmp_path, monkeypatch):
     monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
-    resolved = models.resolve(None)  # merges the shipped adapter into the base, quantizes, checks the hash
+    resolved = resolve(None)  # merges the shipped adapter into the base, quantizes, checks the hash
     assert resolved.spec.adapter and resolved.path == tmp_path / "models" / f"{resolved.spec.name}.gguf"
     assert resolved.sha256 == resolved.spec.sha256
     assert (resolved.spec.prompt_style, resolved.spec.icl) == ("natural", 0)
     resolved.path.write_bytes(resolved.path.read_bytes()[:1000])  # a damaged cache is rebuilt, not used
-    assert models.resolve(None).sha256 == resolved.spec.sha256
+    assert resolve(None).sha256 == resolved.spec.sha256
 
 
 def test_pull_verifies_against_the_pinned_hash(isolated, tmp_path, default_model):
@@ -80,7 +81,7 @@ def test_missing_model_says_how_to_get_it(isolated):
     pulled = run_cli("models", "pull", "tiny", env=isolated)
     assert pulled.returncode == 1 and b"cannot reach the model hub" in pulled.stderr
     with pytest.raises(KgcError, match="not on this machine; run `kgc-lite models pull tiny`"):
-        models.resolve("tiny")
+        resolve("tiny")
 
 
 def test_verification_is_remembered(isolated, default_model, monkeypatch):
@@ -152,11 +153,11 @@ def test_a_model_shipped_in_package_slices_is_joined_once_and_verified(isolated,
     Path(isolated["KGC_LITE_MODELS"]).write_text(
         f'default = "sliced"\n[models.sliced]\npackage_parts = {entries!r}\n'
         f'sha256 = "{default_model.spec.sha256}"\n'.replace("'", '"'))
-    resolved = models.resolve("sliced")
+    resolved = resolve("sliced")
     assert resolved.path == tmp_path / "home" / "models" / "sliced.gguf"
     assert resolved.sha256 == default_model.spec.sha256 and resolved.path.stat().st_size == len(blob)
     stamp = resolved.path.stat().st_mtime_ns
-    assert models.resolve("sliced").path.stat().st_mtime_ns == stamp  # found in the cache, not joined again
+    assert resolve("sliced").path.stat().st_mtime_ns == stamp  # found in the cache, not joined again
 
 
 def test_slices_that_do_not_join_to_the_pinned_hash_are_refused(isolated, tmp_path, monkeypatch):
@@ -165,7 +166,7 @@ def test_slices_that_do_not_join_to_the_pinned_hash_are_refused(isolated, tmp_pa
         f'default = "sliced"\n[models.sliced]\npackage_parts = {entries!r}\nsha256 = "{"b" * 64}"\n'
         .replace("'", '"'))
     with pytest.raises(KgcError, match="join to sha256 .*expected bbbbbbbbbbbb"):
-        models.resolve("sliced")
+        resolve("sliced")
     assert not list((tmp_path / "home" / "models").iterdir())  # nothing half-made left to be found later
 
 
@@ -174,7 +175,7 @@ def test_missing_slices_name_the_extra(isolated):
         'default = "sliced"\n[models.sliced]\npackage_parts = ["no_such_slice_pkg/part.bin"]\n'
         'repo = "org/sliced-GGUF"\nfile = "sliced.gguf"\n')
     with pytest.raises(KgcError, match=r"models pull sliced.*pip install 'kgc-lite\[quality\]'"):
-        models.resolve("sliced")
+        resolve("sliced")
 
 
 def test_pulling_a_fine_tuned_model_pulls_its_base_then_builds_it(isolated, tmp_path, default_model):
@@ -200,5 +201,5 @@ def test_the_quality_tier_base_from_the_quality_extra(tmp_path, monkeypatch):
     if models._part_paths(spec) is None:
         pytest.skip("the [quality] extra is not installed")
     monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
-    resolved = models.resolve(spec.name)
+    resolved = resolve(spec.name)
     assert resolved.path == tmp_path / "models" / f"{spec.name}.gguf" and resolved.sha256 == spec.sha256

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from kgc_lite.schema import load_schema
-from kgc_lite.schema_data import AugmentOptions, MultiSchemaData
+from kgc_lite.train.schema_mix import AugmentOptions, MultiSchemaData
 
 from .conftest import run_cli
 from .test_schema_data import needs_data
@@ -29,8 +29,8 @@ def test_one_relation_reader_data_lists_one_relation_and_answers_it_or_nothing()
 
 @needs_data
 def test_mined_wrong_pairs_become_none_of_the_above_questions_against_their_own_relation(tmp_path):
-    from kgc_lite.qa4re_data import entail_statements, training_questions
-    from kgc_lite.data import held_out_relations
+    from kgc_lite.data.zero_rte import held_out_relations
+    from kgc_lite.train.qa4re_samples import entail_statements, training_questions
     mined = tmp_path / "mined.jsonl"
     rows = [{"id": "fewrel:1", "text": "Dark Horse Comics published The Guild , and Image Comics One Model Nation .",
              "head": "One Model Nation", "tail": "Dark Horse Comics", "relation": "P123"},
@@ -50,7 +50,7 @@ def test_mined_wrong_pairs_become_none_of_the_above_questions_against_their_own_
 
 
 def test_a_reader_fills_every_relation_of_the_schema_with_spans_of_the_text(tmp_path):
-    from kgc_lite.per_relation import RelationReader
+    from kgc_lite.extract.per_relation import RelationReader
     path = tmp_path / "companies.toml"
     path.write_text(SCHEMA)
     schema = load_schema(str(path))

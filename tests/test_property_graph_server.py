@@ -10,7 +10,7 @@ import time
 import orjson
 import pytest
 
-from kgc_lite.graph import normalize_name
+from kgc_lite.graph.graph import normalize_name
 
 from .conftest import FIXTURES, run_cli
 

@@ -9,15 +9,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kgc_lite.data import data_dir
+from kgc_lite.data.benchmarks import data_dir
+from kgc_lite.data.zero_rte import wikidata_template
 from kgc_lite.errors import InputError, KgcError
-from kgc_lite.inputs import BadRecord
-from kgc_lite.models import resolve
-from kgc_lite.qa4re import LETTERS, OTHER, QA4RE, Pair, QAPrompt, build_options, find_option
-from kgc_lite.qa4re_input import parse_markup, read_extract_output, read_pairs
-from kgc_lite.qa4re_data import training_pairs, training_questions, wikidata_template
-from kgc_lite.qa4re_eval import choice_scores, semeval_scores
+from kgc_lite.evaluation.qa4re import choice_scores, semeval_scores
+from kgc_lite.io.inputs import BadRecord
+from kgc_lite.models.resolve import resolve
+from kgc_lite.qa4re.classifier import QA4RE
+from kgc_lite.qa4re.pairs import parse_markup, read_extract_output, read_pairs
+from kgc_lite.qa4re.questions import LETTERS, OTHER, Pair, QAPrompt, build_options, find_option
 from kgc_lite.schema import load_schema
+from kgc_lite.train.qa4re_samples import training_pairs, training_questions
 
 from .conftest import FIXTURES, run_cli
 
@@ -200,7 +202,7 @@ def test_wikidata_statements_read_as_sentences():
 
 @pytest.mark.skipif(not _has_fewrel(), reason="FewRel data not found")
 def test_fewrel_questions_leave_the_held_out_relations_out():
-    from kgc_lite.data import held_out_relations
+    from kgc_lite.data.zero_rte import held_out_relations
     held = {r.identifier for r in held_out_relations("fewrel", "unseen_10_seed_0")}
     qs = list(itertools.islice(training_questions(["fewrel"], shuffle=True), 3000))
     offered = {o.relation for _, _, options, _ in qs for o in options}
@@ -521,7 +523,7 @@ def test_batched_statements_answer_alike_in_any_order_and_close_to_one_call_each
     within llama.cpp's batching noise of one call per statement (the 135M judge: 0.04 median, 0.32 at most over
     100 SemEval pairs, results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json)."""
     entail_model = resolve("smollm2-135m-qa4re-entail")
-    from kgc_lite.engine import Engine
+    from kgc_lite.runtime.engine import Engine
     judge = Engine(entail_model.path, n_ctx=2048, n_threads=2)
     decodes = []
     real_decode = judge._decode

@@ -1,4 +1,4 @@
-"""The entail prior (kgc_lite/qa4re_prior.py): estimated from unlabeled pairs, applied to the choice, checked
+"""The entail prior (kgc_lite/qa4re/prior.py): estimated from unlabeled pairs, applied to the choice, checked
 against the model and relation set it was made for, and its CLI."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from kgc_lite import qa4re_prior
 from kgc_lite.errors import InputError, KgcError
-from kgc_lite.qa4re import QA4RE, Pair
+from kgc_lite.qa4re import prior as qa4re_prior
+from kgc_lite.qa4re.classifier import QA4RE
+from kgc_lite.qa4re.questions import Pair
 from kgc_lite.schema import load_schema
 
 from .conftest import run_cli
@@ -127,7 +128,7 @@ def test_eval_semeval_with_a_prior_scores_both_ways(tmp_path):
     mean = {k: np.mean([row["log_odds"][k] for row in rows]) for k in rows[0]["log_odds"]}
     relabel = (lambda k: k if k == "Other" or k.endswith(")") else k + "(e1,e2)")
     again = [relabel(max(row["log_odds"], key=lambda k: row["log_odds"][k] - mean[k])) for row in rows]
-    from kgc_lite.qa4re_eval import semeval_scores
+    from kgc_lite.evaluation.qa4re import semeval_scores
     expected = semeval_scores([row["gold"] for row in rows], again)
     assert m["with_input_prior"]["pairs"] == 2
     assert m["with_input_prior"]["micro_f1_directed"] == expected["micro_f1_directed"]
@@ -167,7 +168,7 @@ def test_eval_multiple_choice_with_a_prior_of_the_unlabeled_pairs(tmp_path):
 def test_entail_examples_come_first_laid_out_as_questions(engine, default_model, entail):
     """The written demonstrations are earlier chat turns in exactly the question's layout, evaluated with the
     prefix; they reach the model, and a prior estimated without them is refused with them."""
-    from kgc_lite.qa4re import ENTAIL_EXAMPLES, EntailPrompt
+    from kgc_lite.qa4re.questions import ENTAIL_EXAMPLES, EntailPrompt
     assert [answer for *_, answer in ENTAIL_EXAMPLES] == ["yes", "no", "yes", "no"]
     plain, shots = EntailPrompt("chatml"), EntailPrompt("chatml", 2)
     turns = "".join(plain.prefix() + plain.sentence(text) + plain.statement(statement) + plain.closing()
@@ -203,7 +204,7 @@ def test_question_first_layout_asks_once_and_evaluates_only_the_statement(engine
     """--entail-layout question-first: the question follows the sentence (and each demonstration's sentence),
     so the tokens that differ between statements are the statement and the turn's end only; the model sees it
     (other log-odds), and a prior of the other layout is refused."""
-    from kgc_lite.qa4re import ENTAIL_EXAMPLES, ENTAIL_QUESTION, EntailPrompt
+    from kgc_lite.qa4re.questions import ENTAIL_EXAMPLES, ENTAIL_QUESTION, EntailPrompt
     first = EntailPrompt("chatml", 1, "question-first")
     text, statement, answer = ENTAIL_EXAMPLES[0]
     assert first.prefix() == (f"<|im_start|>user\nDetermine whether the statement can be inferred from the given "

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 
-from kgc_lite import qa4re_prior
+import pytest
+
+from kgc_lite.qa4re import prior as qa4re_prior
 
 from .conftest import run_cli
 from .test_qa4re import _has_data
-
-import pytest
 
 RAILWAYS = ("--gold", "examples/railways/railways.jsonl", "--schema", "examples/railways/railways.toml")
 

@@ -3,17 +3,17 @@ byte for byte what an uninterrupted run writes; torn lines are repaired; a diffe
 
 import os
 import random
-from collections import Counter
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import orjson
 import pytest
 
-from kgc_lite import output as out
 from kgc_lite.errors import KgcError
+from kgc_lite.io import output as out
 
 from .conftest import ROOT, run_cli
 
@@ -149,8 +149,8 @@ def test_resume_refuses_an_edited_input(tmp_path):
 
 
 def _fingerprint(src):
-    from kgc_lite.extract import ExtractOptions
-    from kgc_lite.models import resolve
+    from kgc_lite.extract.extractor import ExtractOptions
+    from kgc_lite.models.resolve import resolve
     from kgc_lite.schema import load_schema
     resolved = resolve(None)
     options = ExtractOptions(style=resolved.spec.prompt_style, icl=resolved.spec.icl)
@@ -160,7 +160,7 @@ def _fingerprint(src):
 
 
 def test_fingerprint_differs_for_each_option_that_changes_records():
-    from kgc_lite.extract import ExtractOptions
+    from kgc_lite.extract.extractor import ExtractOptions
     from kgc_lite.schema import load_schema
     base = dict(model_sha256="a" * 64, model_name="m", schema=load_schema("conll04"), options=ExtractOptions(),
                 max_chars=1200, split=True, jsonl=False, batch=1, gpu=False, sources=["-"])
@@ -207,7 +207,7 @@ def test_a_bad_line_before_the_last_is_an_error(tmp_path):
 
 
 def test_skipper_counts_repeated_keys():
-    from kgc_lite.inputs import BadRecord, Unit
+    from kgc_lite.io.inputs import BadRecord, Unit
     skip = out.Skipper(Counter({("d", 0): 1, ("bad", None): 1}))
     assert skip(Unit("d", 0, 0, 1, "x")) and not skip(Unit("d", 0, 0, 1, "x"))  # the second "d" is new
     assert not skip(Unit("d", 1, 0, 1, "x"))

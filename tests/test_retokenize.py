@@ -1,12 +1,12 @@
-"""Ordinary text shown pre-tokenized to a model trained on pre-tokenized text (kgc_lite/retokenize.py), with
+"""Ordinary text shown pre-tokenized to a model trained on pre-tokenized text (kgc_lite/prompting/retokenize.py), with
 spans mapped back to the input's own characters."""
 
 import pytest
 
-from kgc_lite.extract import ExtractOptions, Extractor
-from kgc_lite.inputs import Document
-from kgc_lite.models import resolve
-from kgc_lite.retokenize import view
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.io.inputs import Document
+from kgc_lite.models.resolve import resolve
+from kgc_lite.prompting.retokenize import view
 
 ORDINARY = "Satya Nadella, the chief executive of Microsoft, spoke in Redmond, Washington."
 TOKENIZED = "Satya Nadella , the chief executive of Microsoft , spoke in Redmond , Washington ."

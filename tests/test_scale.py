@@ -10,7 +10,7 @@ import time
 import orjson
 import pytest
 
-from kgc_lite import output as out
+from kgc_lite.io import output as out
 
 from .conftest import ROOT, run_cli
 
@@ -112,7 +112,7 @@ def test_a_pool_that_claims_every_cpu_is_refused():
     import ray
 
     from kgc_lite.errors import KgcError
-    from kgc_lite.scale import connect
+    from kgc_lite.extract.ray import connect
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         with pytest.raises(KgcError, match="claim all 2 CPUs"):

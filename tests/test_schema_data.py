@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from kgc_lite.data import (Example, Triplet, data_dir, detokenize, detokenize_example, held_out_relations,
-                           load_split, load_zero_rte, relation_identifier, trim_sentence_period)
+from kgc_lite.data.benchmarks import data_dir, load_split
+from kgc_lite.data.detok import detokenize, detokenize_example, trim_sentence_period
+from kgc_lite.data.zero_rte import held_out_relations, load_zero_rte, relation_identifier
 from kgc_lite.errors import KgcError
-from kgc_lite.evaluate import zero_rte_metrics
-from kgc_lite.grammar import SpanPieces
-from kgc_lite.prompts import PromptBuilder, PromptConfig
+from kgc_lite.evaluation.scoring import zero_rte_metrics
+from kgc_lite.prompting.grammar import SpanPieces
+from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig
+from kgc_lite.types import Example, Triplet
 
 from .conftest import run_cli
 
@@ -79,7 +81,7 @@ def test_a_mention_that_cannot_be_found_is_counted_not_kept():
 
 @needs_data
 def test_conll04_test_detokenized_keeps_every_triplet_and_every_span_is_reachable():
-    from kgc_lite.data import detokenize_examples
+    from kgc_lite.data.detok import detokenize_examples
     examples, stats = detokenize_examples(load_split("conll04", "test"))
     assert stats["dropped_triplets"] == 0
     for ex in examples:
@@ -135,7 +137,7 @@ def test_eval_cli_rejects_unknown_zero_shot_split():
 def multi():
     if not _has_data():
         pytest.skip("benchmark data not found")
-    from kgc_lite.schema_data import MultiSchemaData
+    from kgc_lite.train.schema_mix import MultiSchemaData
     return MultiSchemaData(["kgc", "fewrel", "wikizsl"], seed=3)
 
 
@@ -146,7 +148,7 @@ def _picks(data, n=400):
 
 @needs_data
 def test_items_are_seeded(multi):
-    from kgc_lite.schema_data import MultiSchemaData
+    from kgc_lite.train.schema_mix import MultiSchemaData
     again = MultiSchemaData(["kgc", "fewrel", "wikizsl"], seed=3)
     other = MultiSchemaData(["kgc", "fewrel", "wikizsl"], seed=4)
     picks = list(_picks(multi, 50))
@@ -195,7 +197,7 @@ def test_answers_parse_and_name_only_listed_relations(multi):
 
 @needs_data
 def test_each_augmentation_turns_off():
-    from kgc_lite.schema_data import AugmentOptions, MultiSchemaData
+    from kgc_lite.train.schema_mix import AugmentOptions, MultiSchemaData
     off = MultiSchemaData(["conll04"], seed=0, aug=AugmentOptions(shuffle=False, distractors=False, names=False,
                                                                   empty=False, detok=False))
     assert len(off) == len(load_split("conll04", "train"))
@@ -210,7 +212,7 @@ def test_each_augmentation_turns_off():
 
 @needs_data
 def test_unknown_multi_source_and_held_out_form():
-    from kgc_lite.schema_data import MultiSchemaData
+    from kgc_lite.train.schema_mix import MultiSchemaData
     with pytest.raises(KgcError, match="multi-schema training data"):
         MultiSchemaData(["fewrel", "tacred"])
     with pytest.raises(KgcError, match="--held-out"):
@@ -219,7 +221,7 @@ def test_unknown_multi_source_and_held_out_form():
 
 @needs_data
 def test_training_plans_steps_without_building_samples(multi):
-    from kgc_lite import train_data as td
+    from kgc_lite.train import samples as td
 
     class Unbuilt:
         datasets = multi.datasets
@@ -237,8 +239,8 @@ def test_training_plans_steps_without_building_samples(multi):
 
 @needs_data
 def test_multi_schema_training_refuses_icl_and_unknown_sources(tmp_path):
-    from kgc_lite import train as tr
-    from kgc_lite import train_data as td
+    from kgc_lite.train import loop as tr
+    from kgc_lite.train import samples as td
     with pytest.raises(KgcError, match="--icl 0"):
         td.load_sources(tr.TrainOptions(data=("kgc", "fewrel"), icl=3))
     r = run_cli("train", "--data", "fewrel,tacred", "-o", str(tmp_path / "run"))

@@ -1,4 +1,4 @@
-"""Scored extraction (kgc_lite/scored.py): every relation fills its own pair, and the fillings are ranked by
+"""Scored extraction (kgc_lite/extract/scored.py): every relation fills its own pair, and the fillings are ranked by
 their log-likelihood. The ranking rule is checked on its own; the readers run on the real embedded model."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import math
 
 import pytest
 
-from kgc_lite.data import Triplet
-from kgc_lite.extract import ExtractOptions, Extractor
-from kgc_lite.inputs import read_stream
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.extract.scored import Candidate, Rule, ScoredExtractor
+from kgc_lite.io.inputs import read_stream
 from kgc_lite.schema import load_schema
-from kgc_lite.scored import Candidate, Rule, ScoredExtractor
+from kgc_lite.types import Triplet
 
 
 def cand(head, rel, tail, *probs):

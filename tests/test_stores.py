@@ -7,7 +7,7 @@ import networkx as nx
 import orjson
 import pytest
 
-from kgc_lite.graph import normalize_name
+from kgc_lite.graph.graph import normalize_name
 
 from .conftest import FIXTURES, ROOT, run_cli
 
@@ -19,7 +19,7 @@ PREFIX kgc: <urn:kgc-lite:vocab:>
 
 
 def jsonl_facts(path):
-    """What the JSONL implies, counted from the records themselves (not through kgc_lite.graph)."""
+    """What the JSONL implies, counted from the records themselves (not through kgc_lite.graph.graph)."""
     records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
     triplets = [(r, t) for r in records for t in r.get("triplets", [])]
     key = lambda t, role: (normalize_name(t[role]), t.get(f"{role}_type") or None)  # noqa: E731

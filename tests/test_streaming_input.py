@@ -7,7 +7,7 @@ import random
 import pytest
 
 from kgc_lite.errors import InputError
-from kgc_lite.inputs import Document, StreamedDocument, read_stream, split_units
+from kgc_lite.io.inputs import Document, StreamedDocument, read_stream, split_units
 
 PIECES = ["Mr. Smith went to Washington .", "John F. Kennedy died.", "Hello!", "\n", "\n\n", "  ", " ", "\t", ";",
           '"', ")", "Acme Inc. said so.", "a" * 300, "word " * 80, "Is it? Yes.", "U.S. troops left.", "\r\n",

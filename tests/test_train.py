@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from kgc_lite.data import Example, Triplet
 from kgc_lite.errors import KgcError
-from kgc_lite.prompts import PromptBuilder, PromptConfig, end_of_answer
+from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig, end_of_answer
 from kgc_lite.schema import load_schema
+from kgc_lite.types import Example, Triplet
 
 from .conftest import run_cli
 
 torch = pytest.importorskip("torch", reason="needs the [train] extra")
-from kgc_lite import train as tr  # noqa: E402
-from kgc_lite import train_data as td  # noqa: E402
+from kgc_lite.train import loop as tr  # noqa: E402
+from kgc_lite.train import samples as td  # noqa: E402
 
 SENTENCES = [
     ("Ann Lee works for Acme Corp in Boston .", [["Ann Lee", "Work_for", "Acme Corp"],
@@ -75,28 +75,29 @@ def test_run_card_and_adapter(tiny_run):
 
 
 def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
-    from kgc_lite import convert
-    from kgc_lite.extract import ExtractOptions, Extractor
+    from kgc_lite.extract.extractor import ExtractOptions, Extractor
+    from kgc_lite.models import merge
+    from kgc_lite.train import convert as train_convert
     out, *_ = tiny_run
-    gguf_path = convert.convert(out, None, tmp_path / "tiny-q8.gguf", "Q8_0")
+    gguf_path = train_convert.convert(out, None, tmp_path / "tiny-q8.gguf", "Q8_0")
     ex = Extractor(str(gguf_path), "conll04", ExtractOptions(icl=0, max_tokens=64), n_ctx=1024, n_threads=2)
     triplets = ex.extract("Ann Lee works for Acme Corp in Boston .")
     assert isinstance(triplets, list)  # grammar-constrained: whatever it says is schema-valid
     assert all(t.relation in ex.schema.relation_names for t in triplets)
     # the file names the prompt it was trained with, and --model path.gguf defaults to it
-    from kgc_lite.models import resolve
-    assert convert.read_prompt_metadata(gguf_path) == {"prompt_style": "natural", "icl": 1}
+    from kgc_lite.models.resolve import resolve
+    assert merge.read_prompt_metadata(gguf_path) == {"prompt_style": "natural", "icl": 1}
     spec = resolve(str(gguf_path)).spec
     assert (spec.prompt_style, spec.icl) == ("natural", 1)
 
 
 def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
-    from kgc_lite.engine import open_llama
+    from kgc_lite.runtime.engine import open_llama
     out, *_ = tiny_run
     lora = tmp_path / "tiny-lora.gguf"
     r = run_cli("convert", str(out), "--lora-only", "--out", str(lora))
     assert r.returncode == 0, r.stderr.decode()
-    from kgc_lite.models import resolve
+    from kgc_lite.models.resolve import resolve
     llm = open_llama(model_path=str(resolve(None).path), lora_path=str(lora), n_ctx=256, verbose=False)
     assert llm.create_completion("Paris is", max_tokens=2)["choices"][0]["text"] is not None
 
@@ -129,10 +130,12 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_finishes(tmp_
 
 def test_training_prompts_are_the_extraction_prompts(default_model):
     """The sample's tokens are the engine's tokens of PromptBuilder's prompt, then the answer + end marker."""
-    from kgc_lite.engine import Engine
-    from kgc_lite.extract import ExtractOptions, Extractor
-    from transformers import AutoTokenizer
     import os
+
+    from transformers import AutoTokenizer
+
+    from kgc_lite.extract.extractor import ExtractOptions, Extractor
+    from kgc_lite.runtime.engine import Engine
     p = str(default_model.path)
     tok = td.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(p), gguf_file=os.path.basename(p)))
     schema = load_schema("conll04")
@@ -251,10 +254,13 @@ def test_target_only_lm_head_equals_full_logits_loss(default_model):
 def test_qa4re_samples_are_the_inference_questions(default_model):
     """--task qa4re: each sample is QA4RE.tokens() of its question (engine tokenization) plus the gold letter."""
     import os
+
     from transformers import AutoTokenizer
-    from kgc_lite.engine import Engine
-    from kgc_lite.qa4re import QA4RE
-    from kgc_lite.qa4re_data import training_questions
+
+    from kgc_lite.qa4re.classifier import QA4RE
+    from kgc_lite.runtime.engine import Engine
+    from kgc_lite.train.qa4re_samples import training_questions
+
     from .test_qa4re import _has_data
     if not _has_data():
         pytest.skip("benchmark data not found")
@@ -280,10 +286,13 @@ def test_qa4re_entail_samples_are_the_inference_statements(default_model):
     """--task qa4re --answer entail: per question, the gold statement answered yes, then its other direction and
     other options answered no, each exactly the tokens QA4RE(answer="entail") sends."""
     import os
+
     from transformers import AutoTokenizer
-    from kgc_lite.engine import Engine
-    from kgc_lite.qa4re import QA4RE
-    from kgc_lite.qa4re_data import entail_statements, training_questions
+
+    from kgc_lite.qa4re.classifier import QA4RE
+    from kgc_lite.runtime.engine import Engine
+    from kgc_lite.train.qa4re_samples import entail_statements, training_questions
+
     from .test_qa4re import _has_data
     if not _has_data():
         pytest.skip("benchmark data not found")
@@ -328,8 +337,10 @@ def test_both_tasks_in_one_run(tmp_path):
     assert card["task"] == "both" and card["data"][1]["questions"] > 100
 
     import os
+
     from transformers import AutoTokenizer
-    from kgc_lite.convert import prompt_metadata
+
+    from kgc_lite.models.merge import prompt_metadata
     base = tr.resolve_base(None)
     tok = td.Tokens(AutoTokenizer.from_pretrained(os.path.dirname(base.path), gguf_file=os.path.basename(base.path)))
     sources = td.load_sources(opts)
@@ -375,9 +386,10 @@ def test_full_fine_tune_trains_every_weight_resumes_and_converts(tmp_path):
     """--full: every weight moves (not only attention/MLP projections), the run resumes from its checkpoint, the
     fp16 model.safetensors converts over the base GGUF into a model extract loads; no adapter to export, and no
     --init-adapter (that is a LoRA's start)."""
-    from kgc_lite import convert
-    from kgc_lite.extract import ExtractOptions, Extractor
-    from kgc_lite.models import resolve
+    from kgc_lite.extract.extractor import ExtractOptions, Extractor
+    from kgc_lite.models import merge
+    from kgc_lite.models.resolve import resolve
+    from kgc_lite.train import convert as train_convert
     data = write_jsonl(tmp_path / "tiny.jsonl", SENTENCES)
     out = tmp_path / "full"
     logs: list[str] = []
@@ -386,17 +398,17 @@ def test_full_fine_tune_trains_every_weight_resumes_and_converts(tmp_path):
     assert "resumed from step 1" in logs and any(m.startswith("full fine-tune: 13") for m in logs)
     card = json.loads((out / "run_card.json").read_text())
     assert card["kind"] == "kgc-lite full fine-tune" and [c["step"] for c in card["loss_curve"]] == [1, 2]
-    assert not (out / "adapter_config.json").exists() and convert.is_full_run(out)
-    trained = convert.read_full_weights(out)
-    assert set(trained) == set(convert.read_full_weights(out / "checkpoint"))  # the checkpoint converts too
+    assert not (out / "adapter_config.json").exists() and merge.is_full_run(out)
+    trained = merge.read_full_weights(out)
+    assert set(trained) == set(merge.read_full_weights(out / "checkpoint"))  # the checkpoint converts too
     assert "token_embd.weight" in trained and "output_norm.weight" in trained
     import gguf
     reader = gguf.GGUFReader(str(resolve(None).path))
     original = {t.name: t for t in reader.tensors}
     for name in ("token_embd.weight", "blk.0.attn_norm.weight", "blk.29.ffn_down.weight"):  # not only LoRA's modules moved
-        w = convert.gguf_array(original[name])
+        w = merge.gguf_array(original[name])
         assert float(abs(trained[name].astype("float32") - w).max()) > 1e-4, name
-    gguf_path = convert.convert(out, None, tmp_path / "full-q8.gguf", "Q8_0")
+    gguf_path = train_convert.convert(out, None, tmp_path / "full-q8.gguf", "Q8_0")
     ex = Extractor(str(gguf_path), "conll04", ExtractOptions(icl=0, max_tokens=64), n_ctx=1024, n_threads=2)
     assert all(t.relation in ex.schema.relation_names for t in ex.extract("Ann Lee works for Acme Corp in Boston ."))
     r = run_cli("convert", str(out), "--lora-only", "--out", str(tmp_path / "x.gguf"))

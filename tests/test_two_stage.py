@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from kgc_lite.schema_data import AugmentOptions, MultiSchemaData
+from kgc_lite.train.schema_mix import AugmentOptions, MultiSchemaData
 
 from .conftest import run_cli
 from .test_schema_data import needs_data
@@ -98,7 +98,7 @@ def test_eval_two_stage_on_a_zero_shot_split_records_both_models(tmp_path):
 
 
 def test_extract_runs_two_stages_for_schemas_the_default_model_was_not_trained_on():
-    from kgc_lite.cli.extract import default_two_stage
+    from kgc_lite.extract.pipeline import default_two_stage
     railways = "examples/railways/railways.toml"
     assert not default_two_stage("conll04", None, "fast") and not default_two_stage("scierc", None, "fast")
     assert default_two_stage(railways, None, "fast") and default_two_stage("semeval", None, "fast")

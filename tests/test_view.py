@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from kgc_lite.errors import KgcError
-from kgc_lite.graph import normalize_name
-from kgc_lite.view import check_available, vis_network_js
+from kgc_lite.graph.graph import normalize_name
+from kgc_lite.graph.view import check_available, vis_network_js
 
 from .browser import page
 from .conftest import FIXTURES, run_cli

@@ -9,120 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable
 
-import orjson
 import typer
 
-from ..errors import KgcError
+from kgc_lite.cli.app import app
+from kgc_lite.cli.console import Progress, fail
+from kgc_lite.errors import KgcError
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  context_settings={"help_option_names": ["-h", "--help"]},
-                  help="Extract knowledge-graph triplets from text with small local LLMs (llama.cpp), offline.\n\n"
-                       "\b\nExamples:\n"
-                       "  kgc-lite extract doc.txt\n"
-                       "  cat corpus.txt | kgc-lite extract --schema ade\n"
-                       "  kgc-lite extract --jsonl records.jsonl --batch 8 > triplets.jsonl\n"
-                       "  cat pairs.jsonl | kgc-lite --qa4re\n"
-                       "  kgc-lite eval --dataset conll04 --split test\n"
-                       "  kgc-lite doctor")
-
-# Shared by extract and eval, which both run the extractor.
-RETOKENIZE_OPTION = typer.Option(None, "--retokenize/--no-retokenize", help="Show ordinary text to the model split "
-                                 "as its pre-tokenized training text ('Redmond , Washington .') and map its spans "
-                                 "back to your text. Default: on for models trained on pre-tokenized text "
-                                 "(models.toml tokenized_text, as the default model is).")
-
-
-def fail(message: str, code: int = 1) -> "typer.Exit":
-    """Print one error line and return the Exit to raise."""
-    sys.stderr.write(f"kgc-lite: error: {message}\n")
-    sys.stderr.flush()
-    return typer.Exit(code)
-
-
-def hint_at_terminal(files: list[str] | None, what: str) -> None:
-    """A command waiting on stdin at a terminal looks hung: say what it waits for, once, on stderr."""
-    if not files or files == ["-"]:
-        try:
-            interactive = sys.stdin.isatty()
-        except (AttributeError, ValueError):  # stdin closed or replaced
-            interactive = False
-        if interactive:
-            sys.stderr.write(f"kgc-lite: reading {what} from the terminal; end with Ctrl-D, or name a file\n")
-            sys.stderr.flush()
-
-
-class Progress:
-    """A progress bar on stderr (tqdm): count, units/s, and a bar with ETA once the total is known. Shown only
-    when stderr is a terminal unless forced; stdout never sees it."""
-
-    def __init__(self, what: str, enabled: bool | None = None, total: int | None = None, initial: int = 0):
-        self.what = what
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.count = initial  # a resumed run starts at what is already done
-        self.total = total
-        self._bar = None
-
-    def _open(self):
-        if self._bar is None and self.enabled:
-            from tqdm import tqdm  # lazily: most runs write to a pipe and never draw a bar
-            self._bar = tqdm(total=self.total, initial=self.count, unit=" " + self.what, file=sys.stderr,
-                             dynamic_ncols=True, mininterval=0.5, smoothing=0.1, leave=True)
-        return self._bar
-
-    def tick(self, n: int = 1) -> None:
-        bar = self._open()  # before counting: a new bar starts at the count so far
-        self.count += n
-        if bar is not None:
-            bar.update(n)
-
-    def set_total(self, total: int) -> None:
-        """Known only now (counted in the background, say): the bar gains its ETA from here on."""
-        self.total = total
-        if self._bar is not None:
-            self._bar.total = total
-            self._bar.refresh()
-
-    def done(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
-def write_jsonl(records: Iterable[dict], progress: Progress | None = None) -> int:
-    """Write records as JSONL to stdout, one flushed line each; returns how many had an "error" key."""
-    out = sys.stdout.buffer
-    errors = 0
-    try:
-        for record in records:
-            out.write(orjson.dumps(record) + b"\n")
-            out.flush()
-            errors += "error" in record
-            if progress:
-                progress.tick()
-    except BrokenPipeError:
-        # The reader (e.g. `head`) has gone: stop quietly, and keep Python from complaining at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0)
-    finally:
-        if progress:
-            progress.done()
-    return errors
-
-
-@app.callback(invoke_without_command=True)
-def root(ctx: typer.Context,
-         qa4re: bool = typer.Option(False, "--qa4re", help="Classify entity pairs read from stdin as multiple-choice "
-                                    "QA: `kgc-lite --qa4re [OPTIONS] [FILES]` is `kgc-lite qa4re [OPTIONS] [FILES]`."),
-         version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
-        from importlib.metadata import version as pkg_version
-        typer.echo(pkg_version("kgc-lite"))
-        raise typer.Exit(0)
-    if ctx.invoked_subcommand is None:  # `--qa4re` never gets here: main() routes it to the qa4re command
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0)
+__all__ = ["app", "main", "Progress"]
 
 
 def _route_qa4re(args: list[str]) -> list[str]:
@@ -178,11 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(code)
 
 
-# Command modules register themselves on `app` when imported.
-from . import extract as _extract  # noqa: E402,F401
-from . import models as _models  # noqa: E402,F401
-from . import eval as _eval  # noqa: E402,F401
-from . import qa4re as _qa4re  # noqa: E402,F401
-from . import doctor as _doctor  # noqa: E402,F401
-from . import train as _train  # noqa: E402,F401
-from . import export as _export  # noqa: E402,F401
+# Command modules register themselves on `app` when imported; `--help` lists them in this order.
+from kgc_lite.cli import extract as _extract  # noqa: E402,F401,I001
+from kgc_lite.cli import qa4re as _qa4re  # noqa: E402,F401,I001
+from kgc_lite.cli import export as _export  # noqa: E402,F401,I001
+from kgc_lite.cli import models as _models  # noqa: E402,F401,I001
+from kgc_lite.cli import eval as _eval  # noqa: E402,F401,I001
+from kgc_lite.cli import bench as _bench  # noqa: E402,F401,I001
+from kgc_lite.cli import report as _report  # noqa: E402,F401,I001
+from kgc_lite.cli import train as _train  # noqa: E402,F401,I001
+from kgc_lite.cli import doctor as _doctor  # noqa: E402,F401,I001

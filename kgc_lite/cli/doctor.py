@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ..doctor import report
-from . import app
+from kgc_lite.cli.app import app
+from kgc_lite.runtime.doctor import report
 
 
 @app.command("doctor")

@@ -1,37 +1,29 @@
-"""`kgc-lite eval`, `kgc-lite bench`, `kgc-lite report`: every quality and speed claim from one rerunnable command."""
+"""`kgc-lite eval`: every quality claim from one rerunnable command (speed: cli/bench.py; tables: cli/report.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from .. import evaluate as ev
-from ..data import (SPLITS, TRIPLET_SETS, ZERO_RTE_SETS, data_dir, detokenize_examples, file_sha256, load_gold,
-                    load_split, load_zero_rte, seeded_sample, split_path, zero_rte_splits)
-from ..errors import KgcError
-from ..grammar import ENTITY_MODES
-from ..prompts import STYLES
-from ..qa4re import ENTAIL_EXAMPLES, ENTAIL_LAYOUTS
-from . import RETOKENIZE_OPTION, Progress, app, fail
-from .options import gpu_layers, gpu_layers_option
+from kgc_lite.cli.app import app
+from kgc_lite.cli.console import Progress, check_choice, fail, say
+from kgc_lite.cli.options import RETOKENIZE_OPTION, default_threads, gpu_layers, gpu_layers_option
+from kgc_lite.data.benchmarks import SPLITS, TRIPLET_SETS, data_dir, load_gold, load_split, seeded_sample, split_path
+from kgc_lite.data.detok import detokenize_examples
+from kgc_lite.data.zero_rte import ZERO_RTE_SETS, load_zero_rte, zero_rte_splits
+from kgc_lite.errors import KgcError
+from kgc_lite.evaluation import scoring as ev
+from kgc_lite.io.files import file_sha256
+from kgc_lite.prompting.grammar import ENTITY_MODES
+from kgc_lite.prompting.prompts import STYLES
+from kgc_lite.qa4re.questions import ENTAIL_EXAMPLES, ENTAIL_LAYOUTS
 
 DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
-def _check_choice(value: str, allowed, name: str) -> None:
-    if value not in allowed:
-        raise fail(f"{name} must be one of: {', '.join(allowed)} (got {value!r})", 2)
-
-
-def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data: Optional[str],
+def gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data: Optional[str],
                    limit: Optional[int], sample: Optional[int] = None, sample_seed: int = 0, detok: bool = False,
                    detok_trim: bool = True):
     """(gold examples, data description, default schema: a built-in name, a Schema, or None).
@@ -44,7 +36,7 @@ def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data
         examples = load_gold(path)
         desc = {"dataset": dataset or path.stem, "split": None, "path": str(path)}
     elif dataset in ZERO_RTE_SETS:
-        from ..schema_data import wikidata_schema
+        from kgc_lite.data.zero_rte import wikidata_schema
         examples, relations, path = load_zero_rte(dataset, split, data)
         default_schema = wikidata_schema(relations, f"{dataset}-{split}")
         desc = {"dataset": dataset, "split": split, "path": str(path.relative_to(data_dir(data))),
@@ -71,7 +63,7 @@ def _gold_and_data(dataset: Optional[str], split: str, gold: Optional[str], data
         examples, stats = detokenize_examples(examples, trim=detok_trim)
         desc.update({"detok": True, "detok_trim": detok_trim, **{f"detok_{k}": v for k, v in stats.items()}})
         if stats["dropped_triplets"]:
-            _say(f"kgc-lite: note: {stats['dropped_triplets']} gold triplet(s) could not be kept in ordinary "
+            say(f"kgc-lite: note: {stats['dropped_triplets']} gold triplet(s) could not be kept in ordinary "
                  "punctuation (a head or tail not found in the detokenized sentence); they are left out")
     desc.update({"sha256": file_sha256(path), "sentences": len(examples), "limit": limit,
                  "gold_triplets": sum(len({t.key for t in e.triplets}) for e in examples)})
@@ -118,7 +110,7 @@ def eval_command(
                                          "such as FewRel's zero-shot tests, where the first N are one relation."),
     detok: bool = typer.Option(False, "--detok/--no-detok", help="Score on a copy in ordinary punctuation "
                                "('Redmond, Washington.' for 'Redmond , Washington .'); heads and tails follow "
-                               "(kgc_lite/data.py detokenize)."),
+                               "(kgc_lite/data/detok.py)."),
     detok_trim: bool = typer.Option(True, "--detok-trim/--no-detok-trim", help="With --detok: gold entity edges "
                                     "as ordinary text has them: cut a sentence period that a head or tail "
                                     "swallowed ('Texas.' -> 'Texas'; 'U.S.' keeps its period), and give a "
@@ -171,7 +163,7 @@ def eval_command(
                                               "seeded random N pairs, their labels unread (--dataset semeval: of "
                                               "the train split; --qa4re: of the scored data itself, drawn with "
                                               "seed --seed + 1), answer relative to it, and also score the "
-                                              "answers without it (kgc_lite/qa4re_prior.py)."),
+                                              "answers without it (kgc_lite/qa4re/prior.py)."),
     prior: Optional[str] = typer.Option(None, "--prior", help="QA4RE with entail answers (--dataset semeval or "
                                         "--qa4re): answer relative to this saved prior (`kgc-lite qa4re "
                                         "--save-prior`; same model, relation set and entail options) instead of "
@@ -199,17 +191,17 @@ def eval_command(
     """
     n_gpu_layers = gpu_layers(n_gpu_layers)
     if prompt_style is not None:
-        _check_choice(prompt_style, STYLES, "--prompt-style")
-    _check_choice(entities, ENTITY_MODES, "--entities")
+        check_choice(prompt_style, STYLES, "--prompt-style")
+    check_choice(entities, ENTITY_MODES, "--entities")
     zero_shot = dataset in ZERO_RTE_SETS
     icl_pool = icl_pool or ("schema" if gold or zero_shot else "train")
-    _check_choice(icl_pool, ("train", "schema"), "--icl-pool")
+    check_choice(icl_pool, ("train", "schema"), "--icl-pool")
     if dataset is not None:
-        _check_choice(dataset, DATASETS, "--dataset")
+        check_choice(dataset, DATASETS, "--dataset")
     if zero_shot and not gold:
-        _check_choice(split, zero_rte_splits(dataset, data), "--split")
+        check_choice(split, zero_rte_splits(dataset, data), "--split")
     else:
-        _check_choice(split, SPLITS, "--split")
+        check_choice(split, SPLITS, "--split")
     if gloss and not (qa4re or two_stage):
         raise fail("--gloss states the options of --qa4re or --two-stage", 2)
     if prior is not None and not (dataset == "semeval" or qa4re):
@@ -219,7 +211,7 @@ def eval_command(
     if prior_pairs is not None and not (dataset == "semeval" or qa4re):
         raise fail("--prior-pairs is for QA4RE: --dataset semeval or --qa4re", 2)
     if entail_layout is not None:
-        _check_choice(entail_layout, ENTAIL_LAYOUTS, "--entail-layout")
+        check_choice(entail_layout, ENTAIL_LAYOUTS, "--entail-layout")
     entail = {"entail_examples": entail_examples, "entail_layout": entail_layout, "entail_batch": entail_batch}
     entail_flag = ("--entail-examples" if entail_examples is not None else "--entail-layout" if entail_layout else
                    "--entail-batch" if entail_batch else None)
@@ -247,7 +239,7 @@ def eval_command(
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
     source = ev.source_sha256()  # the code as it was when the run started
-    examples, desc, default_schema = _gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
+    examples, desc, default_schema = gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
     schema_name = schema or default_schema
     if predictions:
         _eval_predictions(predictions, examples, desc, only_predicted, out, min_confidence,
@@ -256,8 +248,8 @@ def eval_command(
         return
     if not schema_name:
         raise fail("--schema is needed with --gold (conll04, ade, scierc or a schema file)", 2)
-    from ..extract import ExtractOptions
-    from ..schema import load_schema
+    from kgc_lite.extract.extractor import ExtractOptions
+    from kgc_lite.schema import load_schema
     schema_obj = load_schema(schema_name) if isinstance(schema_name, str) else schema_name
     pool = None
     if icl_pool == "train":
@@ -267,10 +259,10 @@ def eval_command(
         if detok:  # in-context examples in the same punctuation as the test sentences
             pool = detokenize_examples(pool, trim=detok_trim)[0]
     if pool is None and runs > 1:
-        _say("kgc-lite: note: with --icl-pool schema every run uses the same examples, so the runs agree")
+        say("kgc-lite: note: with --icl-pool schema every run uses the same examples, so the runs agree")
     extractor, stage_desc = None, {}
     if two_stage is None:
-        from .extract import default_two_stage
+        from kgc_lite.extract.pipeline import default_two_stage
         two_stage = default_two_stage(schema_name if isinstance(schema_name, str) else schema_name.name, model,
                                       "fast") and runs == 1
     if entail_flag and not two_stage:
@@ -281,19 +273,19 @@ def eval_command(
         if model or runs > 1:
             raise fail("--two-stage runs its own models once: drop --model (use --pair-model / --qa-model) and "
                        "--runs", 2)
-        from ..models import pair_finder_model
+        from kgc_lite.models.registry import pair_finder_model
         pair_model = pair_model or pair_finder_model()
-        prompt_style, icl, retokenize = _model_defaults(pair_model, prompt_style, 0, retokenize)
+        prompt_style, icl, retokenize = model_defaults(pair_model, prompt_style, 0, retokenize)
     else:
-        prompt_style, icl, retokenize = _model_defaults(model, prompt_style, icl, retokenize)
+        prompt_style, icl, retokenize = model_defaults(model, prompt_style, icl, retokenize)
     options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities,
                              min_confidence=0.0 if two_stage else min_confidence, retokenize=retokenize)
     if two_stage:
-        from ..two_stage import TwoStage
-        extractor = TwoStage(schema_obj, pair_model=pair_model, qa_model=qa_model,
-                             options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
-                             n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss,
-                             **entail)
+        from kgc_lite.extract.pipeline import open_extractor
+        from kgc_lite.models.resolve import resolve
+        extractor = open_extractor(schema_obj, two_stage=True, resolved=resolve(pair_model), options=options,
+                                   qa_model=qa_model, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
+                                   n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss, **entail)
         stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
                                     **({"reader_model": ev.model_info(extractor.reader.model, extractor.reader.engine)}
                                        if extractor.reader else {}),
@@ -309,7 +301,7 @@ def eval_command(
     counter = Progress("sentences", progress)
     run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
                                              seeds=seeds, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx,
-                                             save_predictions=save_predictions, progress=counter, log=_say,
+                                             save_predictions=save_predictions, progress=counter, log=say,
                                              extra_metrics=ev.zero_rte_metrics if zero_shot else None,
                                              extractor=extractor)
     metrics = ev.aggregate([r["metrics"] for r in run_list])
@@ -320,28 +312,23 @@ def eval_command(
               "min_confidence": min_confidence, "retokenize": retokenize,
               "decoding": "greedy, grammar-constrained", **stage_desc}
     doc = ev.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
-                              threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
+                              threads=threads or default_threads(), n_gpu_layers=n_gpu_layers,
                               extra={"source_sha256": source})
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · {model_desc['name']} "
                       f"({model_desc['quantization']}) · {prompt_style}, {icl} ICL"
                       + (", rationale" if rationale else ""))
 
 
-def _model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int],
+def model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int],
                     retokenize: Optional[bool]) -> tuple[str, int, bool]:
     """--prompt-style / --icl / --retokenize default to the model's entry in models.toml, as `extract` does;
     the model is resolved (and its file verified) only when one of them is missing."""
     if style is not None and icl is not None and retokenize is not None:
         return style, icl, retokenize
-    from ..models import resolve
+    from kgc_lite.models.resolve import resolve
     spec = resolve(model).spec
     return (style or spec.prompt_style, spec.icl if icl is None else icl,
             spec.tokenized_text if retokenize is None else retokenize)
-
-
-def _threads() -> int:
-    from ..engine import _default_threads
-    return _default_threads()
 
 
 def _finish(doc: dict, out: Optional[str], title: str) -> None:
@@ -351,7 +338,7 @@ def _finish(doc: dict, out: Optional[str], title: str) -> None:
         typer.echo(table)
         typer.echo(f"results: {out}")
     else:
-        _say(table)
+        say(table)
 
 
 def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bool, out: Optional[str],
@@ -369,10 +356,10 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
         if not examples:
             raise KgcError(f"{predictions}: no record matches a gold sentence")
     elif missing:
-        _say(f"kgc-lite: {len(missing)} of {len(examples)} gold sentences have no prediction record in "
+        say(f"kgc-lite: {len(missing)} of {len(examples)} gold sentences have no prediction record in "
              f"{predictions}; they count as predicting nothing (--only-predicted scores only those present)")
     if preds.errors:
-        _say(f"kgc-lite: {len(preds.errors)} prediction record(s) are errors; they count as predicting nothing")
+        say(f"kgc-lite: {len(preds.errors)} prediction record(s) are errors; they count as predicting nothing")
     metrics = ev.score(examples, preds.triplets).as_dict()
     metrics["extraction_errors"] = len(preds.errors)
     if zero_shot:
@@ -386,10 +373,10 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
 
 def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, permutations, save_predictions,
                   answer=None, prior_pairs=None, entail=None, prior_file=None, resume=False, progress=None):
-    from ..data import load_semeval, semeval_path
-    from ..models import resolve
-    from ..qa4re import QA4RE
-    from ..qa4re_eval import evaluate_semeval
+    from kgc_lite.data.benchmarks import load_semeval, semeval_path
+    from kgc_lite.evaluation.qa4re import evaluate_semeval
+    from kgc_lite.models.resolve import resolve
+    from kgc_lite.qa4re.classifier import QA4RE
     source = ev.source_sha256()
     resolved = resolve(model) if model else None
     run_list = []
@@ -398,7 +385,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     if (prior_pairs or prior_file) and qa.answer_mode != "entail":
         raise fail(f"{'--prior' if prior_file else '--prior-pairs'} needs entail answers (--answer entail)", 2)
     if prior_file:
-        from ..qa4re_prior import load
+        from kgc_lite.qa4re.prior import load
         qa.use_prior(load(prior_file))
     total = len(load_semeval(split, data))
     for s in range(seed, seed + runs):
@@ -409,12 +396,12 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
                                    resume=resume, progress=counter.tick)
         counter.done()
         if (metrics.get("prior") or {}).get("read_back"):
-            _say(f"kgc-lite: prior read back from {save_predictions}.prior.json, not estimated again")
+            say(f"kgc-lite: prior read back from {save_predictions}.prior.json, not estimated again")
         if metrics["resumed"]:
-            _say(f"kgc-lite: {metrics['resumed']} of {metrics['n']} pairs read back from {save_predictions}, "
+            say(f"kgc-lite: {metrics['resumed']} of {metrics['n']} pairs read back from {save_predictions}, "
                  f"{metrics['asked']} asked")
         run_list.append({"seed": s, "metrics": metrics})
-        _say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+        say(f"run seed {s}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                            if isinstance(v, float)))
     path = semeval_path(split, data)
     desc = {"dataset": "semeval", "split": split, "path": f"semeval2010/{split}.jsonl",
@@ -429,11 +416,12 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
 def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, runs, out, data, shuffle, permutations,
                  save_predictions, progress, answer=None, gloss=False, prior_pairs=None,
                  entail=None, resume=False, prior_file=None) -> None:
-    from ..data import zero_rte_path
-    from ..qa4re import QA4RE
-    from ..qa4re_eval import evaluate_choice, gold_pairs, zero_rte_schema
-    from ..qa4re_prior import for_run, load as load_prior
-    from ..schema import load_schema
+    from kgc_lite.data.zero_rte import zero_rte_path
+    from kgc_lite.evaluation.qa4re import evaluate_choice, gold_pairs, zero_rte_schema
+    from kgc_lite.qa4re.classifier import QA4RE
+    from kgc_lite.qa4re.prior import for_run
+    from kgc_lite.qa4re.prior import load as load_prior
+    from kgc_lite.schema import load_schema
     source = ev.source_sha256()
     if gold:
         examples, schema_obj = load_gold(gold), load_schema(schema)
@@ -458,7 +446,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
                             drawn, save_predictions if runs == 1 else None, resume, counter.tick)  # labels unread
         counter.done()
         if read_back:
-            _say(f"kgc-lite: prior read back from {save_predictions}.prior.json, not estimated again")
+            say(f"kgc-lite: prior read back from {save_predictions}.prior.json, not estimated again")
         desc["prior"] = {"drawn_from": "the scored data", "seed": seed + 1, "labels_read": False,
                          "read_back": read_back, **qa.prior}
     run_list = []
@@ -470,7 +458,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
                                   desc.get("sha256"))
         counter.done()
         run_list.append({"seed": s, "metrics": metrics})
-        _say(f"run seed {s}: accuracy {metrics['accuracy']:.2f}, macro-F1 {metrics['macro_f1']:.2f}, "
+        say(f"run seed {s}: accuracy {metrics['accuracy']:.2f}, macro-F1 {metrics['macro_f1']:.2f}, "
              f"none of the above {metrics['predicted_none']} of {metrics['n']}, {metrics['pairs_per_s']} pairs/s")
     desc.update(pairs=run_list[0]["metrics"]["of"], sample=sample, relations=run_list[0]["metrics"]["relations"])
     _finish_qa4re(run_list, qa, desc, {"task": "qa4re multiple choice", "answer": qa.answer_mode, "option_order":
@@ -498,114 +486,8 @@ def _finish_qa4re(run_list, qa, desc, config, threads, out, source) -> None:
     metrics["spread"] = summary
     config = {**config, "seeds": [r["seed"] for r in run_list]}
     doc = ev.results_document("eval", model=ev.model_info(qa.model), config=config, data=desc, metrics=metrics,
-                              runs=run_list, threads=threads or _threads(), extra={"source_sha256": source})
+                              runs=run_list, threads=threads or default_threads(), extra={"source_sha256": source})
     qa.close()
     ev.write_results(doc, out)
     text = "\n".join(f"{k:28} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-    (typer.echo if out and out != "-" else _say)(text)
-
-
-@app.command("bench")
-def bench_command(
-    dataset: str = typer.Option("conll04", "--dataset", "-d", help=f"Benchmark set: {', '.join(TRIPLET_SETS)}."),
-    split: str = typer.Option("test", "--split", help=f"Split: {', '.join(SPLITS)}."),
-    data: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA", help="Folder holding kgc/ "
-                                       "(default: $KGC_LITE_DATA, else ../shared/data)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N sentences of the split."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
-    prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Extractor's answer style: "
-                                               f"{' or '.join(STYLES)} (default: the model's; the baseline always "
-                                               "answers in JSON, i.e. natural)."),
-    icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples (drawn from train with "
-                                      "--seed; default: the model's)."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, max=64, help="Extractor side: sentences decoded together "
-                              "(as `extract --batch`); the baseline goes one by one."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the in-context example draw."),
-    warmup: int = typer.Option(2, "--warmup", min=1, help="Untimed sentences before the timed passes (the first "
-                               "one gives the cold time to first output)."),
-    repeat: int = typer.Option(3, "--repeat", min=1, help="Timed passes over the sentences; median and spread."),
-    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the naive baseline "
-                                  "(create_chat_completion + JSON-schema response_format) and print the ratio."),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (both sides)."),
-    n_gpu_layers: Optional[int] = gpu_layers_option(),
-    ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the JSON results file here (default: "
-                                      "stdout, with the table on stderr)."),
-) -> None:
-    """Throughput (sentences/s, tokens/s, time to first output) and peak RSS of extract vs the naive baseline."""
-    n_gpu_layers = gpu_layers(n_gpu_layers)
-    _check_choice(dataset, TRIPLET_SETS, "--dataset")
-    _check_choice(split, SPLITS, "--split")
-    if prompt_style is not None:
-        _check_choice(prompt_style, STYLES, "--prompt-style")
-    # the extractor side follows the model on --retokenize (bench has no such flag): only style and icl are read
-    prompt_style, icl, _ = _model_defaults(model, prompt_style, icl, retokenize=False)
-    from .. import bench as bench_mod
-    source = ev.source_sha256()
-    examples, desc, _ = _gold_and_data(dataset, split, None, data, limit)
-    pool = load_split(dataset, "train", data)
-    metrics = bench_mod.bench(examples, schema=dataset, style=prompt_style, icl=icl, pool=pool, seed=seed,
-                              model=model, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx, warmup=warmup,
-                              repeat=repeat, baseline=baseline, batch=batch, log=_say)
-    side = metrics["extract"]
-    from ..models import ModelSpec, ResolvedModel
-    import pathlib
-    resolved = ResolvedModel(ModelSpec(name=side["model"]["name"]), pathlib.Path(side["model"]["path"]),
-                             side["model"]["sha256"])
-    model_desc = ev.model_info(resolved)
-    model_desc["quantization"] = ev.quantization(side["metadata"], side["model"]["path"])
-    for s in bench_mod.SIDES:
-        if s in metrics:
-            metrics[s].pop("metadata", None)
-            metrics[s].pop("predictions", None)  # keyed by sentence; the F1s above summarise them
-    config = {"task": "bench", "schema": dataset, "prompt_style": prompt_style, "baseline_prompt_style": "natural",
-              "icl": icl, "icl_pool": "train", "seed": seed, "warmup": warmup, "repeat": repeat, "batch": batch,
-              "baseline": baseline, "threads": threads or _threads(), "n_gpu_layers": n_gpu_layers,
-              "load_average_after": list(__import__("os").getloadavg())}
-    doc = ev.results_document("bench", model=model_desc, config=config, data=desc, metrics=metrics,
-                              threads=threads or _threads(), n_gpu_layers=n_gpu_layers,
-                              extra={"source_sha256": source})
-    ev.write_results(doc, out)
-    table = bench_mod.bench_table(metrics)
-    title = (f"bench {dataset} {split} ({len(examples)} sentences) · {model_desc['name']} · {prompt_style}, {icl} ICL"
-             f" · {threads or _threads()} thread(s)" + (f" · batch {batch}" if batch > 1 else ""))
-    if out and out != "-":
-        typer.echo(title + "\n" + table + f"\nresults: {out}")
-    else:
-        _say(title + "\n" + table)
-
-
-@app.command("report")
-def report_command(
-    files: List[str] = typer.Argument(..., help="Results files (or folders of them) from `kgc-lite eval` / "
-                                      "`kgc-lite bench`."),
-    markdown_out: Optional[str] = typer.Option(None, "--markdown", help="Write the Markdown here (default: stdout)."),
-    plot_dir: Optional[str] = typer.Option(None, "--plot-dir", help="Folder for the PNG plots (default: the "
-                                           "--markdown file's folder, else the current one)."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the PNGs (needs matplotlib: "
-                               "pip install 'kgc-lite[report]')."),
-) -> None:
-    """Markdown tables and plots (F1 per relation per model, F1 vs throughput) from results files."""
-    from .. import report as rep
-    skipped: list[str] = []
-    docs = rep.load_all(files, skipped)
-    if skipped:
-        _say(f"kgc-lite: skipped {len(skipped)} JSON file(s) that are not kgc-lite results: {', '.join(skipped)}")
-    base = Path(markdown_out).parent if markdown_out else Path.cwd()
-    images: list[str] = []
-    if plots:
-        folder = Path(plot_dir) if plot_dir else base
-        for p in rep.plots(docs, folder):
-            try:
-                images.append(p.resolve().relative_to(base.resolve()).as_posix())
-            except ValueError:
-                images.append(str(p))
-    text = rep.markdown(docs, base, images)
-    if markdown_out:
-        try:
-            Path(markdown_out).write_text(text, "utf-8")
-        except OSError as exc:
-            raise KgcError(f"cannot write {markdown_out}: {exc.strerror}") from None
-        _say(f"kgc-lite: wrote {markdown_out}" + (f" and {len(images)} plot(s)" if images else ""))
-    else:
-        typer.echo(text, nl=False)
+    (typer.echo if out and out != "-" else say)(text)

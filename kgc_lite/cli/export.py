@@ -9,10 +9,11 @@ from typing import List, Optional
 
 import typer
 
-from .. import export as ex
-from ..errors import KgcError
-from ..graph import build_graph
-from . import app, fail
+from kgc_lite.cli.app import app
+from kgc_lite.cli.console import fail
+from kgc_lite.errors import KgcError
+from kgc_lite.graph import export as ex
+from kgc_lite.graph.graph import build_graph
 
 EPILOG = """\b
 Entity merging: one node per (normalized name, type). The normalization equates only
@@ -24,7 +25,7 @@ It never merges different types (or a typed with an untyped mention), and does n
   no abbreviation expansion ("US" != "U.S.").
 Every triplet occurrence is one edge with its provenance (doc, chunk, offsets, sentence,
   confidence); RDF asserts each distinct triple once and reifies each occurrence as an
-  rdf:Statement. Details: the docstrings of kgc_lite/graph.py and kgc_lite/export.py.
+  rdf:Statement. Details: the docstrings of kgc_lite/graph/graph.py and kgc_lite/graph/export.py.
 Input is read line by line, but the graph is held in memory (about 180 MB for 100k
   triplets); graphml and jsonld also build the whole document (1-2 GB for 100k).
 html writes one self-contained page (vis-network inside, nothing loaded from the
@@ -72,7 +73,7 @@ def export_command(
     except KgcError as exc:
         raise fail(str(exc), 2)
     if fmt == "html":
-        from ..view import check_available
+        from kgc_lite.graph.view import check_available
         check_available()  # a missing extra fails now, not after reading the whole input
     graph = build_graph(files, min_confidence)
     if fmt == "neo4j":

@@ -7,22 +7,23 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import InputError, KgcError
-from ..extract import ExtractOptions, Extractor
-from ..grammar import ENTITY_MODES
-from ..inputs import BadRecord, check_sources, count_units, read_documents
-from ..data import file_sha256
-from ..models import pair_finder_model, qa4re_model_for, resolve, spec_for
-from .. import output as out
-from ..schema import builtin_names, load_schema
-from ..prompts import STYLES
-from . import RETOKENIZE_OPTION, Progress, app, fail, hint_at_terminal, write_jsonl
-from .options import gpu_layers, gpu_layers_option
+from kgc_lite.cli.app import app
+from kgc_lite.cli.console import Progress, fail, hint_at_terminal, write_jsonl
+from kgc_lite.cli.options import RETOKENIZE_OPTION, gpu_layers, gpu_layers_option
+from kgc_lite.errors import InputError, KgcError
+from kgc_lite.extract.extractor import Extractor
+from kgc_lite.extract.pipeline import DEFAULT_BATCH, default_two_stage, first_model, model_options, open_extractor
+from kgc_lite.io import output as out
+from kgc_lite.io.files import file_sha256
+from kgc_lite.io.inputs import BadRecord, check_sources, count_units, read_documents
+from kgc_lite.models.registry import qa4re_model_for
+from kgc_lite.models.resolve import resolve
+from kgc_lite.prompting.grammar import ENTITY_MODES
+from kgc_lite.prompting.prompts import STYLES
+from kgc_lite.schema import builtin_names, load_schema
 
 ON_ERROR = ("stop", "skip")
 DECODERS = ("fast", "plain")
-# Units in flight by default: measured with `kgc-lite bench --batch B` (results/README.md, "Speed").
-DEFAULT_BATCH = 8
 
 
 @app.command("extract")
@@ -87,7 +88,7 @@ def extract_command(
     two_stage: Optional[bool] = typer.Option(None, "--two-stage/--one-pass", help="two-stage: a pair finder "
                                              "extracts the entity pairs a fact links, whatever the relation, "
                                              "then the QA4RE entail model names each pair's relation from "
-                                             "--schema, in either direction, or drops it (kgc_lite/two_stage.py); "
+                                             "--schema, in either direction, or drops it (kgc_lite/extract/two_stage.py); "
                                              "confidence (and --min-confidence) is then P(yes) of the chosen "
                                              "statement. one-pass: one model reads the schema and writes the "
                                              "triplets. Default: one-pass for the schemas the default model was "
@@ -134,12 +135,11 @@ def extract_command(
         raise fail("--reader-model runs here only: drop --ray-address", 2)
     if (pair_model or qa_model or reader_model) and not two_stage:
         raise fail("--pair-model, --qa-model and --reader-model belong to --two-stage", 2)
-    resolved = resolve(pair_model or (pair_finder_model() if two_stage else model))
+    resolved = first_model(two_stage, model, pair_model)
     n_gpu_layers = gpu_layers(n_gpu_layers)
-    options = ExtractOptions(style=prompt_style or resolved.spec.prompt_style,
-                             icl=resolved.spec.icl if icl is None else icl, rationale=rationale, entities=entities,
-                             decoder=decoder, confidence=confidence and decoder == "fast",
-                             min_confidence=min_confidence, retokenize=retokenize)
+    options = model_options(resolved, style=prompt_style, icl=icl, rationale=rationale, entities=entities,
+                            decoder=decoder, confidence=confidence and decoder == "fast",
+                            min_confidence=min_confidence, retokenize=retokenize)
     schema_obj = load_schema(schema)
     if schema_obj.examples and schema not in builtin_names() and (two_stage or options.icl == 0):
         typer.echo(f"kgc-lite: note: the {len(schema_obj.examples)} example(s) in {schema} are not used: "
@@ -169,7 +169,7 @@ def extract_command(
         threading.Thread(target=lambda: _set_total(counter, sources, jsonl, max_chars, split), daemon=True).start()
     try:
         if ray_address:
-            from .. import scale
+            from kgc_lite.extract import ray as scale
             errors = scale.extract(address=ray_address, actors=actors, sources=sources, output=output, done=done,
                                    model=resolved.spec.name if two_stage else model, model_sha256=resolved.sha256,
                                    schema=schema_obj, options=options,
@@ -178,32 +178,16 @@ def extract_command(
                                    two_stage={"qa_model": qa_resolved.spec.name, "min_yes": min_confidence}
                                    if two_stage else None)
         else:
-            if two_stage:
-                from ..two_stage import TwoStage
-                extractor = TwoStage(schema_obj, pair_model=resolved.spec.name, qa_model=qa_resolved.spec.name,
-                                     options=options, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
-                                     n_gpu_layers=n_gpu_layers, reader_model=reader_model)
-            else:
-                extractor = Extractor(schema=schema_obj, options=options, n_ctx=ctx, n_threads=threads,
-                                      n_gpu_layers=n_gpu_layers, resolved=resolved)
+            extra = {"reader_model": reader_model} if reader_model else {}
+            extractor = open_extractor(schema_obj, two_stage=two_stage, resolved=resolved, options=options,
+                                       qa_model=qa_resolved.spec.name if two_stage else None, min_yes=min_confidence,
+                                       n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers, **extra)
             errors = _run(extractor, sources, output, done, counter, jsonl=jsonl, max_chars=max_chars, batch=batch,
                           split=split, on_error=on_error)
     finally:
         counter.done()
     if errors and on_error == "skip":
         typer.echo(f"kgc-lite: {errors} record(s) skipped with errors", err=True)
-
-
-def default_two_stage(schema: str, model: Optional[str], decoder: str) -> bool:
-    """Two-stage unless a model is named, the plain decoder is asked for, the schema is a built-in one the
-    default model was trained on (models.toml `schemas`), or the registry has no pair finder."""
-    if model or decoder != "fast" or (schema in builtin_names() and schema in spec_for(None).schemas):
-        return False
-    try:
-        pair_finder_model()
-    except KgcError:  # a registry without a pair finder (a user's own): one pass, as before
-        return False
-    return True
 
 
 def _run(extractor: Extractor, sources: list[str], output: Optional[str], done, counter: Progress, *, jsonl: bool,

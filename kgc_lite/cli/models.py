@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from .. import models as registry
-from . import app
+from kgc_lite.cli.app import app
+from kgc_lite.models import registry
 
 models_app = typer.Typer(help="List, download and verify models (models.toml).", no_args_is_help=True)
 app.add_typer(models_app, name="models")

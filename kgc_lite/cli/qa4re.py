@@ -7,13 +7,14 @@ from typing import Annotated, List, Optional
 
 import typer
 
-
-from ..errors import InputError, KgcError
-from ..qa4re import ANSWER_MODES, ENTAIL_EXAMPLES, ENTAIL_LAYOUTS, QA4RE
-from ..inputs import check_sources
-from ..qa4re_input import read_extract_output, read_pairs
-from . import Progress, app, fail, hint_at_terminal, write_jsonl
-from .options import gpu_layers, gpu_layers_option
+from kgc_lite.cli.app import app
+from kgc_lite.cli.console import Progress, fail, hint_at_terminal, write_jsonl
+from kgc_lite.cli.options import gpu_layers, gpu_layers_option
+from kgc_lite.errors import InputError, KgcError
+from kgc_lite.io.inputs import check_sources
+from kgc_lite.qa4re.classifier import QA4RE
+from kgc_lite.qa4re.pairs import read_extract_output, read_pairs
+from kgc_lite.qa4re.questions import ANSWER_MODES, ENTAIL_EXAMPLES, ENTAIL_LAYOUTS
 
 ON_ERROR = ("stop", "skip")
 
@@ -109,7 +110,7 @@ def qa4re_command(
     check_sources(([prior_from] if prior_from else []) + ((files or []) if on_error == "stop" else []))
     if not (save_prior and not files):  # --save-prior alone reads no pairs
         hint_at_terminal(files, "extract's JSON lines" if verify else "pairs (JSON lines, or sentences with <e1> <e2>)")
-    from .. import qa4re_prior
+    from kgc_lite.qa4re import prior as qa4re_prior
     loaded = qa4re_prior.load(prior) if prior else None
     qa = QA4RE(model, schema, answer=answer, shuffle=shuffle, seed=seed, n_ctx=ctx, n_threads=threads,
                n_gpu_layers=n_gpu_layers, permutations=permutations, prior=loaded, entail_examples=entail_examples,

@@ -8,8 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from ..prompts import FORMATS, STYLES
-from . import app, fail
+from kgc_lite.cli.app import app
+from kgc_lite.cli.console import fail
+from kgc_lite.prompting.prompts import FORMATS, STYLES
 
 
 @app.command("train")
@@ -26,7 +27,7 @@ def train_command(
                                    "scierc (their train splits; comma-separated or repeated: any mix), or JSONL "
                                    'files of {"text", "triplets"} (then --schema). Multi-schema: fewrel, wikizsl '
                                    "and kgc (= ade + conll04 + scierc), e.g. kgc,fewrel: every prompt gets its own "
-                                   "schema (kgc_lite/schema_data.py; --icl 0). With --task qa4re: semeval, "
+                                   "schema (kgc_lite/train/schema_mix.py; --icl 0). With --task qa4re: semeval, "
                                    "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
                                    "none-of-the-above), fewrel (each sentence with its own set of 3-18 relations; "
                                    "--held-out's relations left out), or a .jsonl of wrong pairs from "
@@ -130,18 +131,19 @@ def train_command(
 ) -> None:
     """Fine-tune a LoRA adapter (or, with --full, every weight) with the prompts `extract` (or `qa4re`, with
     --task qa4re) sends; the loss covers the answer only."""
-    from ..train import TrainOptions, train
+    from kgc_lite.train.loop import train
+    from kgc_lite.train.options import TrainOptions
     if prompt_style not in STYLES:
         raise fail(f"--prompt-style must be one of: {', '.join(STYLES)} (got {prompt_style!r})", 2)
     if prompt_format is not None and prompt_format not in FORMATS:
         raise fail(f"--format must be one of: {', '.join(FORMATS)} (got {prompt_format!r})", 2)
     if device not in (None, "cpu", "cuda"):
         raise fail(f"--device must be cpu or cuda (got {device!r})", 2)
-    from ..train_data import TASKS
+    from kgc_lite.train.samples import TASKS
     if task not in TASKS:
         raise fail(f"--task must be one of: {', '.join(TASKS)} (got {task!r})", 2)
     items = tuple(x.strip() for d in data for x in d.split(",") if x.strip())
-    from ..schema_data import is_multi_schema
+    from kgc_lite.train.schema_mix import is_multi_schema
     if icl is None:
         icl = 0 if task == "qa4re" or is_multi_schema(items) else 3
     opts = TrainOptions(base=base, task=task, data=items, schema=schema, data_dir=data_dir, style=prompt_style, icl=icl,
@@ -177,21 +179,22 @@ def convert_command(
 
     The merged GGUF records the prompt style and in-context example count the run card says the adapter was
     trained with, so `extract --model that.gguf` and `eval -m that.gguf` prompt it the same way by default."""
-    from .. import convert
+    from kgc_lite.models import merge
+    from kgc_lite.train import convert as train_convert
     base_ref = base or _card_base(adapter)
-    if lora_only and convert.is_full_run(adapter):
+    if lora_only and merge.is_full_run(adapter):
         raise fail(f"{adapter} is a full fine-tune: it has no adapter to export; convert it without --lora-only", 2)
     if lora_only:
-        gguf_base = convert.base_gguf(base_ref)
-        path = convert.export_lora(adapter, gguf_base, out, "F32" if qtype.upper() == "F32" else "F16")
+        gguf_base = train_convert.base_gguf(base_ref)
+        path = merge.export_lora(adapter, gguf_base, out, "F32" if qtype.upper() == "F32" else "F16")
     else:
-        path = convert.convert(adapter, base_ref, out, qtype, threads)
+        path = train_convert.convert(adapter, base_ref, out, qtype, threads)
     typer.echo(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB)", err=True)
 
 
 def _card_base(adapter: str) -> Optional[str]:
     """The base named in the adapter's run card, if it is still where the card says."""
-    from ..convert import read_run_card
+    from kgc_lite.models.merge import read_run_card
     info = read_run_card(adapter).get("base")
     if not isinstance(info, dict):
         return None
