@@ -26,8 +26,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from kgc_lite.qa4re import QA4RE, Pair  # noqa: E402
 from kgc_lite.qa4re_eval import semeval_pairs  # noqa: E402
 

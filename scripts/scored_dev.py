@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from kgc_lite.data import Triplet, load_gold  # noqa: E402
 from kgc_lite.evaluate import hardware, score  # noqa: E402
 from kgc_lite.schema import load_schema  # noqa: E402

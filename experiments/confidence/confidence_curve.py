@@ -6,8 +6,8 @@ recall and F1 of the triplets kept, then the threshold with the best F1, the ave
 (the chance that a right triplet scores above a wrong one). Strict matching, as `kgc-lite eval`.
 
     kgc-lite eval --dataset conll04 --split test --save-predictions /tmp/p.jsonl
-    python scripts/confidence_curve.py --dataset conll04 --split test /tmp/p.jsonl [--out results/x.json]
-    python scripts/confidence_curve.py --gold dev/gold.jsonl /tmp/p.jsonl   # a gold file (zero_rte_dev.py)
+    python experiments/confidence/confidence_curve.py --dataset conll04 --split test /tmp/p.jsonl [--out experiments/confidence/results/x.json]
+    python experiments/confidence/confidence_curve.py --gold dev/gold.jsonl /tmp/p.jsonl   # a gold file (zero_rte_dev.py)
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The fine-tuned default (smollm2-135m-kg: LoRA adapters/smollm2-135m-kg merged into the embedded SmolLM2-135M,
 # Q8_0) and, for the same prompt settings, the untuned base: natural prompts, 0 in-context examples (what the
-# adapter was trained with). Data sets run in parallel, one thread each. Writes results/*.json.
-#   THREADS=1 MODELS="smollm2-135m-kg smollm2-135m" scripts/eval_finetuned.sh [dataset ...]
+# adapter was trained with). Data sets run in parallel, one thread each. Writes experiments/default-model/results/*.json.
+#   THREADS=1 MODELS="smollm2-135m-kg smollm2-135m" experiments/default-model/eval_finetuned.sh [dataset ...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-1}
 ICL=${ICL:-0}
 STYLE=${STYLE:-natural}
@@ -17,7 +17,7 @@ for model in $MODELS; do
     kgc-lite eval --dataset "$d" --split test --model "$model" --prompt-style "$STYLE" --icl "$ICL" --runs 1 \
       --threads "$THREADS" --no-progress \
       --save-predictions "$PRED_DIR/${tag}_${d}_test_${STYLE}_icl${ICL}.jsonl" \
-      --out "results/eval_${tag}_${d}_test_${STYLE}_icl${ICL}_runs1.json" &
+      --out "experiments/default-model/results/eval_${tag}_${d}_test_${STYLE}_icl${ICL}_runs1.json" &
   done
   wait
 done

@@ -2,9 +2,9 @@
 # Issue 14's many-schema training on the CPU, in resumable stages across sessions (the same data and
 # augmentation as scripts/gpu_session.sh step 5, at CPU sizes), and its zero-shot score at each stage.
 #
-#   nohup scripts/ms_cpu.sh train >> runs/ms-cpu.log 2>&1 &  # starts, or resumes from runs/ms-cpu/checkpoint
+#   nohup experiments/many-schema/ms_cpu.sh train >> runs/ms-cpu.log 2>&1 &  # starts, or resumes from runs/ms-cpu/checkpoint
 #   kill -TERM <the kgc-lite train pid>                       # stops after the current step, with a checkpoint
-#   scripts/ms_cpu.sh eval                                    # the checkpoint's step, scored (not beside training)
+#   experiments/many-schema/ms_cpu.sh eval                                    # the checkpoint's step, scored (not beside training)
 #
 # Training: from the shipped extractor's adapter, ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL drawn equally
 # often, each prompt with its own schema (shuffled relations among distractors, other names, empty answers,
@@ -18,9 +18,9 @@
 # Eval (the development relations only, never the test ones): the checkpoint is merged to runs/ms-cpu-sSTEP.gguf
 # and scored one pass (the prompt it trains) on 200 sentences of the dev relations (runs/dev10, made here by
 # scripts/zero_rte_dev.py, the set stop 19's ablation used), and on CoNLL04 val (is in-schema skill kept?).
-# Results: results/ms-cpu_sSTEP_{fewrel_dev10,conll04_val}.json.
+# Results: experiments/many-schema/results/ms-cpu_sSTEP_{fewrel_dev10,conll04_val}.json.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RUN=${RUN:-runs/ms-cpu}
 THREADS=${THREADS:-2}
 
@@ -43,7 +43,7 @@ eval)
   [ -f runs/dev10/gold.jsonl ] || python3 scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 200 --out runs/dev10
   common=(--model "$snap.gguf" --one-pass --prompt-style natural --icl 0 --threads "$THREADS" --no-progress)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
-    --out "results/ms-cpu_s${step}_fewrel_dev10.json"
-  kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/ms-cpu_s${step}_conll04_val.json" ;;
+    --out "experiments/many-schema/results/ms-cpu_s${step}_fewrel_dev10.json"
+  kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "experiments/many-schema/results/ms-cpu_s${step}_conll04_val.json" ;;
 *) sed -n 2,19p "$0"; exit 2 ;;
 esac

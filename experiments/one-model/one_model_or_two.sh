@@ -4,12 +4,12 @@
 #   entail  --task qa4re --answer entail on the shipped entail model's data and mix, ENTAIL_STEPS steps;
 #   both    --task both: the same questions plus the extractor's triplets (ade, conll04, scierc; weights
 #           1:1:2 as its last stage), mixed so that the questions get about ENTAIL_STEPS of the BOTH_STEPS steps.
-# Then, in results/: SemEval test (seeded sample, shuffled options) and FewRel's held-out relations as multiple
+# Then, in experiments/one-model/results/: SemEval test (seeded sample, shuffled options) and FewRel's held-out relations as multiple
 # choice for both models, and the three triplet test sets for `both` (to hold against the shipped extractor).
 #
-#   scripts/one_model_or_two.sh            # THREADS (default 2), RUNS (default runs), SAMPLE (default 300)
+#   experiments/one-model/one_model_or_two.sh            # THREADS (default 2), RUNS (default runs), SAMPLE (default 300)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 threads=${THREADS:-2}
 RUNS=${RUNS:-runs}
 sample=${SAMPLE:-300}
@@ -32,11 +32,11 @@ for v in entail both; do
     gguf="$RUNS/mt-$v.gguf"
     [ -f "$gguf" ] || run kgc-lite convert "$RUNS/mt-$v" --type Q8_0 --out "$gguf"
     run kgc-lite eval -d semeval --sample "$sample" --shuffle -m "$gguf" --answer entail -t "$threads" \
-        --no-progress -o "results/one_model_${v}_semeval_shuffled_sample$sample.json"
+        --no-progress -o "experiments/one-model/results/one_model_${v}_semeval_shuffled_sample$sample.json"
     run kgc-lite eval -d fewrel --split unseen_5_seed_0 --qa4re --sample 600 -m "$gguf" --answer entail \
-        -t "$threads" --no-progress -o "results/one_model_${v}_qa4re_fewrel_unseen_5_seed_0_sample600.json"
+        -t "$threads" --no-progress -o "experiments/one-model/results/one_model_${v}_qa4re_fewrel_unseen_5_seed_0_sample600.json"
 done
 for d in conll04 ade scierc; do
     run kgc-lite eval -d "$d" --split test -m "$RUNS/mt-both.gguf" --one-pass --prompt-style natural --icl 0 \
-        -t "$threads" --no-progress -o "results/one_model_both_${d}_test.json"
+        -t "$threads" --no-progress -o "experiments/one-model/results/one_model_both_${d}_test.json"
 done

@@ -2,7 +2,7 @@
 """Rescore a `kgc-lite eval -d semeval --answer entail --prior-pairs N --save-predictions P` run under other uses
 of the same log-odds (exploratory: the run's own rule, the prior of unlabeled train pairs, is what ships).
 
-    python3 scripts/prior_variants.py results/qa4re_semeval_zeroshot_..._prior200_sample600.json \
+    python3 experiments/priors/prior_variants.py experiments/priors/results/qa4re_semeval_zeroshot_..._prior200_sample600.json \
         runs/semeval_test600_..._prior200.jsonl
 
 Rows: plain (likeliest yes), the run's prior, the run's prior with none of the above left uncalibrated, and a

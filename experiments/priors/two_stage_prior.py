@@ -14,8 +14,8 @@ answers three ways:
                no pair's own answer is in the prior that judges it;
   naming only  whether to keep a pair decided plainly, and only which relation it gets relative to the input prior.
 
-    python scripts/two_stage_prior.py --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json \\
-        --cache runs/prior-dev800 --out results/two_stage_prior_dev800.json
+    python experiments/priors/two_stage_prior.py --gold runs/dev800/gold.jsonl --schema runs/dev800/schema.json \\
+        --cache runs/prior-dev800 --out experiments/priors/results/two_stage_prior_dev800.json
 
 Use development relations (scripts/zero_rte_dev.py) to decide; the test relations only to report.
 """
@@ -26,8 +26,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite import evaluate  # noqa: E402
 from kgc_lite.data import load_gold  # noqa: E402

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Issue 4's ablations, one thread each, results in results/ablation_*.json. Every run is greedy and
+# Issue 4's ablations, one thread each, results in experiments/prompt-ablations/results/ablation_*.json. Every run is greedy and
 # grammar-constrained; with 0 in-context examples a run is deterministic, so one run is the 3-run mean.
 #
-#   scripts/ablations.sh quant ADAPTER TAG      # F16 / Q8_0 / Q4_K_M / Q4_0 merges of one adapter, 3 test sets
-#   scripts/ablations.sh prompt STEPS           # CoNLL04-only LoRA runs from the embedded base, same budget:
+#   experiments/prompt-ablations/ablations.sh quant ADAPTER TAG      # F16 / Q8_0 / Q4_K_M / Q4_0 merges of one adapter, 3 test sets
+#   experiments/prompt-ablations/ablations.sh prompt STEPS           # CoNLL04-only LoRA runs from the embedded base, same budget:
 #                                               # natural vs code prompts, natural with and without rationale
-#   scripts/ablations.sh icl MODEL TAG          # 0 / 3 / 6 in-context examples from train, CoNLL04 test
-#   scripts/ablations.sh schema-aug STEPS       # issue 14: many-schema training (fewrel,kgc) from the shipped
+#   experiments/prompt-ablations/ablations.sh icl MODEL TAG          # 0 / 3 / 6 in-context examples from train, CoNLL04 test
+#   experiments/prompt-ablations/ablations.sh schema-aug STEPS       # issue 14: many-schema training (fewrel,kgc) from the shipped
 #                                               # extractor, relation shuffling + distractors on vs off, the two
 #                                               # runs side by side; one pass on held-out FewRel relations (dev and
 #                                               # unseen_5 test), the railways set and CoNLL04 test
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-1}
 RUNS=${RUNS:-runs}
 mkdir -p "$RUNS"
@@ -23,7 +23,7 @@ quant)
     [ -f "$gguf" ] || kgc-lite convert "$adapter" --base smollm2-135m --type "$q" --out "$gguf"
     for d in ${DATASETS:-conll04 ade scierc}; do
       kgc-lite eval --dataset "$d" --split test --model "$gguf" --prompt-style natural --icl 0 --threads "$THREADS" \
-        --no-progress --out "results/ablation_quant_${tag}_${q}_${d}.json"
+        --no-progress --out "experiments/prompt-ablations/results/ablation_quant_${tag}_${q}_${d}.json"
     done
   done ;;
 prompt)
@@ -36,14 +36,14 @@ prompt)
       --max-length 768 --save-every 1000 --threads "$THREADS" --out "$out" 2>"$out.log"
     [ -f "$out-Q8_0.gguf" ] || kgc-lite convert "$out" --base smollm2-135m --type Q8_0 --out "$out-Q8_0.gguf"
     kgc-lite eval --dataset conll04 --split test --model "$out-Q8_0.gguf" --prompt-style "$style" "$rat" --icl 0 \
-      --threads "$THREADS" --no-progress --out "results/ablation_prompt_conll04_${v}_s${steps}.json"
+      --threads "$THREADS" --no-progress --out "experiments/prompt-ablations/results/ablation_prompt_conll04_${v}_s${steps}.json"
   done ;;
 icl)
   model=$2 tag=$3
   for k in ${ICLS:-0 3 6}; do
     kgc-lite eval --dataset conll04 --split test --model "$model" --prompt-style natural --icl "$k" \
       --runs "$([ "$k" = 0 ] && echo 1 || echo "${ICL_RUNS:-3}")" --threads "$THREADS" --no-progress \
-      --out "results/ablation_icl_${tag}_conll04_icl$k.json"
+      --out "experiments/prompt-ablations/results/ablation_icl_${tag}_conll04_icl$k.json"
   done ;;
 schema-aug)
   steps=${2:-100}
@@ -61,12 +61,12 @@ schema-aug)
     [ -f "$out.gguf" ] || kgc-lite convert "$out" --type Q8_0 --out "$out.gguf"
     common=(--model "$out.gguf" --one-pass --prompt-style natural --icl 0 --threads "$THREADS" --no-progress)
     kgc-lite eval --gold "$RUNS/dev10/gold.jsonl" --schema "$RUNS/dev10/schema.json" "${common[@]}" \
-      --out "results/ablation_${tag}_fewrel_dev10.json"
+      --out "experiments/many-schema/results/ablation_${tag}_fewrel_dev10.json"
     kgc-lite eval --dataset fewrel --split unseen_5_seed_0 --sample 600 "${common[@]}" \
-      --out "results/ablation_${tag}_fewrel_unseen_5_seed_0_sample600.json"
+      --out "experiments/many-schema/results/ablation_${tag}_fewrel_unseen_5_seed_0_sample600.json"
     kgc-lite eval --gold examples/railways/railways.jsonl --schema examples/railways/railways.toml "${common[@]}" \
-      --out "results/ablation_${tag}_railways.json"
-    kgc-lite eval --dataset conll04 --split test "${common[@]}" --out "results/ablation_${tag}_conll04.json"
+      --out "experiments/many-schema/results/ablation_${tag}_railways.json"
+    kgc-lite eval --dataset conll04 --split test "${common[@]}" --out "experiments/many-schema/results/ablation_${tag}_conll04.json"
   done ;;
 *) sed -n 2,13p "$0"; exit 2 ;;
 esac

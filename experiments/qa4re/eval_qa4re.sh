@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The QA4RE results of issue 11 for one model, written to results/ (each command is also runnable alone):
+# (the letter model's files, and the entail model's that no shipped number cites, are in experiments/qa4re/results/)
 #   - SemEval-2010 Task 8 test, a seeded sample (seed 0): the schema's option order and shuffled options, the same
 #     pairs (the position-free bar compares the two);
 #   - FewRel's held-out relations as multiple choice (unseen_5_seed_0 and unseen_10_seed_0, 600-pair seeded
@@ -7,11 +8,11 @@
 #   - a relation set of this project's own (examples/railways: 5 relations, statements from their descriptions),
 #     every gold pair as multiple choice.
 #
-#   scripts/eval_qa4re.sh [MODEL] [SAMPLE]     # defaults: smollm2-135m-qa4re-entail, 600
+#   experiments/qa4re/eval_qa4re.sh [MODEL] [SAMPLE]     # defaults: smollm2-135m-qa4re-entail, 600
 # THREADS (default 2) sets the threads; with K set (e.g. K=4), also the shuffled sample with --permutations K;
 # SEMEVAL=0 skips SemEval.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 model=${1:-smollm2-135m-qa4re-entail}
 sample=${2:-600}
 threads=${THREADS:-2}

@@ -3,14 +3,14 @@
 # the answer cannot depend on the option order) trained further on SemEval train alone, from the shipped
 # entail adapter (which had seen about 1,100 SemEval questions among FewRel, CoNLL04 and SciERC ones).
 #
-#   nohup scripts/qa_semeval_entail.sh train > runs/qa-entail-sem.log 2>&1 &   # 1,000 steps of 16, 68 min on 2 cores (stop 33)
-#   scripts/qa_semeval_entail.sh sample      # SemEval test, the 600-pair seeded sample (the ship rule's number)
-#   scripts/qa_semeval_entail.sh full        # all 2,717 test pairs (about 54 min at 0.84 pairs/s), resumable
+#   nohup experiments/qa4re/qa_semeval_entail.sh train > runs/qa-entail-sem.log 2>&1 &   # 1,000 steps of 16, 68 min on 2 cores (stop 33)
+#   experiments/qa4re/qa_semeval_entail.sh sample      # SemEval test, the 600-pair seeded sample (the ship rule's number)
+#   experiments/qa4re/qa_semeval_entail.sh full        # all 2,717 test pairs (about 54 min at 0.84 pairs/s), resumable
 #
 # The run ends in runs/qa-entail-sem (adapter + run card). Stop 33 shipped it as smollm2-135m-qa4re-semeval:
 #   python scripts/ship_adapter.py smollm2-135m-qa4re-semeval runs/qa-entail-sem
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RUN=${RUN:-runs/qa-entail-sem}
 THREADS=${THREADS:-2}
 model() {  # the shipped name once shipped, else the run's own GGUF

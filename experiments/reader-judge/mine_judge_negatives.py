@@ -2,7 +2,7 @@
 """Wrong pairs for the entail judge to learn to refuse: what stage 1 proposes on FewRel training sentences that is
 not the sentence's labelled pair.
 
-Two-stage extraction loses precision when stage 1 proposes more pairs (scripts/stage1_candidates.py): the judge
+Two-stage extraction loses precision when stage 1 proposes more pairs (experiments/two-stage/stage1_candidates.py): the judge
 was trained on FewRel's labelled pairs only, so it says yes to a near-miss span ("Duck Amuck" for "Looney Tunes :
 Duck Amuck") or to an unrelated pair. This script runs the pair finder and a one-relation reader (filling the
 sentence's own relation) on a seeded sample of FewRel sentences whose relations are outside the zero-shot split
@@ -13,7 +13,7 @@ sentence's own relation) on a seeded sample of FewRel sentences whose relations 
 `kgc-lite train --task qa4re --answer entail --data ...,FILE.jsonl` reads such a file as none-of-the-above
 questions whose options include the sentence's own relation (qa4re_data.mined_questions).
 
-    python scripts/mine_judge_negatives.py --reader runs/reader1.gguf --sentences 1500 --out runs/mined.jsonl
+    python experiments/reader-judge/mine_judge_negatives.py --reader runs/reader1.gguf --sentences 1500 --out runs/mined.jsonl
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections import defaultdict
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
 from kgc_lite.models import resolve  # noqa: E402

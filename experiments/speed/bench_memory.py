@@ -3,8 +3,8 @@
 memory from the outside (/proc/PID/status: VmRSS now, VmHWM the peak so far) when 1 record has come out
 (the model is loaded), and at 10%, 50% and 100% of the stream's records.
 
-    python3 scripts/bench_memory.py --sentences 1500 --threads 1            # plain text on stdin
-    python3 scripts/bench_memory.py --sentences 1500 --threads 1 --jsonl    # one JSONL record per sentence
+    python3 experiments/speed/bench_memory.py --sentences 1500 --threads 1            # plain text on stdin
+    python3 experiments/speed/bench_memory.py --sentences 1500 --threads 1 --jsonl    # one JSONL record per sentence
 
 The text is made of varied sentences (people, organisations, places and relations drawn with a fixed seed),
 one per line, so that every record is a new input, not a repeat the engine could serve from a cache.

@@ -1,6 +1,6 @@
 """Merged GGUF vs runtime LoRA: extraction speed and agreement on the first N test sentences.
 
-    python scripts/ft_speed.py --dataset conll04 --n 60 --threads 1 \
+    python experiments/speed/ft_speed.py --dataset conll04 --n 60 --threads 1 \
         --merged Q8_0=~/.cache/kgc-lite/models/smollm2-135m-kg.gguf --merged Q4_0=/tmp/kg-q4_0.gguf \
         --lora /tmp/kg-lora.gguf
 

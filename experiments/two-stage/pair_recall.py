@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Stage 1 of two-stage extraction alone: how often the pair finder proposes a sentence's gold (head, tail) pair.
 
-    python scripts/pair_recall.py --model smollm2-135m-pairs --gold runs/dev10/gold.jsonl
+    python experiments/two-stage/pair_recall.py --model smollm2-135m-pairs --gold runs/dev10/gold.jsonl
 
 Prints the share of gold triplets whose pair (either order) the finder proposed, the share in the gold order,
 how many missed pairs overlap a proposed one partly (an entity edge off), and how many pairs a sentence gets.
@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
 from kgc_lite.models import resolve  # noqa: E402

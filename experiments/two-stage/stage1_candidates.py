@@ -11,11 +11,11 @@ as TwoStage.name) labels the finder's pairs and the union's, and prints strict m
 step and when only each sentence's k likeliest triplets are kept; "own" judges each reader pair on the statement
 of the relation whose pass filled it, alone.
 
-    python scripts/stage1_candidates.py --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \\
-        --reader runs/schema-aug-s100.gguf --cache runs/stage1 --out results/stage1_candidates_dev200.json
+    python experiments/two-stage/stage1_candidates.py --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \\
+        --reader runs/schema-aug-s100.gguf --cache runs/stage1 --out experiments/two-stage/results/stage1_candidates_dev200.json
 
 With a one-relation reader (`train --min-relations 1 --max-relations 1`) pass --fill: its passes may not answer
-[], as `extract --two-stage --reader-model` runs them. --qa-model swaps the judge (scripts/eval_reader.sh).
+[], as `extract --two-stage --reader-model` runs them. --qa-model swaps the judge (experiments/reader-judge/eval_reader.sh).
 
 Predictions go to --cache (one JSONL per source and per stage-2 run) and are reused when present, so the numbers
 can be recomputed without the models. Use development relations (scripts/zero_rte_dev.py), not test ones.
@@ -28,8 +28,6 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import Triplet, load_gold  # noqa: E402
 from kgc_lite.evaluate import prf  # noqa: E402

@@ -12,8 +12,8 @@ The extraction is read from a predictions file (`kgc-lite eval --save-prediction
 variant scores the same triplets:
 
     kgc-lite eval -d conll04 --save-predictions runs/conll04_test.jsonl -o /dev/null
-    python scripts/verify_gain.py -d conll04 --predictions runs/conll04_test.jsonl \\
-        --qa-model smollm2-135m-qa4re --threads 2 --out results/verify_conll04_test.json
+    python experiments/verify/verify_gain.py -d conll04 --predictions runs/conll04_test.jsonl \\
+        --qa-model smollm2-135m-qa4re --threads 2 --out experiments/verify/results/verify_conll04_test.json
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite import evaluate as ev  # noqa: E402
 from kgc_lite.data import load_gold, load_split  # noqa: E402

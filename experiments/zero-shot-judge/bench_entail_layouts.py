@@ -11,10 +11,10 @@ prompt-processing floor (those tokens at the rate llama.cpp measured for them in
 18 directed labels on these pairs (no prior); then the ratio of the two, how often they pick the same option,
 and how far apart their log-odds of yes are.
 
-    python scripts/bench_entail_layouts.py -m qwen2.5-coder-1.5b-instruct --n 30 --threads 2 \
-        --out results/qa4re_bench_entail_layouts_qwen2.5-coder-1.5b.json
-    python scripts/bench_entail_layouts.py --compare batch -m smollm2-135m-qa4re-entail --n 200 --threads 2 \
-        --out results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json
+    python experiments/zero-shot-judge/bench_entail_layouts.py -m qwen2.5-coder-1.5b-instruct --n 30 --threads 2 \
+        --out experiments/speed/results/qa4re_bench_entail_layouts_qwen2.5-coder-1.5b.json
+    python experiments/zero-shot-judge/bench_entail_layouts.py --compare batch -m smollm2-135m-qa4re-entail --n 200 --threads 2 \
+        --out experiments/speed/results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json
 """
 
 from __future__ import annotations
@@ -26,12 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from kgc_lite.qa4re import ENTAIL_LAYOUTS, QA4RE, Pair  # noqa: E402
 from kgc_lite.qa4re_eval import semeval_pairs, semeval_scores  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))  # bench_qa4re stays in scripts/
 from bench_qa4re import cpu_name  # noqa: E402
 
 

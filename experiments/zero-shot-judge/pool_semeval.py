@@ -4,8 +4,8 @@
 options, so that samples drawn with different seeds, or a full-test run still under way (`--resume`), count
 each pair once.
 
-    python scripts/pool_semeval.py runs/semeval_test600_*.jsonl runs/semeval_test400_seed1_*.jsonl \
-        --prior results/priors/qwen2.5-coder-1.5b_semeval_train200_shots4.json
+    python experiments/zero-shot-judge/pool_semeval.py runs/semeval_test600_*.jsonl runs/semeval_test400_seed1_*.jsonl \
+        --prior experiments/zero-shot-judge/results/priors/qwen2.5-coder-1.5b_semeval_train200_shots4.json
 
 Each pair is chosen again from its line's log-odds of yes (before any prior): relative to --prior, with no prior
 (likeliest yes), and relative to the input prior (the pooled pairs' own mean log-odds, labels unread). A pair in
@@ -13,9 +13,9 @@ two files must have the same log-odds in both (to --tolerance, 1e-4), or the fil
 or settings; the first file's line is kept. Runs made before stop 27 (without QA4RE._settle) gave one pair
 log-odds up to 0.23 apart in two runs, so pooling those needs --tolerance 0.5 (stop 26's pooled number:
 
-    python scripts/pool_semeval.py runs/semeval_test600_qwen2.5-coder-1.5b_shots4_prior200.jsonl \
+    python experiments/zero-shot-judge/pool_semeval.py runs/semeval_test600_qwen2.5-coder-1.5b_shots4_prior200.jsonl \
         runs/semeval_test400_seed1_qwen2.5-coder-1.5b_shots4_trainprior.jsonl --tolerance 0.5 \
-        --prior results/priors/qwen2.5-coder-1.5b_semeval_train200_shots4.json
+        --prior experiments/zero-shot-judge/results/priors/qwen2.5-coder-1.5b_semeval_train200_shots4.json
 ).
 Scores are `kgc-lite eval`'s (qa4re_eval.semeval_scores); the interval is a percentile bootstrap over the pairs.
 """
@@ -28,8 +28,6 @@ import sys
 from pathlib import Path
 
 import orjson
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import load_semeval  # noqa: E402
 from kgc_lite.errors import KgcError  # noqa: E402
