@@ -12,7 +12,7 @@
 # (shipped ADE test 65.2, bar 64); SciERC val loses at most 0.7 (shipped SciERC test 26.7, bar 26).
 # TAG names the result files (experiments/kg-stages/results/eval_$TAG_*); stop 30's own stage-7 files are eval_kg-stage7_*.
 # Stop 34: stage 7 (TAG kg-stage7b) failed the val gate (SciERC -1.55); the mix passed it (+2.99 / +0.56 /
-# +0.54) and then scored CoNLL04 test 54.5 against the bar's 56: neither shipped (experiments/kg-stages/results/README.md, stop 34).
+# +0.54) and then scored CoNLL04 test 54.5 against the bar's 56: neither shipped (docs/history.md, stop 34).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
