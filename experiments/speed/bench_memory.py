@@ -89,7 +89,7 @@ def main() -> None:
            *(["--jsonl"] if args.jsonl else []), *args.extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
 
     def feed() -> None:
         try:
