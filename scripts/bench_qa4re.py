@@ -8,7 +8,7 @@ prompt-processing floor: the prompt tokens the logit path evaluated (after KV-ca
 prompt tokens/s measured in the same run (the logit path's own llama.cpp eval time), and also by the rate of a
 cold 512-token prompt measured before and after (median of 3 each) - no QA4RE path can be faster.
 
-    python scripts/bench_qa4re.py --n 120 --threads 1 --out results/qa4re_bench_smollm2.json
+    python scripts/bench_qa4re.py --n 120 --threads 1 --out experiments/speed/results/qa4re_bench_smollm2.json
 
 With --permutations K a third path runs in the same blocks: the logit path averaged over K option orders
 (cyclic shifts; `kgc-lite qa4re --permutations K`), with its cost against the one-order logit path and its
@@ -25,8 +25,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.qa4re import QA4RE, Pair  # noqa: E402
 from kgc_lite.qa4re_eval import semeval_pairs  # noqa: E402

@@ -169,7 +169,6 @@ def main() -> None:
     args = parser.parse_args()
     sources = args.jsonl or [ROOT / "tests" / "fixtures" / "conll04_test_run.jsonl"]
     records = [orjson.loads(line) for src in sources for line in src.read_bytes().splitlines() if line.strip()]
-    sys.path.insert(0, str(ROOT))
     from kgc_lite.graph import KnowledgeGraph
     per_copy = len(KnowledgeGraph().add_records(("x", r) for r in records).nodes)
     k = args.copies or max(1, math.ceil(args.nodes / max(per_copy, 1)))

@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import load_split  # noqa: E402
 from kgc_lite.evaluate import read_predictions  # noqa: E402

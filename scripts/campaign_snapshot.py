@@ -21,7 +21,6 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from kgc_lite.data import file_sha256  # noqa: E402
 from kgc_lite.evaluate import hardware  # noqa: E402

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 PROMPTS = ["Microsoft is based in Redmond, Washington, and was founded by",
            "The capital of France is", "def fibonacci(n):", "Triplets: [[\"Ada Lovelace\", \""]
 

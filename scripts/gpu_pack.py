@@ -105,7 +105,6 @@ def pack(args) -> None:
         base = Path(args.base)
         base_ref = str(base)
     else:
-        sys.path.insert(0, str(REPO))
         from kgc_lite import models
         spec = models.spec_for(None)
         base_ref = spec.base or spec.name

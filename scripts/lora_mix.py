@@ -22,8 +22,6 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from kgc_lite.convert import lora_scale  # noqa: E402
 from kgc_lite.data import file_sha256  # noqa: E402
 

@@ -4,7 +4,7 @@
     python scripts/scored_dev.py dump --model M --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
         --out runs/scored_dev10_M.jsonl          # every relation's filling of every sentence, with token probs
     python scripts/scored_dev.py score --dump runs/scored_dev10_M.jsonl --gold runs/dev10/gold.jsonl \
-        --out results/scored_dev10_M.json        # strict micro-F1 of each rule, from the dump alone
+        --out experiments/scored-step/results/scored_dev10_M.json        # strict micro-F1 of each rule, from the dump alone
 
 `dump` runs the model once (n relations x sentences passes) and writes one line per sentence as it goes, so a
 killed run resumes where it stopped. `score` ranks the candidates under every rule of a small grid (sum or
@@ -20,8 +20,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import Triplet, load_gold  # noqa: E402
 from kgc_lite.evaluate import hardware, score  # noqa: E402

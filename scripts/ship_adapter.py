@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from kgc_lite.convert import merge_and_quantize  # noqa: E402
 from kgc_lite.data import file_sha256  # noqa: E402

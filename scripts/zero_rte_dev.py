@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgc_lite.data import data_dir, held_out_relations, load_wikidata_triplets, seeded_sample  # noqa: E402
 from kgc_lite.qa4re_data import wikidata_relations  # noqa: E402
