@@ -26,8 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-from kgc_lite.qa4re import QA4RE, Pair  # noqa: E402
-from kgc_lite.qa4re_eval import semeval_pairs  # noqa: E402
+from kgc_lite.evaluation.qa4re import semeval_pairs
+from kgc_lite.qa4re.classifier import QA4RE
+from kgc_lite.qa4re.questions import Pair
 
 
 def cpu_name() -> str:

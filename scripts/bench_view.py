@@ -1,4 +1,4 @@
-"""Measure `kgc-lite export --format html` (kgc_lite/view.py) on a large graph in headless Debian Chromium: export
+"""Measure `kgc-lite export --format html` (kgc_lite/graph/view.py) on a large graph in headless Debian Chromium: export
 time, load time until the page reports ready, JS heap, and redraw times while panning and zooming with the mouse.
 
 The graph: copies of a real kgc-lite run (by default tests/fixtures/conll04_test_run.jsonl, the default model on
@@ -169,7 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     sources = args.jsonl or [ROOT / "tests" / "fixtures" / "conll04_test_run.jsonl"]
     records = [orjson.loads(line) for src in sources for line in src.read_bytes().splitlines() if line.strip()]
-    from kgc_lite.graph import KnowledgeGraph
+    from kgc_lite.graph.graph import KnowledgeGraph
     per_copy = len(KnowledgeGraph().add_records(("x", r) for r in records).nodes)
     k = args.copies or max(1, math.ceil(args.nodes / max(per_copy, 1)))
     width, height = map(int, args.size.split("x"))

@@ -14,8 +14,8 @@ import argparse
 import random
 import sys
 
-from kgc_lite.data import load_split  # noqa: E402
-from kgc_lite.evaluate import read_predictions  # noqa: E402
+from kgc_lite.data.benchmarks import load_split
+from kgc_lite.evaluation.scoring import read_predictions
 
 
 def counts(gold, preds) -> list[tuple[int, int, int]]:

@@ -22,8 +22,8 @@ from safetensors.numpy import load_file, save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from kgc_lite.data import file_sha256  # noqa: E402
-from kgc_lite.evaluate import hardware  # noqa: E402
+from kgc_lite.evaluation.results import hardware
+from kgc_lite.io.files import file_sha256
 
 
 def main(run: Path, snap: Path) -> None:

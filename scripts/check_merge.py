@@ -35,11 +35,12 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from safetensors.torch import load_file, save_file
     from peft import PeftModel
-    from kgc_lite.convert import merge_gguf
-    from kgc_lite.engine import Engine
-    from kgc_lite.train import load_base, resolve_base
+    from safetensors.torch import load_file, save_file
+
+    from kgc_lite.models.merge import merge_gguf
+    from kgc_lite.runtime.engine import Engine
+    from kgc_lite.train.loop import load_base, resolve_base
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())

@@ -105,10 +105,11 @@ def pack(args) -> None:
         base = Path(args.base)
         base_ref = str(base)
     else:
-        from kgc_lite import models
-        spec = models.spec_for(None)
+        from kgc_lite.models.registry import spec_for
+        from kgc_lite.models.resolve import resolve
+        spec = spec_for(None)
         base_ref = spec.base or spec.name
-        base = models.resolve(base_ref).path
+        base = resolve(base_ref).path
     if not base.is_file():
         fail(f"base model {base} not found")
     base = base.resolve()

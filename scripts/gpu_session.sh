@@ -5,7 +5,7 @@
 #   2. extract on CoNLL04 test: CPU build vs CUDA build, --batch 1 vs 8, sentences/s;
 #   3. qa4re pairs/s on SemEval test with full offload;
 #   4. LoRA training on CUDA in bf16 with the paper's recipe, and the ablations on CoNLL04;
-#   5. the multi-schema recipe of issue 14 (kgc_lite/schema_data.py): ADE + CoNLL04 + SciERC + FewRel + Wiki-ZSL,
+#   5. the multi-schema recipe of issue 14 (kgc_lite/train/schema_mix.py): ADE + CoNLL04 + SciERC + FewRel + Wiki-ZSL,
 #      each prompt with its own schema (shuffled relations, distractors up to 20, other names / R1.., empty
 #      answers, detokenized copies), FewRel's unseen_10_seed_0 test+dev relations held out by Wikidata id.
 #

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from kgc_lite.convert import lora_scale  # noqa: E402
-from kgc_lite.data import file_sha256  # noqa: E402
+from kgc_lite.io.files import file_sha256
+from kgc_lite.models.merge import lora_scale
 
 
 def mix(a_dir: Path, b_dir: Path, w: float, out: Path) -> None:

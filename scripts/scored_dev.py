@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Issue 36: the scored step (kgc_lite/scored.py) on the development relations, its rule chosen there.
+"""Issue 36: the scored step (kgc_lite/extract/scored.py) on the development relations, its rule chosen there.
 
     python scripts/scored_dev.py dump --model M --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
         --out runs/scored_dev10_M.jsonl          # every relation's filling of every sentence, with token probs
@@ -21,16 +21,18 @@ import sys
 import time
 from pathlib import Path
 
-from kgc_lite.data import Triplet, load_gold  # noqa: E402
-from kgc_lite.evaluate import hardware, score  # noqa: E402
-from kgc_lite.schema import load_schema  # noqa: E402
-from kgc_lite.scored import Candidate, Rule  # noqa: E402
+from kgc_lite.data.benchmarks import load_gold
+from kgc_lite.evaluation.results import hardware
+from kgc_lite.evaluation.scoring import score
+from kgc_lite.extract.scored import Candidate, Rule
+from kgc_lite.schema import load_schema
+from kgc_lite.types import Triplet
 
 MARGINS = (0.0, 0.5, 1.0, 2.0, 4.0, None)
 
 
 def dump(args) -> None:
-    from kgc_lite.scored import ScoredExtractor
+    from kgc_lite.extract.scored import ScoredExtractor
     gold = load_gold(args.gold)[: args.limit or None]
     out = Path(args.out)
     done = set()

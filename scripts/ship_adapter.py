@@ -15,11 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from kgc_lite.io.files import file_sha256
+from kgc_lite.models.merge import merge_and_quantize
+from kgc_lite.models.registry import home, spec_for
+from kgc_lite.models.resolve import resolve
 
-from kgc_lite.convert import merge_and_quantize  # noqa: E402
-from kgc_lite.data import file_sha256  # noqa: E402
-from kgc_lite.models import home, resolve, spec_for  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(name: str, run: str) -> None:

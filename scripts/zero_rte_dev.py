@@ -14,8 +14,12 @@ import argparse
 import json
 from pathlib import Path
 
-from kgc_lite.data import data_dir, held_out_relations, load_wikidata_triplets, seeded_sample  # noqa: E402
-from kgc_lite.qa4re_data import wikidata_relations  # noqa: E402
+from kgc_lite.data.benchmarks import data_dir, seeded_sample
+from kgc_lite.data.zero_rte import (
+    held_out_relations,
+    load_wikidata_triplets,
+    wikidata_relations,
+)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ def test_extract_records_is_what_the_cli_prints():
     assert records == _cli()
 
 
+@pytest.mark.slow
 def test_a_new_schema_takes_two_stages_in_both():
     """The railways schema is not one the default model was trained on: both go to two stages."""
     schema = str(ROOT / "examples" / "railways" / "railways.toml")

@@ -133,6 +133,7 @@ def rand_case(hf, token_ids, tmp_path_factory):
     return folder, reference_logits(hf, folder, token_ids)
 
 
+@pytest.mark.slow
 def test_merged_f16_matches_transformers_and_wrong_permutation_or_scale_fails(default_model, rand_case, token_ids,
                                                                               tmp_path):
     folder, ref = rand_case
@@ -148,6 +149,7 @@ def test_merged_f16_matches_transformers_and_wrong_permutation_or_scale_fails(de
     assert min(corr(r, g) for r, g in zip(ref, scaled)) < 0.999
 
 
+@pytest.mark.slow
 def test_gguf_lora_export_matches_merge(default_model, rand_case, token_ids, tmp_path):
     """The exported GGUF LoRA on an F16 base gives the merged model's logits (llama.cpp applies it at run time)."""
     folder, ref = rand_case
@@ -170,6 +172,7 @@ def _zero_adapter(folder: Path) -> Path:
 
 
 @pytest.mark.skipif(not (SHIPPED / "adapter_model.safetensors").exists(), reason="no shipped adapter")
+@pytest.mark.slow
 def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, tmp_path):
     """F16: correlation >= 0.999 and the same top-1 on every extraction prompt (the merge is exact). Q8_0: the same
     top-1, every prompt >= 0.998, and the correlation lost to quantizing (1 - corr, mean over the prompts) at most
@@ -199,6 +202,7 @@ def test_shipped_adapter_fidelity_per_quantization(default_model, hf, task_ids, 
     assert lost[0] <= 1.5 * lost[1], (lost, figures)
 
 
+@pytest.mark.slow
 def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
     """An HF folder base: the built-in converter writes llama's permuted Q/K and merges the adapter the same way."""
     folder, ref = rand_case
@@ -220,6 +224,7 @@ def test_hf_folder_base(default_model, hf, rand_case, token_ids, tmp_path):
         assert corr(r, g) >= 0.999 and r.argmax() == g.argmax()
 
 
+@pytest.mark.slow
 def test_full_fine_tune_written_over_the_base_matches_transformers(default_model, hf, token_ids, tmp_path):
     """`train --full` weights (every tensor changed: embedding, norms, Q and K strongly, so a wrong Q/K row order
     shows) written over the base GGUF give transformers' logits for those weights; tensors the fine-tune lacks
@@ -287,6 +292,7 @@ def test_registry_model_builds_and_verifies(tmp_path, monkeypatch):
     assert resolve(spec.name).path == r.path  # second time: from the cache
 
 
+@pytest.mark.slow
 def test_registry_model_build_takes_turns_and_replaces_whole(tmp_path, monkeypatch):
     """A builder waits while another holds the build lock (nothing of its own appears meanwhile), and a stale file
     at the final path is replaced whole by a verified one."""

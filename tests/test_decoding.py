@@ -46,6 +46,7 @@ def _plain(extractor, texts):
 
 @pytest.mark.parametrize("which", ["tuned", "untuned"])
 @pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.slow
 def test_fast_answers_equal_the_plain_path(request, which, batch):
     extractor = request.getfixturevalue(which)
     plain = _plain(extractor, TEXTS)
@@ -158,6 +159,7 @@ def test_a_request_without_grammar_and_passthroughs(tuned):
     assert len(out[1].tokens) == 5 and not out[1].finished
 
 
+@pytest.mark.slow
 def test_answers_do_not_depend_on_how_fast_the_inputs_come(tuned):
     """Continuous batching admits an input as soon as a sequence is free; llama.cpp's arithmetic varies with the
     batch, so if admission followed the reader thread's timing, two runs of one command could answer differently

@@ -9,7 +9,9 @@ import pytest
 
 from kgc_lite.data.benchmarks import data_dir, load_gold
 from kgc_lite.errors import KgcError
+from kgc_lite.evaluation import results
 from kgc_lite.evaluation import scoring as ev
+from kgc_lite.evaluation.runs import run_extraction
 from kgc_lite.models.registry import spec_for
 from kgc_lite.types import Example, Triplet
 
@@ -117,9 +119,9 @@ def test_aggregate_over_runs():
 
 
 def test_quantization_names():
-    assert ev.quantization({"general.file_type": "3"}) == "Q4_1"
-    assert ev.quantization({}, "x/model-q4_k_m.gguf") == "Q4_K_M"
-    assert ev.quantization(None, "model.gguf") is None
+    assert results.quantization({"general.file_type": "3"}) == "Q4_1"
+    assert results.quantization({}, "x/model-q4_k_m.gguf") == "Q4_K_M"
+    assert results.quantization(None, "model.gguf") is None
 
 
 # -- bad input names the line -----------------------------------------------------------------------------
@@ -172,16 +174,16 @@ def test_report_plots(tmp_path):
     preds = ev.read_predictions(PREDS, [e.id for e in gold])
     metrics = ev.score(gold, preds.triplets).as_dict()
     metrics["sentences_per_second"] = ev.spread([1.5])
-    doc = ev.results_document("eval", model={"name": "m", "quantization": "Q4_1"},
+    doc = results.results_document("eval", model={"name": "m", "quantization": "Q4_1"},
                               config={"task": "triplets", "prompt_style": "code", "icl": 3},
                               data={"dataset": "conll04", "split": "test"}, metrics=metrics)
-    ev.write_results(doc, tmp_path / "a.json")
+    results.write_results(doc, tmp_path / "a.json")
     docs = report.load_all([str(tmp_path)])
     paths = report.plots(docs, tmp_path)
     assert [p.name for p in paths] == ["f1_per_relation.png", "f1_vs_throughput.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
     with pytest.raises(KgcError, match="not a kgc-lite results file"):
-        ev.load_results(GOLD)
+        results.load_results(GOLD)
     (tmp_path / "other.json").write_text('{"tool": "someone else"}')
     skipped: list[str] = []
     assert len(report.load_all([str(tmp_path)], skipped)) == 1 and skipped[0].endswith("other.json")
@@ -209,7 +211,7 @@ def model_run(tmp_path_factory, default_model):
     from kgc_lite.schema import load_schema
     gold = load_gold(FIXTURES / "gold_small.jsonl")
     saved = tmp_path_factory.mktemp("preds") / "p.jsonl"
-    runs, model = ev.run_extraction(gold, schema=load_schema("conll04"), options=ExtractOptions(icl=1),
+    runs, model = run_extraction(gold, schema=load_schema("conll04"), options=ExtractOptions(icl=1),
                                     pool=None, seeds=[0], n_threads=1, save_predictions=saved)
     return gold, runs, model, saved
 

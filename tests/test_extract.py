@@ -15,6 +15,7 @@ def extractor(default_model, engine):
     return Extractor(options=ExtractOptions(style="code"), resolved=default_model, engine=engine)
 
 
+@pytest.mark.slow
 def test_batched_decoding_matches_one_by_one(extractor):
     one_by_one = [[t.key for t in extractor.extract(x)] for x in TEXTS]
     batched = [[t.key for t in ts] for ts in extractor.extract_many(TEXTS, batch=4)]

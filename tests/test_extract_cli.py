@@ -66,6 +66,7 @@ def _check_records(lines, schema_names, texts_by_id):
 
 
 @pytest.mark.parametrize("style", ["natural", "code"])
+@pytest.mark.slow
 def test_stream_of_varied_and_hostile_inputs(style):
     texts = _inputs()
     assert len(texts) >= 50
@@ -140,6 +141,7 @@ def test_usage_errors_are_one_line_too(args, message):
     ("export", "{records}", "-f", "neo4j", "-o", "{blocker}/neo"),
     ("qa4re", "--answer", "entail", "--prior-from", "{pairs}", "--save-prior", "{blocker}/prior.json"),
 ])
+@pytest.mark.slow
 def test_a_path_the_system_refuses_is_one_line(tmp_path, args):
     """Writing under a file (or to a full disk) fails in the OS; whichever command meets it, one line, exit 1."""
     blocker = tmp_path / "a-file"
@@ -205,6 +207,7 @@ def test_an_unopenable_input_stops_the_run_before_any_work(tmp_path):
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_huge_line_piped_to_head_exits_quietly(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text(("Ann Lee works for Acme in Boston and " * 300_000)[:10_000_000])

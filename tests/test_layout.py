@@ -93,9 +93,10 @@ def test_no_import_circles():
 
 
 def test_the_library_does_not_import_the_cli():
+    """`python -m kgc_lite` (kgc_lite/__main__.py) is the CLI's other door; nothing else reaches into it."""
     graph = import_graph()
     leaks = {m: sorted(e for e in edges if e.startswith("kgc_lite.cli"))
-             for m, edges in graph.items() if not m.startswith("kgc_lite.cli")}
+             for m, edges in graph.items() if not m.startswith("kgc_lite.cli") and m != "kgc_lite.__main__"}
     assert {m: e for m, e in leaks.items() if e} == {}
 
 

@@ -45,6 +45,7 @@ def test_embedded_default_is_found_and_verified(default_model):
     assert default_model.sha256 == default_model.spec.sha256
 
 
+@pytest.mark.slow
 def test_the_default_is_the_fine_tuned_model_built_from_the_embedded_base(tmp_path, monkeypatch):
     monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
     resolved = resolve(None)  # merges the shipped adapter into the base, quantizes, checks the hash
@@ -178,6 +179,7 @@ def test_missing_slices_name_the_extra(isolated):
         resolve("sliced")
 
 
+@pytest.mark.slow
 def test_pulling_a_fine_tuned_model_pulls_its_base_then_builds_it(isolated, tmp_path, default_model):
     """A fine-tuned entry has no file of its own on the hub: pull fetches its base and merges the adapter."""
     repo_registry = Path(__file__).resolve().parents[1] / "models.toml"

@@ -300,7 +300,7 @@ def test_entail_answers_do_not_depend_on_the_option_order(engine, default_model)
 
 def test_entail_yes_counts_both_casings(engine, default_model):
     """P(yes) pools "yes" and "Yes" against "no" and "No": an untuned chat model answers capitalized, a model
-    trained on the lower-case words is unaffected (results/README.md, stop 23)."""
+    trained on the lower-case words is unaffected (docs/history.md, stop 23)."""
     qa = QA4RE(schema=load_schema("conll04"), engine=engine, resolved=default_model, answer="entail")
     words = lambda ids: [qa.engine.detokenize([i]) for i in ids]  # noqa: E731
     assert words(qa.yes_ids) == ["yes", "Yes"] and words(qa.no_ids) == ["no", "No"]
@@ -346,6 +346,7 @@ def _lines(stdout: bytes) -> list[dict]:
     return [json.loads(x) for x in stdout.decode().splitlines()]
 
 
+@pytest.mark.slow
 def test_cli_root_flag_reads_stdin():
     r = run_cli("--qa4re", input=(FIXTURES / "qa4re_pairs.jsonl").read_bytes())
     assert r.returncode == 0, r.stderr
@@ -407,6 +408,7 @@ def test_too_long_question_is_a_record_error(qa):
     assert "more than the context" in out[0]["error"]
 
 
+@pytest.mark.slow
 def test_fine_tuned_semeval_model_is_picked_and_answers_by_content(default_model, engine):
     """Without --model, the semeval relation set gets smollm2-135m-qa4re-semeval (built at first use from the
     shipped adapter), which judges each option statement alone: the same labels in the schema's order and
@@ -426,6 +428,7 @@ def test_fine_tuned_semeval_model_is_picked_and_answers_by_content(default_model
     assert sum(right) >= 8 and sum(base_right) <= 3, (labels, base_right)
 
 
+@pytest.mark.slow
 def test_entail_model_reads_the_statements_in_any_order():
     """smollm2-135m-qa4re-entail (built at first use from the shipped adapter) on the same 12 sentences: the
     same labels in the schema's order and shuffled, and most of them right (10 of 12 when this was written). The letter-trained model loses its answers when the options are shuffled."""
@@ -455,6 +458,7 @@ def test_cli_root_flag_takes_the_subcommand_options():
 
 
 @pytest.mark.skipif(not _has_fewrel(), reason="FewRel data not found")
+@pytest.mark.slow
 def test_eval_held_out_relations_as_multiple_choice(tmp_path):
     out = tmp_path / "r.json"
     r = run_cli("eval", "-d", "fewrel", "--split", "unseen_5_seed_0", "--qa4re", "--sample", "6", "-k", "2",
@@ -477,6 +481,7 @@ def test_eval_held_out_relations_as_multiple_choice(tmp_path):
     assert entail.stderr.decode().count("\n") == 1
 
 
+@pytest.mark.slow
 def test_eval_own_schema_gold_as_multiple_choice(tmp_path):
     """`eval --qa4re --gold FILE --schema FILE`: a user's relation set, read by the model that reads any set."""
     out = tmp_path / "r.json"
@@ -521,7 +526,7 @@ def test_batched_statements_answer_alike_in_any_order_and_close_to_one_call_each
     """--entail-batch: a pair's statements go to llama.cpp in one batch (after its shared part), in a canonical
     order, so the answer depends neither on the option order nor on the pair asked before; the log-odds stay
     within llama.cpp's batching noise of one call per statement (the 135M judge: 0.04 median, 0.32 at most over
-    100 SemEval pairs, results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json)."""
+    100 SemEval pairs, experiments/speed/results/qa4re_bench_entail_batch_smollm2-135m-qa4re-entail.json)."""
     entail_model = resolve("smollm2-135m-qa4re-entail")
     from kgc_lite.runtime.engine import Engine
     judge = Engine(entail_model.path, n_ctx=2048, n_threads=2)

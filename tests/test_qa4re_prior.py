@@ -80,6 +80,7 @@ def test_prior_is_refused_for_another_model_set_or_answer_mode(entail, engine, d
         qa4re_prior.load(tmp_path / "absent.json")
 
 
+@pytest.mark.slow
 def test_cli_estimates_saves_and_reuses_a_prior(tmp_path):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps({"id": p.id, "text": p.text, "head": p.head, "tail": p.tail}) + "\n"
@@ -108,6 +109,7 @@ def test_cli_estimates_saves_and_reuses_a_prior(tmp_path):
 
 
 @pytest.mark.skipif(not _has_data(), reason="needs ../shared/data/semeval2010")
+@pytest.mark.slow
 def test_eval_semeval_with_a_prior_scores_both_ways(tmp_path):
     out = tmp_path / "r.json"
     preds = tmp_path / "p.jsonl"
@@ -151,6 +153,7 @@ def test_eval_semeval_with_a_prior_scores_both_ways(tmp_path):
     assert bad.returncode == 2 and "entail" in bad.stderr.decode()
 
 
+@pytest.mark.slow
 def test_eval_multiple_choice_with_a_prior_of_the_unlabeled_pairs(tmp_path):
     """`eval --qa4re --prior-pairs N`: the prior comes from the scored data's own pairs, labels unread."""
     out = tmp_path / "r.json"

@@ -33,6 +33,7 @@ def _kill_after(src, dst, n):
 
 
 @pytest.mark.skipif(not _has_data(), reason="needs ../shared/data/semeval2010")
+@pytest.mark.slow
 def test_semeval_eval_resumes_a_killed_run_and_rechooses_under_its_prior(tmp_path):
     base = ("eval", "-d", "semeval", "--sample", "3", "-m", "smollm2-135m", "--answer", "entail", "-t", "1")
     with_prior, plain = tmp_path / "prior.jsonl", tmp_path / "plain.jsonl"
@@ -81,6 +82,7 @@ def test_semeval_eval_resumes_a_killed_run_and_rechooses_under_its_prior(tmp_pat
     assert r.returncode == 0 and len(_lines(part)) == 1
 
 
+@pytest.mark.slow
 def test_multiple_choice_eval_resumes_and_refuses_misuse(tmp_path):
     full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
     r = run_cli("eval", "--qa4re", *RAILWAYS, "--sample", "3", "-t", "1", "--save-predictions", str(full),
@@ -104,6 +106,7 @@ def test_multiple_choice_eval_resumes_and_refuses_misuse(tmp_path):
         assert r.returncode == 2 and says in r.stderr.decode()
 
 
+@pytest.mark.slow
 def test_a_resumed_run_reads_its_prior_back_instead_of_estimating_it(tmp_path):
     preds = tmp_path / "p.jsonl"
     kept = tmp_path / "p.jsonl.prior.json"

@@ -71,6 +71,7 @@ def _structure(path):
             for r in map(orjson.loads, path.read_bytes().splitlines())]
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     """--batch 1 decodes each unit alone, so a unit's record does not depend on its neighbours: the resumed
     file must be byte for byte the uninterrupted one."""
@@ -94,6 +95,7 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     assert keys.count(("r2", 0)) == 2 and len([k for k in keys if k[1] is None]) == 1
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_at_the_default_batch_keeps_every_record_once(tmp_path):
     """With continuous batching (the default --batch) units share llama.cpp calls with whichever units are in
     flight, and batched products round differently, so a resumed unit's confidences (rarely its triplets) may

@@ -108,6 +108,7 @@ def test_ray_needs_an_output_file_and_files(tmp_path):
     assert not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_a_pool_that_claims_every_cpu_is_refused():
     import ray
 

@@ -147,6 +147,7 @@ def _picks(data, n=400):
 
 
 @needs_data
+@pytest.mark.slow
 def test_items_are_seeded(multi):
     from kgc_lite.train.schema_mix import MultiSchemaData
     again = MultiSchemaData(["kgc", "fewrel", "wikizsl"], seed=3)

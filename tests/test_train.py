@@ -59,6 +59,7 @@ def tiny_run(tmp_path_factory):
     return out, data, logs, first_curve
 
 
+@pytest.mark.slow
 def test_run_card_and_adapter(tiny_run):
     out, data, logs, first_curve = tiny_run
     card = json.loads((out / "run_card.json").read_text())
@@ -74,6 +75,7 @@ def test_run_card_and_adapter(tiny_run):
     assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000  # fp16, rank 4
 
 
+@pytest.mark.slow
 def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
     from kgc_lite.extract.extractor import ExtractOptions, Extractor
     from kgc_lite.models import merge
@@ -91,6 +93,7 @@ def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
     assert (spec.prompt_style, spec.icl) == ("natural", 1)
 
 
+@pytest.mark.slow
 def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
     from kgc_lite.runtime.engine import open_llama
     out, *_ = tiny_run
@@ -102,6 +105,7 @@ def test_cli_convert_lora_only_and_runtime_load(tiny_run, tmp_path):
     assert llm.create_completion("Paris is", max_tokens=2)["choices"][0]["text"] is not None
 
 
+@pytest.mark.slow
 def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_finishes(tmp_path):
     """`timeout`, `kill` or a scheduler's preemption: the run ends after the step under way, saved, not where
     it stands (save_every 10 would have saved nothing before step 3)."""
@@ -157,6 +161,7 @@ def conll04_samples(n: int):
     return model, tok, td.make_samples([src], opts, td.Tokens(tok), "chatml", lambda m: None)
 
 
+@pytest.mark.slow
 def test_shared_prefix_loss_equals_plain_loss(default_model):
     from peft import LoraConfig, get_peft_model
     model, tok, samples = conll04_samples(4)
@@ -239,6 +244,7 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and "is not a LoRA adapter folder" in r.stderr.decode()
 
 
+@pytest.mark.slow
 def test_target_only_lm_head_equals_full_logits_loss(default_model):
     """_loss_sum projects only the target positions onto the vocabulary; the loss is the full-logits one."""
     model, tok, samples = conll04_samples(3)
@@ -251,6 +257,7 @@ def test_target_only_lm_head_equals_full_logits_loss(default_model):
     assert full > 1 and abs(mine - full) / full < 1e-5
 
 
+@pytest.mark.slow
 def test_qa4re_samples_are_the_inference_questions(default_model):
     """--task qa4re: each sample is QA4RE.tokens() of its question (engine tokenization) plus the gold letter."""
     import os
@@ -282,6 +289,7 @@ def test_qa4re_samples_are_the_inference_questions(default_model):
         assert s.prefix_len == len(qa._prefix)
 
 
+@pytest.mark.slow
 def test_qa4re_entail_samples_are_the_inference_statements(default_model):
     """--task qa4re --answer entail: per question, the gold statement answered yes, then its other direction and
     other options answered no, each exactly the tokens QA4RE(answer="entail") sends."""
@@ -323,6 +331,7 @@ def test_qa4re_task_refuses_unknown_data_and_icl(tmp_path):
         tr.train(tr.TrainOptions(task="qa4re", data=("semeval",), icl=3), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_both_tasks_in_one_run(tmp_path):
     """--task both: the samples are the triplet run's then the QA4RE run's (named qa:<set>), a step draws from
     one data set of either, and the run card says which source gave questions and which sentences."""
@@ -359,6 +368,7 @@ def test_both_tasks_in_one_run(tmp_path):
         td.load_sources(tiny(data, task="both", qa_data=()))
 
 
+@pytest.mark.slow
 def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
     """--init-adapter: with lr 0 the saved adapter is the init adapter, weight for weight (so the weights were
     loaded into the LoRA layers, not a fresh init); the plan with --skip-steps continues the seeded order."""
@@ -382,6 +392,7 @@ def test_init_adapter_starts_from_its_weights(tiny_run, tmp_path):
         tr.train(tiny(data, init_adapter=str(tmp_path)), tmp_path / "bad2", log=lambda m: None)
 
 
+@pytest.mark.slow
 def test_full_fine_tune_trains_every_weight_resumes_and_converts(tmp_path):
     """--full: every weight moves (not only attention/MLP projections), the run resumes from its checkpoint, the
     fp16 model.safetensors converts over the base GGUF into a model extract loads; no adapter to export, and no
@@ -451,6 +462,7 @@ def test_detok_copies_of_the_benchmark_sets(tmp_path):
         td.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=3))
 
 
+@pytest.mark.slow
 def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
     """The CPU campaign across sessions (scripts/quality_cpu.sh): a run stopped at step 2 is snapshotted
     (scripts/campaign_snapshot.py: fp16 adapter + card), its run folder is lost, and `--init-adapter SNAP

@@ -18,7 +18,7 @@ import sys
 
 import orjson
 
-from kgc_lite.data import load_gold, load_split
+from kgc_lite.data.benchmarks import load_gold, load_split
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import sys
 
 import orjson
 
-from kgc_lite.qa4re_eval import semeval_scores
+from kgc_lite.evaluation.qa4re import semeval_scores
 
 
 def label(key: str) -> str:

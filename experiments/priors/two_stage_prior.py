@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Does the entail judge's own prior, divided out, help two-stage extraction as it helps QA4RE multiple choice?
 
-Stop 24 measured the prior (kgc_lite/qa4re_prior.py: each option statement's mean log-odds of yes over unlabeled
+Stop 24 measured the prior (kgc_lite/qa4re/prior.py: each option statement's mean log-odds of yes over unlabeled
 pairs, subtracted before the likeliest yes is taken) on held-out FewRel relations as multiple choice: 83.3 ->
-93.5 accuracy with the shipped 135M judge. Two-stage extraction (kgc_lite/two_stage.py) has never used it. This
+93.5 accuracy with the shipped 135M judge. Two-stage extraction (kgc_lite/extract/two_stage.py) has never used it. This
 runs stage 1 (the pair finder) and stage 2 (the judge, every option's log-odds kept) once, and scores the same
 answers three ways:
 
@@ -27,12 +27,12 @@ import json
 import sys
 from pathlib import Path
 
-from kgc_lite import evaluate  # noqa: E402
-from kgc_lite.data import load_gold  # noqa: E402
-from kgc_lite.qa4re import Pair  # noqa: E402
-from kgc_lite.qa4re_prior import mean_by_key  # noqa: E402
-from kgc_lite.schema import load_schema  # noqa: E402
-from kgc_lite.two_stage import TwoStage  # noqa: E402
+from kgc_lite.data.benchmarks import load_gold
+from kgc_lite.evaluation import scoring as evaluate
+from kgc_lite.extract.two_stage import TwoStage
+from kgc_lite.qa4re.prior import mean_by_key
+from kgc_lite.qa4re.questions import Pair
+from kgc_lite.schema import load_schema
 
 
 def answers(gold, schema, path: Path, threads: int, qa_model: str | None) -> list[dict]:

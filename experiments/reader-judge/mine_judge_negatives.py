@@ -23,10 +23,10 @@ import json
 import random
 from collections import defaultdict
 
-from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
-from kgc_lite.models import resolve  # noqa: E402
-from kgc_lite.schema import Relation, Schema, load_schema  # noqa: E402
-from kgc_lite.schema_data import AugmentOptions, MultiSchemaData  # noqa: E402
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.models.resolve import resolve
+from kgc_lite.schema import Relation, Schema, load_schema
+from kgc_lite.train.schema_mix import AugmentOptions, MultiSchemaData
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import json
 import time
 from unittest import mock
 
-from kgc_lite.data import load_split
-from kgc_lite.extract import ExtractOptions, Extractor
-from kgc_lite.models import resolve
+from kgc_lite.data.benchmarks import load_split
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.models.resolve import resolve
 
 
 def f1(golds, preds):

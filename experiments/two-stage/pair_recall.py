@@ -14,9 +14,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
-from kgc_lite.models import resolve  # noqa: E402
-from kgc_lite.schema import load_schema  # noqa: E402
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.models.resolve import resolve
+from kgc_lite.schema import load_schema
 
 
 def _overlaps(a: str, b: str) -> bool:

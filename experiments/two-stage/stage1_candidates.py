@@ -29,13 +29,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from kgc_lite.data import Triplet, load_gold  # noqa: E402
-from kgc_lite.evaluate import prf  # noqa: E402
-from kgc_lite.extract import ExtractOptions, Extractor  # noqa: E402
-from kgc_lite.models import resolve  # noqa: E402
-from kgc_lite.schema import load_schema  # noqa: E402
-from kgc_lite.qa4re import Pair  # noqa: E402
-from kgc_lite.two_stage import TwoStage  # noqa: E402
+from kgc_lite.data.benchmarks import load_gold
+from kgc_lite.evaluation.scoring import prf
+from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.extract.two_stage import TwoStage
+from kgc_lite.models.resolve import resolve
+from kgc_lite.qa4re.questions import Pair
+from kgc_lite.schema import load_schema
+from kgc_lite.types import Triplet
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8)
 
@@ -69,7 +70,7 @@ def recall(gold, pairs: dict[str, list[tuple[str, str]]]) -> dict:
             tail += t.tail in mentions
             both += t.head in mentions and t.tail in mentions
             pair += (t.head, t.tail) in found or (t.tail, t.head) in found
-    r = lambda k: round(100 * k / n, 1)  # noqa: E731
+    r = lambda k: round(100 * k / n, 1)
     return {"head_in_mentions": r(head), "tail_in_mentions": r(tail), "both_in_mentions": r(both),
             "pair_recall": r(pair), "pairs_per_sentence": round(proposed / len(gold), 2)}
 

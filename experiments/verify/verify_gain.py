@@ -24,11 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-from kgc_lite import evaluate as ev  # noqa: E402
-from kgc_lite.data import load_gold, load_split  # noqa: E402
-from kgc_lite.qa4re import QA4RE, BadRecord  # noqa: E402
-from kgc_lite.qa4re_input import read_extract_output  # noqa: E402
-from kgc_lite.schema import load_schema  # noqa: E402
+from kgc_lite.data.benchmarks import load_gold, load_split
+from kgc_lite.evaluation import scoring as ev
+from kgc_lite.qa4re.classifier import QA4RE
+from kgc_lite.qa4re.pairs import read_extract_output
+from kgc_lite.qa4re.questions import BadRecord
+from kgc_lite.schema import load_schema
+from kgc_lite.types import Triplet
 
 
 def main() -> None:
@@ -58,7 +60,7 @@ def main() -> None:
             continue
         record = qa.record(pair)
         answered += 1
-        trip = ev.Triplet(pair.head, pair.extra["extracted_relation"], pair.tail)
+        trip = Triplet(pair.head, pair.extra["extracted_relation"], pair.tail)
         if record["relation"] is None:
             none += 1
             continue

@@ -26,11 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-from kgc_lite.qa4re import ENTAIL_LAYOUTS, QA4RE, Pair  # noqa: E402
-from kgc_lite.qa4re_eval import semeval_pairs, semeval_scores  # noqa: E402
+from kgc_lite.evaluation.qa4re import semeval_pairs, semeval_scores
+from kgc_lite.qa4re.classifier import QA4RE
+from kgc_lite.qa4re.questions import ENTAIL_LAYOUTS, Pair
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))  # bench_qa4re stays in scripts/
-from bench_qa4re import cpu_name  # noqa: E402
+from bench_qa4re import cpu_name
 
 
 def main() -> None:

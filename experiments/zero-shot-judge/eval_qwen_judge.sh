@@ -61,7 +61,7 @@ semeval-prior-settled)
   out="experiments/zero-shot-judge/results/priors/${TAG}_semeval_train200_shots4_settled.run.json"  # the run that estimated it (and scored 1 test pair)
   kgc-lite eval -d semeval --sample 1 --shuffle -m "$Q" --answer entail --entail-examples 4 --prior-pairs 200 \
     -t "$THREADS" -o "$out"
-  python3 -c 'import json, sys; from kgc_lite.qa4re_prior import save
+  python3 -c 'import json, sys; from kgc_lite.qa4re.prior import save
 p = json.load(open(sys.argv[1]))["runs"][0]["metrics"]["prior"]
 save({k: v for k, v in p.items() if k not in ("split", "seed", "labels_read")}, sys.argv[2])' \
     "$out" "experiments/zero-shot-judge/results/priors/${TAG}_semeval_train200_shots4_settled.json" ;;

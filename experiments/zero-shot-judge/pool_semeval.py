@@ -29,12 +29,13 @@ from pathlib import Path
 
 import orjson
 
-from kgc_lite.data import load_semeval  # noqa: E402
-from kgc_lite.errors import KgcError  # noqa: E402
-from kgc_lite.qa4re import Pair, build_options  # noqa: E402
-from kgc_lite.qa4re_eval import answer_from_log_odds, semeval_scores  # noqa: E402
-from kgc_lite.qa4re_prior import choose, load as load_prior, mean_log_odds  # noqa: E402
-from kgc_lite.schema import load_schema  # noqa: E402
+from kgc_lite.data.benchmarks import load_semeval
+from kgc_lite.errors import KgcError
+from kgc_lite.evaluation.qa4re import answer_from_log_odds, semeval_scores
+from kgc_lite.qa4re.prior import choose, mean_log_odds
+from kgc_lite.qa4re.prior import load as load_prior
+from kgc_lite.qa4re.questions import Pair, build_options
+from kgc_lite.schema import load_schema
 
 
 def pooled_rows(paths: list[str], tolerance: float = 1e-4) -> tuple[dict[str, dict], int, float]:

@@ -11,7 +11,7 @@ from kgc_lite.cli.console import check_choice, say
 from kgc_lite.cli.eval import gold_and_data, model_defaults
 from kgc_lite.cli.options import default_threads, gpu_layers, gpu_layers_option
 from kgc_lite.data.benchmarks import SPLITS, TRIPLET_SETS, load_split
-from kgc_lite.evaluation import scoring as ev
+from kgc_lite.evaluation import results
 from kgc_lite.prompting.prompts import STYLES
 
 
@@ -51,7 +51,7 @@ def bench_command(
     # the extractor side follows the model on --retokenize (bench has no such flag): only style and icl are read
     prompt_style, icl, _ = model_defaults(model, prompt_style, icl, retokenize=False)
     from kgc_lite.evaluation import bench as bench_mod
-    source = ev.source_sha256()
+    source = results.source_sha256()
     examples, desc, _ = gold_and_data(dataset, split, None, data, limit)
     pool = load_split(dataset, "train", data)
     metrics = bench_mod.bench(examples, schema=dataset, style=prompt_style, icl=icl, pool=pool, seed=seed,
@@ -63,8 +63,8 @@ def bench_command(
     from kgc_lite.models.registry import ModelSpec, ResolvedModel
     resolved = ResolvedModel(ModelSpec(name=side["model"]["name"]), pathlib.Path(side["model"]["path"]),
                              side["model"]["sha256"])
-    model_desc = ev.model_info(resolved)
-    model_desc["quantization"] = ev.quantization(side["metadata"], side["model"]["path"])
+    model_desc = results.model_info(resolved)
+    model_desc["quantization"] = results.quantization(side["metadata"], side["model"]["path"])
     for s in bench_mod.SIDES:
         if s in metrics:
             metrics[s].pop("metadata", None)
@@ -73,10 +73,10 @@ def bench_command(
               "icl": icl, "icl_pool": "train", "seed": seed, "warmup": warmup, "repeat": repeat, "batch": batch,
               "baseline": baseline, "threads": threads or default_threads(), "n_gpu_layers": n_gpu_layers,
               "load_average_after": list(__import__("os").getloadavg())}
-    doc = ev.results_document("bench", model=model_desc, config=config, data=desc, metrics=metrics,
+    doc = results.results_document("bench", model=model_desc, config=config, data=desc, metrics=metrics,
                               threads=threads or default_threads(), n_gpu_layers=n_gpu_layers,
                               extra={"source_sha256": source})
-    ev.write_results(doc, out)
+    results.write_results(doc, out)
     table = bench_mod.bench_table(metrics)
     title = (f"bench {dataset} {split} ({len(examples)} sentences) · {model_desc['name']} · {prompt_style}, {icl} ICL"
              f" · {threads or default_threads()} thread(s)" + (f" · batch {batch}" if batch > 1 else ""))

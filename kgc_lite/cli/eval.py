@@ -14,7 +14,9 @@ from kgc_lite.data.benchmarks import SPLITS, TRIPLET_SETS, data_dir, load_gold, 
 from kgc_lite.data.detok import detokenize_examples
 from kgc_lite.data.zero_rte import ZERO_RTE_SETS, load_zero_rte, zero_rte_splits
 from kgc_lite.errors import KgcError
+from kgc_lite.evaluation import results
 from kgc_lite.evaluation import scoring as ev
+from kgc_lite.evaluation.runs import run_extraction
 from kgc_lite.io.files import file_sha256
 from kgc_lite.prompting.grammar import ENTITY_MODES
 from kgc_lite.prompting.prompts import STYLES
@@ -152,10 +154,10 @@ def eval_command(
                                          "triplets below this confidence, as `extract --min-confidence` does "
                                          "(with --two-stage: P(yes) of the chosen statement)."),
     qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model."),
-    reader_model: Optional[str] = typer.Option(None, "--reader-model", help="--two-stage: also take each "
+    reader_model: Optional[str] = typer.Option(None, "--reader-model", hidden=True, help="--two-stage: also take each "
                                                "relation's pair as this one-relation reader fills it as a "
                                                "stage-1 candidate."),
-    gloss: bool = typer.Option(False, "--gloss/--no-gloss", help="--two-stage and --qa4re: follow each option "
+    gloss: bool = typer.Option(False, "--gloss/--no-gloss", hidden=True, help="--two-stage and --qa4re: follow each option "
                                "statement with its relation's description, for an entail model trained with "
                                "`train --gloss`."),
     prior_pairs: Optional[int] = typer.Option(None, "--prior-pairs", min=1, help="QA4RE with entail answers: "
@@ -173,11 +175,11 @@ def eval_command(
                                                   "answers and the --two-stage judge: N (0-4) written yes/no "
                                                   "demonstrations before each question (default: the model's, "
                                                   "models.toml entail_examples)."),
-    entail_layout: Optional[str] = typer.Option(None, "--entail-layout", metavar="LAYOUT", help="QA4RE with "
+    entail_layout: Optional[str] = typer.Option(None, "--entail-layout", hidden=True, metavar="LAYOUT", help="QA4RE with "
                                                 "entail answers and the --two-stage judge: statement-first or "
                                                 "question-first (kgc-lite qa4re --help; default: the model's, "
                                                 "models.toml entail_layout)."),
-    entail_batch: bool = typer.Option(False, "--entail-batch/--no-entail-batch", help="QA4RE with entail answers "
+    entail_batch: bool = typer.Option(False, "--entail-batch/--no-entail-batch", hidden=True, help="QA4RE with entail answers "
                                       "and the --two-stage judge: evaluate a pair's statements in one llama.cpp "
                                       "batch (kgc-lite qa4re --help)."),
 ) -> None:
@@ -238,7 +240,7 @@ def eval_command(
     if permutations > 1 or shuffle is not None or answer:
         raise fail("--shuffle, --permutations and --answer are QA4RE options: use them with --dataset semeval or "
                    "--qa4re", 2)
-    source = ev.source_sha256()  # the code as it was when the run started
+    source = results.source_sha256()  # the code as it was when the run started
     examples, desc, default_schema = gold_and_data(dataset, split, gold, data, limit, sample, seed, detok, detok_trim)
     schema_name = schema or default_schema
     if predictions:
@@ -286,10 +288,10 @@ def eval_command(
         extractor = open_extractor(schema_obj, two_stage=True, resolved=resolve(pair_model), options=options,
                                    qa_model=qa_model, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
                                    n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss, **entail)
-        stage_desc = {"two_stage": {"pair_model": ev.model_info(extractor.model, extractor.engine),
-                                    **({"reader_model": ev.model_info(extractor.reader.model, extractor.reader.engine)}
+        stage_desc = {"two_stage": {"pair_model": results.model_info(extractor.model, extractor.engine),
+                                    **({"reader_model": results.model_info(extractor.reader.model, extractor.reader.engine)}
                                        if extractor.reader else {}),
-                                    "qa_model": ev.model_info(extractor.qa.model, extractor.qa.engine),
+                                    "qa_model": results.model_info(extractor.qa.model, extractor.qa.engine),
                                     "statements": "templates from relation names (qa4re_data.wikidata_template)"
                                     if zero_shot and not gold and not schema
                                     else "the schema's templates, else from the relation names "
@@ -299,7 +301,7 @@ def eval_command(
                                     "evaluation": extractor.qa.evaluation}}
     seeds = list(range(seed, seed + runs))
     counter = Progress("sentences", progress)
-    run_list, model_desc = ev.run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
+    run_list, model_desc = run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
                                              seeds=seeds, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx,
                                              save_predictions=save_predictions, progress=counter, log=say,
                                              extra_metrics=ev.zero_rte_metrics if zero_shot else None,
@@ -311,7 +313,7 @@ def eval_command(
               "icl_pool": icl_pool, "rationale": rationale, "entities": entities, "seeds": seeds,
               "min_confidence": min_confidence, "retokenize": retokenize,
               "decoding": "greedy, grammar-constrained", **stage_desc}
-    doc = ev.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
+    doc = results.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
                               threads=threads or default_threads(), n_gpu_layers=n_gpu_layers,
                               extra={"source_sha256": source})
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · {model_desc['name']} "
@@ -332,7 +334,7 @@ def model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int
 
 
 def _finish(doc: dict, out: Optional[str], title: str) -> None:
-    ev.write_results(doc, out)
+    results.write_results(doc, out)
     table = ev.summary_table(doc["metrics"], title)
     if out and out != "-":
         typer.echo(table)
@@ -367,7 +369,7 @@ def _eval_predictions(predictions: str, examples, desc: dict, only_predicted: bo
     metrics["f1_spread"] = ev.spread([metrics["f1"]])
     config = {"task": "triplets", "schema": schema_name, "predictions": str(predictions),
               "predictions_sha256": file_sha256(predictions), "min_confidence": min_confidence}
-    doc = ev.results_document("eval", model=None, config=config, data=desc, metrics=metrics)
+    doc = results.results_document("eval", model=None, config=config, data=desc, metrics=metrics)
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · predictions {predictions}")
 
 
@@ -377,7 +379,7 @@ def _eval_semeval(model, split, limit, threads, seed, runs, out, data, shuffle, 
     from kgc_lite.evaluation.qa4re import evaluate_semeval
     from kgc_lite.models.resolve import resolve
     from kgc_lite.qa4re.classifier import QA4RE
-    source = ev.source_sha256()
+    source = results.source_sha256()
     resolved = resolve(model) if model else None
     run_list = []
     qa = QA4RE(model, "semeval", answer=answer, shuffle=shuffle, seed=seed, n_threads=threads,
@@ -422,7 +424,7 @@ def _eval_choice(model, dataset, split, gold, schema, sample, threads, seed, run
     from kgc_lite.qa4re.prior import for_run
     from kgc_lite.qa4re.prior import load as load_prior
     from kgc_lite.schema import load_schema
-    source = ev.source_sha256()
+    source = results.source_sha256()
     if gold:
         examples, schema_obj = load_gold(gold), load_schema(schema)
         desc = {"gold": gold, "sha256": file_sha256(gold), "schema": schema_obj.name}
@@ -485,9 +487,9 @@ def _finish_qa4re(run_list, qa, desc, config, threads, out, source) -> None:
     metrics = {k: v["mean"] for k, v in summary.items()}
     metrics["spread"] = summary
     config = {**config, "seeds": [r["seed"] for r in run_list]}
-    doc = ev.results_document("eval", model=ev.model_info(qa.model), config=config, data=desc, metrics=metrics,
+    doc = results.results_document("eval", model=results.model_info(qa.model), config=config, data=desc, metrics=metrics,
                               runs=run_list, threads=threads or default_threads(), extra={"source_sha256": source})
     qa.close()
-    ev.write_results(doc, out)
+    results.write_results(doc, out)
     text = "\n".join(f"{k:28} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     (typer.echo if out and out != "-" else say)(text)

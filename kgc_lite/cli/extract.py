@@ -97,7 +97,7 @@ def extract_command(
                                              "the models.toml entry marked pair_finder)."),
     qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model naming the "
                                            "relations (default: qa4re's choice for any relation set)."),
-    reader_model: Optional[str] = typer.Option(None, "--reader-model", help="--two-stage: also take the pair a "
+    reader_model: Optional[str] = typer.Option(None, "--reader-model", hidden=True, help="--two-stage: also take the pair a "
                                                "one-relation reader fills for each relation of --schema as a "
                                                "stage-1 candidate (one more pass per relation)."),
 ) -> None:

@@ -6,6 +6,7 @@ import typer
 
 from kgc_lite.cli.app import app
 from kgc_lite.models import registry
+from kgc_lite.models.resolve import pull, resolve
 
 models_app = typer.Typer(help="List, download and verify models (models.toml).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -28,18 +29,18 @@ def list_command() -> None:
 @models_app.command("pull")
 def pull_command(name: str = typer.Argument(..., help="Model name from models.toml.")) -> None:
     """Download a model from the Hugging Face hub and check its sha256."""
-    path = registry.pull(name)
+    path = pull(name)
     typer.echo(str(path))
 
 
 @models_app.command("path")
 def path_command(name: str = typer.Argument(None, help="Model name (default: the default model).")) -> None:
     """Print the local path of a model's GGUF file (verified)."""
-    typer.echo(str(registry.resolve(name).path))
+    typer.echo(str(resolve(name).path))
 
 
 @models_app.command("verify")
 def verify_command(name: str = typer.Argument(None, help="Model name (default: the default model).")) -> None:
     """Check a model's file against its sha256 in models.toml."""
-    resolved = registry.resolve(name)
+    resolved = resolve(name)
     typer.echo(f"ok {resolved.spec.name} {resolved.path} sha256={resolved.sha256}")

@@ -66,7 +66,7 @@ def qa4re_command(
         "--prior-from", help="Entail answers: first estimate how readily the model says yes to each option "
                              "statement, over these unlabeled pairs (a JSONL file like the input; any labels are "
                              "ignored; a few hundred of your own pairs), then answer relative to it. Helps an "
-                             "untuned model that says yes to nearly everything (results/README.md).")] = None,
+                             "untuned model that says yes to nearly everything (experiments/zero-shot-judge/README.md).")] = None,
     prior: Annotated[Optional[str], typer.Option(
         "--prior", help="Entail answers: a prior saved with --save-prior (same model, same relation set).")] = None,
     entail_examples: Annotated[Optional[int], typer.Option(
@@ -75,16 +75,16 @@ def qa4re_command(
              "evaluated once). For untuned chat models; default: the model's (models.toml entail_examples, 0 for "
              "fine-tuned judges).")] = None,
     entail_layout: Annotated[Optional[str], typer.Option(
-        "--entail-layout", metavar="LAYOUT",
+        "--entail-layout", hidden=True, metavar="LAYOUT",
         help="Entail answers: statement-first asks the question after each statement (how the fine-tuned judges "
              "were trained); question-first asks it once after the sentence: about half the tokens a statement, "
-             "but 3.6 micro-F1 lower for the untuned 1.5B judge on SemEval (results/README.md, stop 26). "
+             "but 3.6 micro-F1 lower for the untuned 1.5B judge on SemEval (docs/history.md, stop 26). "
              "Default: the model's (models.toml entail_layout).")] = None,
     entail_batch: Annotated[bool, typer.Option(
-        "--entail-batch/--no-entail-batch",
+        "--entail-batch/--no-entail-batch", hidden=True,
         help="Entail answers: evaluate a pair's option statements together in one llama.cpp batch instead of one "
              "call each. 1.24x the pairs/s for the untuned 1.5B judge on 2 CPU threads, 0.97x for the 135M judge, "
-             "the same options chosen (log-odds differ by about 0.05; results/README.md, stop 28).")] = False,
+             "the same options chosen (log-odds differ by about 0.05; docs/history.md, stop 28).")] = False,
     save_prior: Annotated[Optional[str], typer.Option(
         "--save-prior", help="Write the prior estimated by --prior-from to this JSON file. With no input files, "
                              "only estimate and save it (pass - to also answer stdin).")] = None,
@@ -131,7 +131,7 @@ def qa4re_command(
     if verify and len(qa.schema.relations) == 1:
         typer.echo(f"kgc-lite: warning: --verify with the one-relation schema {qa.schema.name!r} can only keep a "
                    "pair or call it unrelated, and tends to drop right ones (on ADE it dropped 393 of 398, F1 65.2 "
-                   "-> 2.2; results/README.md)", err=True)
+                   "-> 2.2; experiments/verify/README.md)", err=True)
     reader = read_extract_output if verify else read_pairs
     counter = Progress("pairs", progress)
     errors = 0

@@ -17,7 +17,7 @@ stored as JSON:
     {"kind": "kgc-lite entail prior", "model": ..., "model_sha256": ..., "schema": ..., "entail_examples": 0,
      "entail_layout": "statement-first", "pairs": N, "log_odds": {"Cause-Effect": 0.02, "Cause-Effect(e2,e1)": 0.18, ..., "Other": -0.81}}
 
-(those three are Qwen2.5-Coder-1.5B-Instruct's, over 200 SemEval train pairs; results/README.md, stop 24).
+(those three are Qwen2.5-Coder-1.5B-Instruct's, over 200 SemEval train pairs; docs/history.md, stop 24).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def _fewrel_questions(seed: int, held_out: str | None, data_root, gloss: float =
 
 
 def is_mined(source: str) -> bool:
-    """A QA4RE training source that is a file of wrong pairs (scripts/mine_judge_negatives.py), not a data set."""
+    """A QA4RE training source that is a file of wrong pairs (experiments/reader-judge/mine_judge_negatives.py), not a data set."""
     return source.endswith(".jsonl")
 
 

@@ -136,7 +136,7 @@ def _qa_sources(opts: TrainOptions, items: tuple[str, ...]) -> list[DataSource]:
     from kgc_lite.train.qa4re_samples import QA_SOURCES, is_mined
     sources = []
     for item in items:
-        if is_mined(item):  # wrong pairs from scripts/mine_judge_negatives.py: none-of-the-above questions
+        if is_mined(item):  # wrong pairs from experiments/reader-judge/mine_judge_negatives.py: none-of-the-above questions
             path = Path(item)
             if not path.is_file():
                 raise KgcError(f"QA4RE training (--task qa4re's --data, --task both's --qa-data) reads "
