@@ -64,3 +64,18 @@ def test_experiment_switches_stay_out_of_help_but_still_run_their_recipes():
         assert switches <= found, (name, switches - found)
     assert all(not getattr(p, "hidden", False) for n, c in commands.items() if n not in EXPERIMENT_SWITCHES
                for p in c.params)
+
+
+@pytest.mark.parametrize("flag", ["--model", "--threads", "--ctx", "--progress", "--n-gpu-layers"])
+def test_shared_options_read_alike_wherever_they_appear(flag):
+    """--model, --threads, --ctx, --progress: one definition (cli/options.py) in extract, eval and bench;
+    --threads reads the same in qa4re too."""
+    found = {}
+    for name, cmd in _commands():
+        for param in cmd.params:
+            if flag in getattr(param, "opts", ()):
+                found[name] = (param.default, param.help, getattr(param, "min", None))
+    expected = {"extract", "eval"} if flag == "--progress" else {"extract", "eval", "bench"}
+    assert expected <= set(found), found
+    same = {k: v for k, v in found.items() if k in expected or (flag == "--threads" and k == "qa4re")}
+    assert len(set(same.values())) == 1, same

@@ -9,7 +9,14 @@ import typer
 from kgc_lite.cli.app import app
 from kgc_lite.cli.console import check_choice, say
 from kgc_lite.cli.eval import gold_and_data, model_defaults
-from kgc_lite.cli.options import default_threads, gpu_layers, gpu_layers_option
+from kgc_lite.cli.options import (
+    ctx_option,
+    default_threads,
+    gpu_layers,
+    gpu_layers_option,
+    model_option,
+    threads_option,
+)
 from kgc_lite.data.benchmarks import SPLITS, TRIPLET_SETS, load_split
 from kgc_lite.evaluation import results
 from kgc_lite.prompting.prompts import STYLES
@@ -22,7 +29,7 @@ def bench_command(
     data: Optional[str] = typer.Option(None, "--data-dir", envvar="KGC_LITE_DATA", help="Folder holding kgc/ "
                                        "(default: $KGC_LITE_DATA, else ../shared/data)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N sentences of the split."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
+    model: Optional[str] = model_option(),
     prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Extractor's answer style: "
                                                f"{' or '.join(STYLES)} (default: the model's; the baseline always "
                                                "answers in JSON, i.e. natural)."),
@@ -36,9 +43,9 @@ def bench_command(
     repeat: int = typer.Option(3, "--repeat", min=1, help="Timed passes over the sentences; median and spread."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the naive baseline "
                                   "(create_chat_completion + JSON-schema response_format) and print the ratio."),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (both sides)."),
+    threads: Optional[int] = threads_option(),
     n_gpu_layers: Optional[int] = gpu_layers_option(),
-    ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
+    ctx: Optional[int] = ctx_option(),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the JSON results file here (default: "
                                       "stdout, with the table on stderr)."),
 ) -> None:

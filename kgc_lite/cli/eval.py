@@ -9,7 +9,16 @@ import typer
 
 from kgc_lite.cli.app import app
 from kgc_lite.cli.console import Progress, check_choice, fail, say
-from kgc_lite.cli.options import RETOKENIZE_OPTION, default_threads, gpu_layers, gpu_layers_option
+from kgc_lite.cli.options import (
+    RETOKENIZE_OPTION,
+    ctx_option,
+    default_threads,
+    gpu_layers,
+    gpu_layers_option,
+    model_option,
+    progress_option,
+    threads_option,
+)
 from kgc_lite.data.benchmarks import SPLITS, TRIPLET_SETS, data_dir, load_gold, load_split, seeded_sample, split_path
 from kgc_lite.data.detok import detokenize_examples
 from kgc_lite.data.zero_rte import ZERO_RTE_SETS, load_zero_rte, zero_rte_splits
@@ -86,7 +95,7 @@ def eval_command(
                                        "semeval2010/ (default: $KGC_LITE_DATA, else ../shared/data)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the JSON results file here (default: "
                                       "stdout, with the table on stderr)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path."),
+    model: Optional[str] = model_option(),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Relation schema (default: the data set's own)."),
     prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Answer style: {' or '.join(STYLES)} "
                                                "(default: the model's, from models.toml)."),
@@ -129,10 +138,10 @@ def eval_command(
                                 "continues where it stopped. The file's fingerprint (FILE.meta.json) must match "
                                 "this run's model, relation set, answer options and data file; entail answers "
                                 "read back are chosen anew under this run's prior."),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads."),
+    threads: Optional[int] = threads_option(),
     n_gpu_layers: Optional[int] = gpu_layers_option(),
-    ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a counter on stderr."),
+    ctx: Optional[int] = ctx_option(),
+    progress: Optional[bool] = progress_option(),
     qa4re: bool = typer.Option(False, "--qa4re", help="With a FewRel or Wiki-ZSL zero-shot split: relation "
                                "classification instead of extraction. Each test pair is asked as QA4RE multiple "
                                "choice over the split's held-out relations plus none of the above; accuracy and "

@@ -9,7 +9,15 @@ import typer
 
 from kgc_lite.cli.app import app
 from kgc_lite.cli.console import Progress, fail, hint_at_terminal, write_jsonl
-from kgc_lite.cli.options import RETOKENIZE_OPTION, gpu_layers, gpu_layers_option
+from kgc_lite.cli.options import (
+    RETOKENIZE_OPTION,
+    ctx_option,
+    gpu_layers,
+    gpu_layers_option,
+    model_option,
+    progress_option,
+    threads_option,
+)
 from kgc_lite.errors import InputError, KgcError
 from kgc_lite.extract.extractor import Extractor
 from kgc_lite.extract.pipeline import DEFAULT_BATCH, default_two_stage, first_model, model_options, open_extractor
@@ -34,8 +42,7 @@ def extract_command(
     schema: str = typer.Option("conll04", "--schema", "-s", help="Relation schema: conll04, ade, scierc, or a "
                                ".toml/.json schema file: a [[relations]] table per relation, with a name and a "
                                "one-line description (README, 'Your own relations')."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name from models.toml, or a .gguf path. "
-                                        "Default: models.toml's default."),
+    model: Optional[str] = model_option(),
     prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Answer style: {' or '.join(STYLES)} "
                                                "(default: the model's, from models.toml)."),
     icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples in the prompt, from the "
@@ -69,12 +76,9 @@ def extract_command(
     min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Drop triplets whose "
                                          "confidence is below this (0: keep all)."),
     n_gpu_layers: Optional[int] = gpu_layers_option(),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="CPU threads (default: cores, max 8)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", min=256, help="Context window in tokens (default: the model's "
-                                      "entry in models.toml)."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a progress bar on "
-                                            "stderr, with an ETA when the inputs are files (default: when stderr "
-                                            "is a terminal)."),
+    threads: Optional[int] = threads_option(),
+    ctx: Optional[int] = ctx_option(),
+    progress: Optional[bool] = progress_option(),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Append records to this file (one fsync'ed "
                                          "line each) instead of stdout; what made it goes to FILE.meta.json."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted -o run: repair a torn last "

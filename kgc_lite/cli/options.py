@@ -32,3 +32,27 @@ RETOKENIZE_OPTION = typer.Option(None, "--retokenize/--no-retokenize", help="Sho
 def default_threads() -> int:
     """The CPU threads a run uses when --threads is not given (cores, at most 8), as recorded in results."""
     return _default_threads()
+
+
+# One definition each of the options every model-running command takes (extract, eval, bench; qa4re spells the
+# same texts in its Annotated form): tests/test_cli_options.py checks they agree everywhere.
+MODEL_HELP = "Model name from models.toml, or a .gguf path. Default: models.toml's default."
+THREADS_HELP = "CPU threads (default: cores, max 8)."
+CTX_HELP = "Context window in tokens (default: the model's entry in models.toml)."
+PROGRESS_HELP = "Show progress on stderr (default: when stderr is a terminal)."
+
+
+def model_option():
+    return typer.Option(None, "--model", "-m", help=MODEL_HELP)
+
+
+def threads_option():
+    return typer.Option(None, "--threads", "-t", min=1, help=THREADS_HELP)
+
+
+def ctx_option():
+    return typer.Option(None, "--ctx", min=256, help=CTX_HELP)
+
+
+def progress_option():
+    return typer.Option(None, "--progress/--no-progress", help=PROGRESS_HELP)
