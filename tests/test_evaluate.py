@@ -175,8 +175,8 @@ def test_report_plots(tmp_path):
     metrics = ev.score(gold, preds.triplets).as_dict()
     metrics["sentences_per_second"] = ev.spread([1.5])
     doc = results.results_document("eval", model={"name": "m", "quantization": "Q4_1"},
-                              config={"task": "triplets", "prompt_style": "code", "icl": 3},
-                              data={"dataset": "conll04", "split": "test"}, metrics=metrics)
+                                   config={"task": "triplets", "prompt_style": "code", "icl": 3},
+                                   data={"dataset": "conll04", "split": "test"}, metrics=metrics)
     results.write_results(doc, tmp_path / "a.json")
     docs = report.load_all([str(tmp_path)])
     paths = report.plots(docs, tmp_path)

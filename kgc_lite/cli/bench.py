@@ -81,8 +81,8 @@ def bench_command(
               "baseline": baseline, "threads": threads or default_threads(), "n_gpu_layers": n_gpu_layers,
               "load_average_after": list(__import__("os").getloadavg())}
     doc = results.results_document("bench", model=model_desc, config=config, data=desc, metrics=metrics,
-                              threads=threads or default_threads(), n_gpu_layers=n_gpu_layers,
-                              extra={"source_sha256": source})
+                                   threads=threads or default_threads(), n_gpu_layers=n_gpu_layers,
+                                   extra={"source_sha256": source})
     results.write_results(doc, out)
     table = bench_mod.bench_table(metrics)
     title = (f"bench {dataset} {split} ({len(examples)} sentences) · {model_desc['name']} · {prompt_style}, {icl} ICL"

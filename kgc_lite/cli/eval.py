@@ -25,7 +25,7 @@ from kgc_lite.data.zero_rte import ZERO_RTE_SETS, load_zero_rte, zero_rte_splits
 from kgc_lite.errors import KgcError
 from kgc_lite.evaluation import results
 from kgc_lite.evaluation import scoring as ev
-from kgc_lite.evaluation.runs import run_extraction
+from kgc_lite.evaluation.runs import evaluate_extraction, two_stage_description
 from kgc_lite.io.files import file_sha256
 from kgc_lite.prompting.grammar import ENTITY_MODES
 from kgc_lite.prompting.prompts import STYLES
@@ -166,7 +166,8 @@ def eval_command(
     reader_model: Optional[str] = typer.Option(None, "--reader-model", hidden=True, help="--two-stage: also take each "
                                                "relation's pair as this one-relation reader fills it as a "
                                                "stage-1 candidate."),
-    gloss: bool = typer.Option(False, "--gloss/--no-gloss", hidden=True, help="--two-stage and --qa4re: follow each option "
+    gloss: bool = typer.Option(False, "--gloss/--no-gloss", hidden=True,
+                               help="--two-stage and --qa4re: follow each option "
                                "statement with its relation's description, for an entail model trained with "
                                "`train --gloss`."),
     prior_pairs: Optional[int] = typer.Option(None, "--prior-pairs", min=1, help="QA4RE with entail answers: "
@@ -184,11 +185,13 @@ def eval_command(
                                                   "answers and the --two-stage judge: N (0-4) written yes/no "
                                                   "demonstrations before each question (default: the model's, "
                                                   "models.toml entail_examples)."),
-    entail_layout: Optional[str] = typer.Option(None, "--entail-layout", hidden=True, metavar="LAYOUT", help="QA4RE with "
+    entail_layout: Optional[str] = typer.Option(None, "--entail-layout", hidden=True,
+                                                metavar="LAYOUT", help="QA4RE with "
                                                 "entail answers and the --two-stage judge: statement-first or "
                                                 "question-first (kgc-lite qa4re --help; default: the model's, "
                                                 "models.toml entail_layout)."),
-    entail_batch: bool = typer.Option(False, "--entail-batch/--no-entail-batch", hidden=True, help="QA4RE with entail answers "
+    entail_batch: bool = typer.Option(False, "--entail-batch/--no-entail-batch", hidden=True,
+                                      help="QA4RE with entail answers "
                                       "and the --two-stage judge: evaluate a pair's statements in one llama.cpp "
                                       "batch (kgc-lite qa4re --help)."),
 ) -> None:
@@ -297,34 +300,15 @@ def eval_command(
         extractor = open_extractor(schema_obj, two_stage=True, resolved=resolve(pair_model), options=options,
                                    qa_model=qa_model, min_yes=min_confidence, n_ctx=ctx, n_threads=threads,
                                    n_gpu_layers=n_gpu_layers, reader_model=reader_model, gloss=gloss, **entail)
-        stage_desc = {"two_stage": {"pair_model": results.model_info(extractor.model, extractor.engine),
-                                    **({"reader_model": results.model_info(extractor.reader.model, extractor.reader.engine)}
-                                       if extractor.reader else {}),
-                                    "qa_model": results.model_info(extractor.qa.model, extractor.qa.engine),
-                                    "statements": "templates from relation names (qa4re_data.wikidata_template)"
-                                    if zero_shot and not gold and not schema
-                                    else "the schema's templates, else from the relation names "
-                                         "(schema.name_template)",
-                                    "glossed": gloss, "entail_examples": extractor.qa.entail_examples,
-                                    "entail_layout": extractor.qa.entail_layout,
-                                    "evaluation": extractor.qa.evaluation}}
-    seeds = list(range(seed, seed + runs))
-    counter = Progress("sentences", progress)
-    run_list, model_desc = run_extraction(examples, schema=schema_obj, options=options, model=model, pool=pool,
-                                             seeds=seeds, n_threads=threads, n_gpu_layers=n_gpu_layers, n_ctx=ctx,
-                                             save_predictions=save_predictions, progress=counter, log=say,
-                                             extra_metrics=ev.zero_rte_metrics if zero_shot else None,
-                                             extractor=extractor)
-    metrics = ev.aggregate([r["metrics"] for r in run_list])
-    speeds = [r["sentences_per_second"] for r in run_list if r["sentences_per_second"]]
-    metrics["sentences_per_second"] = ev.spread(speeds)
-    config = {"task": "triplets", "schema": schema_obj.name, "prompt_style": prompt_style, "icl": icl,
-              "icl_pool": icl_pool, "rationale": rationale, "entities": entities, "seeds": seeds,
-              "min_confidence": min_confidence, "retokenize": retokenize,
-              "decoding": "greedy, grammar-constrained", **stage_desc}
-    doc = results.results_document("eval", model=model_desc, config=config, data=desc, metrics=metrics, runs=run_list,
-                              threads=threads or default_threads(), n_gpu_layers=n_gpu_layers,
-                              extra={"source_sha256": source})
+        statements = ("templates from relation names (qa4re_data.wikidata_template)" if zero_shot and not gold
+                      and not schema else "the schema's templates, else from the relation names (schema.name_template)")
+        stage_desc = two_stage_description(extractor, statements, gloss)
+    doc = evaluate_extraction(examples, desc, schema=schema_obj, options=options, seeds=list(range(seed, seed + runs)),
+                              icl_pool=icl_pool, min_confidence=min_confidence, model=model, pool=pool,
+                              extractor=extractor, stage=stage_desc, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                              n_ctx=ctx, save_predictions=save_predictions, zero_shot=zero_shot,
+                              progress=Progress("sentences", progress), log=say, extra={"source_sha256": source})
+    model_desc = doc["model"]
     _finish(doc, out, f"{desc['dataset']} {desc['split'] or ''} · {model_desc['name']} "
                       f"({model_desc['quantization']}) · {prompt_style}, {icl} ICL"
                       + (", rationale" if rationale else ""))
@@ -496,8 +480,9 @@ def _finish_qa4re(run_list, qa, desc, config, threads, out, source) -> None:
     metrics = {k: v["mean"] for k, v in summary.items()}
     metrics["spread"] = summary
     config = {**config, "seeds": [r["seed"] for r in run_list]}
-    doc = results.results_document("eval", model=results.model_info(qa.model), config=config, data=desc, metrics=metrics,
-                              runs=run_list, threads=threads or default_threads(), extra={"source_sha256": source})
+    doc = results.results_document("eval", model=results.model_info(qa.model), config=config, data=desc,
+                                   metrics=metrics, runs=run_list, threads=threads or default_threads(),
+                                   extra={"source_sha256": source})
     qa.close()
     results.write_results(doc, out)
     text = "\n".join(f"{k:28} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))

@@ -92,7 +92,8 @@ def extract_command(
     two_stage: Optional[bool] = typer.Option(None, "--two-stage/--one-pass", help="two-stage: a pair finder "
                                              "extracts the entity pairs a fact links, whatever the relation, "
                                              "then the QA4RE entail model names each pair's relation from "
-                                             "--schema, in either direction, or drops it (kgc_lite/extract/two_stage.py); "
+                                             "--schema, in either direction, or drops it "
+                                             "(kgc_lite/extract/two_stage.py); "
                                              "confidence (and --min-confidence) is then P(yes) of the chosen "
                                              "statement. one-pass: one model reads the schema and writes the "
                                              "triplets. Default: one-pass for the schemas the default model was "
@@ -101,7 +102,8 @@ def extract_command(
                                              "the models.toml entry marked pair_finder)."),
     qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model naming the "
                                            "relations (default: qa4re's choice for any relation set)."),
-    reader_model: Optional[str] = typer.Option(None, "--reader-model", hidden=True, help="--two-stage: also take the pair a "
+    reader_model: Optional[str] = typer.Option(None, "--reader-model", hidden=True,
+                                               help="--two-stage: also take the pair a "
                                                "one-relation reader fills for each relation of --schema as a "
                                                "stage-1 candidate (one more pass per relation)."),
 ) -> None:

@@ -66,7 +66,8 @@ def qa4re_command(
         "--prior-from", help="Entail answers: first estimate how readily the model says yes to each option "
                              "statement, over these unlabeled pairs (a JSONL file like the input; any labels are "
                              "ignored; a few hundred of your own pairs), then answer relative to it. Helps an "
-                             "untuned model that says yes to nearly everything (experiments/zero-shot-judge/README.md).")] = None,
+                             "untuned model that says yes to nearly everything "
+                             "(experiments/zero-shot-judge/README.md).")] = None,
     prior: Annotated[Optional[str], typer.Option(
         "--prior", help="Entail answers: a prior saved with --save-prior (same model, same relation set).")] = None,
     entail_examples: Annotated[Optional[int], typer.Option(

@@ -31,7 +31,8 @@ def train_command(
                                    "conll04, ade, scierc (gold pairs as positives, other pairs of gold entities as "
                                    "none-of-the-above), fewrel (each sentence with its own set of 3-18 relations; "
                                    "--held-out's relations left out), or a .jsonl of wrong pairs from "
-                                   "experiments/reader-judge/mine_judge_negatives.py (none-of-the-above against their own relation)."),
+                                   "experiments/reader-judge/mine_judge_negatives.py "
+                                   "(none-of-the-above against their own relation)."),
     qa_data: List[str] = typer.Option(["semeval,fewrel,conll04,scierc"], "--qa-data", help="--task both: the "
                                       "QA4RE training data (as --data with --task qa4re); in --mix they are named "
                                       "qa:semeval, qa:fewrel, ... (weigh the tasks there: by size the questions, "
@@ -118,13 +119,15 @@ def train_command(
     shuffle_options: bool = typer.Option(False, "--shuffle-options/--no-shuffle-options", help="qa4re: shuffle "
                                          "each question's options (seeded), so the model must read them rather "
                                          "than learn letter positions."),
-    negatives: float = typer.Option(1.0, "--negatives", hidden=True, min=0.0, help="qa4re on triplet sets: none-of-the-above "
+    negatives: float = typer.Option(1.0, "--negatives", hidden=True,
+                                    min=0.0, help="qa4re on triplet sets: none-of-the-above "
                                     "questions per gold pair of a sentence."),
     qa_answer: str = typer.Option("logits", "--answer", help="qa4re: logits (the answer is the gold option's "
                                   "letter) or entail (each statement asked alone and answered yes or no: the gold, "
                                   "its other direction and 2 other options per question; free of option order by "
                                   "construction). Set qa4re_answer in models.toml to match when shipping."),
-    gloss: float = typer.Option(0.0, "--gloss", hidden=True, min=0.0, max=1.0, help="qa4re on fewrel: share of questions "
+    gloss: float = typer.Option(0.0, "--gloss", hidden=True,
+                                min=0.0, max=1.0, help="qa4re on fewrel: share of questions "
                                 "whose statements are followed by their relation's description (\"the competition "
                                 "class of X is Y (competition class: official classification by ...)\"), for a "
                                 "judge that reads what a relation means, not only its name (`--gloss` at inference)."),

@@ -83,3 +83,42 @@ def run_extraction(gold: list[Example], *, schema, options, model: str | None = 
                 f"P {100 * metrics['precision']:.1f} R {100 * metrics['recall']:.1f} "
                 f"in {seconds:.0f} s ({len(gold) / max(seconds, 1e-9):.2f} sentences/s)")
     return runs, model_info(resolved, engine)
+
+
+# -- one eval, as `kgc-lite eval` writes it --------------------------------------------------------------------
+def two_stage_description(extractor, statements: str, glossed: bool) -> dict:
+    """What a results file records of a two-stage extractor: its models and how the judge was asked."""
+    reader = ({"reader_model": model_info(extractor.reader.model, extractor.reader.engine)}
+              if extractor.reader else {})
+    return {"two_stage": {"pair_model": model_info(extractor.model, extractor.engine), **reader,
+                          "qa_model": model_info(extractor.qa.model, extractor.qa.engine),
+                          "statements": statements, "glossed": glossed,
+                          "entail_examples": extractor.qa.entail_examples,
+                          "entail_layout": extractor.qa.entail_layout, "evaluation": extractor.qa.evaluation}}
+
+
+def evaluate_extraction(gold: list[Example], data: dict, *, schema, options, seeds: list[int], icl_pool: str,
+                        min_confidence: float, model: str | None = None, pool: list[Example] | None = None,
+                        extractor=None, stage: dict | None = None, n_threads: int | None = None,
+                        n_gpu_layers: int = 0, n_ctx: int | None = None, save_predictions: str | Path | None = None,
+                        zero_shot: bool = False, progress=None, log=None, extra: dict | None = None) -> dict:
+    """Run the extractor over gold sentences once per seed and return the results document `kgc-lite eval`
+    writes: metrics over the runs (mean and spread), the config that made them, the model(s) and the data.
+    extractor/stage: a two-stage extractor and its two_stage_description (None: one pass with `model`)."""
+    from kgc_lite.evaluation.results import results_document
+    from kgc_lite.evaluation.scoring import aggregate, spread, zero_rte_metrics
+    from kgc_lite.runtime.engine import _default_threads
+    run_list, model_desc = run_extraction(gold, schema=schema, options=options, model=model, pool=pool,
+                                          seeds=seeds, n_threads=n_threads, n_gpu_layers=n_gpu_layers, n_ctx=n_ctx,
+                                          save_predictions=save_predictions, progress=progress, log=log,
+                                          extra_metrics=zero_rte_metrics if zero_shot else None,
+                                          extractor=extractor)
+    metrics = aggregate([r["metrics"] for r in run_list])
+    metrics["sentences_per_second"] = spread([r["sentences_per_second"] for r in run_list
+                                              if r["sentences_per_second"]])
+    config = {"task": "triplets", "schema": schema.name, "prompt_style": options.style, "icl": options.icl,
+              "icl_pool": icl_pool, "rationale": options.rationale, "entities": options.entities, "seeds": seeds,
+              "min_confidence": min_confidence, "retokenize": options.retokenize,
+              "decoding": "greedy, grammar-constrained", **(stage or {})}
+    return results_document("eval", model=model_desc, config=config, data=data, metrics=metrics, runs=run_list,
+                            threads=n_threads or _default_threads(), n_gpu_layers=n_gpu_layers, extra=extra)
