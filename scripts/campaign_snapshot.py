@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from kgc_lite.evaluation.results import hardware
 from kgc_lite.io.files import file_sha256
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(run: Path, snap: Path) -> None:

@@ -1,5 +1,5 @@
-"""The benchmark data sets: loading ADE / CoNLL04 / SciERC splits, SemEval-2010 Task 8, the FewRel / Wiki-ZSL
-zero-shot splits, and user JSONL; and `detokenize`, which turns their pre-tokenized text into ordinary punctuation.
+"""The benchmark data sets: loading ADE / CoNLL04 / SciERC splits, SemEval-2010 Task 8 and user gold JSONL. The
+FewRel / Wiki-ZSL zero-shot splits are kgc_lite/data/zero_rte.py; ordinary punctuation is kgc_lite/data/detok.py.
 
 The data lives outside the repo (../shared/data beside the checkout). `data_dir()` finds it from, in order:
 an explicit argument, $KGC_LITE_DATA, then ../shared/data next to the current directory or the source tree.

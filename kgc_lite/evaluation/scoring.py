@@ -1,4 +1,4 @@
-"""Scoring triplets against gold, the way the papers do, and writing results files.
+"""Scoring triplets against gold, the way the papers do (results files: kgc_lite/evaluation/results.py).
 
 Protocol (../shared/data/README.md; CodeKGC and Gajo & Barrón-Cedeño 2025): strict micro precision / recall / F1
 over exact, case-sensitive (head, relation, tail) strings; predicted and gold triplets de-duplicated per sentence;

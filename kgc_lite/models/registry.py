@@ -1,4 +1,5 @@
-"""The model registry (models.toml): finding, downloading and verifying GGUF files.
+"""The model registry (models.toml): finding and verifying GGUF files (a name to a file, building and
+downloading included: kgc_lite/models/resolve.py).
 
 A model name resolves to a local GGUF path through, in order: a file shipped inside an installed Python package
 (the embedded default, no network), a file produced by `kgc-lite convert` into the kgc-lite cache, then the

@@ -1,4 +1,5 @@
-"""QA4RE: relation classification as multiple-choice QA (Zhang et al., ACL Findings 2023).
+"""QA4RE: relation classification as multiple-choice QA (Zhang et al., ACL Findings 2023). This module holds the
+pairs, options and prompts; kgc_lite/qa4re/classifier.py asks them on a model.
 
 For a sentence and an entity pair, every candidate relation becomes a statement about the pair
 ("audits is about waste"), the statements become lettered options, and the model answers with one letter:
