@@ -11,7 +11,6 @@ from kgc_lite.cli.console import check_choice, say
 from kgc_lite.cli.eval import gold_and_data, model_defaults
 from kgc_lite.cli.options import (
     ctx_option,
-    default_threads,
     gpu_layers,
     gpu_layers_option,
     model_option,
@@ -20,6 +19,7 @@ from kgc_lite.cli.options import (
 from kgc_lite.data.benchmarks import SPLITS, TRIPLET_SETS, load_split
 from kgc_lite.evaluation import results
 from kgc_lite.prompting.prompts import STYLES
+from kgc_lite.runtime.engine import default_threads
 
 
 @app.command("bench")

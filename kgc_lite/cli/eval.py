@@ -12,7 +12,6 @@ from kgc_lite.cli.console import Progress, check_choice, fail, say
 from kgc_lite.cli.options import (
     RETOKENIZE_OPTION,
     ctx_option,
-    default_threads,
     gpu_layers,
     gpu_layers_option,
     model_option,
@@ -30,6 +29,7 @@ from kgc_lite.io.files import file_sha256
 from kgc_lite.prompting.grammar import ENTITY_MODES
 from kgc_lite.prompting.prompts import STYLES
 from kgc_lite.qa4re.questions import ENTAIL_EXAMPLES, ENTAIL_LAYOUTS
+from kgc_lite.runtime.engine import default_threads
 
 DATASETS = (*TRIPLET_SETS, *ZERO_RTE_SETS, "semeval")
 

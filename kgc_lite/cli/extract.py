@@ -184,10 +184,10 @@ def extract_command(
                                    two_stage={"qa_model": qa_resolved.spec.name, "min_yes": min_confidence}
                                    if two_stage else None)
         else:
-            extra = {"reader_model": reader_model} if reader_model else {}
             extractor = open_extractor(schema_obj, two_stage=two_stage, resolved=resolved, options=options,
                                        qa_model=qa_resolved.spec.name if two_stage else None, min_yes=min_confidence,
-                                       n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers, **extra)
+                                       n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                                       reader_model=reader_model)
             errors = _run(extractor, sources, output, done, counter, jsonl=jsonl, max_chars=max_chars, batch=batch,
                           split=split, on_error=on_error)
     finally:

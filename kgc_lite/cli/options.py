@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from kgc_lite.runtime.engine import _default_threads, resolve_gpu_layers
+from kgc_lite.runtime.engine import resolve_gpu_layers
 
 GPU_LAYERS_HELP = ("Layers to offload to a CUDA/Metal GPU (-1: all, 0: none). Default: all when this "
                    "llama-cpp-python build has a GPU backend, else none.")
@@ -27,11 +27,6 @@ RETOKENIZE_OPTION = typer.Option(None, "--retokenize/--no-retokenize", help="Sho
                                  "as its pre-tokenized training text ('Redmond , Washington .') and map its spans "
                                  "back to your text. Default: on for models trained on pre-tokenized text "
                                  "(models.toml tokenized_text, as the default model is).")
-
-
-def default_threads() -> int:
-    """The CPU threads a run uses when --threads is not given (cores, at most 8), as recorded in results."""
-    return _default_threads()
 
 
 # One definition each of the options every model-running command takes (extract, eval, bench; qa4re spells the

@@ -228,8 +228,8 @@ def prompt_floor(extractor, texts: list[str], repeat: int = 3, n_seq: int = 16) 
 
 
 def _threads() -> int:
-    from kgc_lite.runtime.engine import _default_threads
-    return _default_threads()
+    from kgc_lite.runtime.engine import default_threads
+    return default_threads()
 
 
 def _child(side: str, args: dict, conn) -> None:

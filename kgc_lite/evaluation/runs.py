@@ -9,8 +9,9 @@ from typing import Iterable
 import orjson
 
 from kgc_lite.errors import KgcError
-from kgc_lite.evaluation.results import model_info
-from kgc_lite.evaluation.scoring import score
+from kgc_lite.evaluation.results import model_info, results_document
+from kgc_lite.evaluation.scoring import aggregate, score, spread, zero_rte_metrics
+from kgc_lite.runtime.engine import default_threads
 from kgc_lite.types import Example, Triplet
 
 
@@ -105,9 +106,6 @@ def evaluate_extraction(gold: list[Example], data: dict, *, schema, options, see
     """Run the extractor over gold sentences once per seed and return the results document `kgc-lite eval`
     writes: metrics over the runs (mean and spread), the config that made them, the model(s) and the data.
     extractor/stage: a two-stage extractor and its two_stage_description (None: one pass with `model`)."""
-    from kgc_lite.evaluation.results import results_document
-    from kgc_lite.evaluation.scoring import aggregate, spread, zero_rte_metrics
-    from kgc_lite.runtime.engine import _default_threads
     run_list, model_desc = run_extraction(gold, schema=schema, options=options, model=model, pool=pool,
                                           seeds=seeds, n_threads=n_threads, n_gpu_layers=n_gpu_layers, n_ctx=n_ctx,
                                           save_predictions=save_predictions, progress=progress, log=log,
@@ -121,4 +119,4 @@ def evaluate_extraction(gold: list[Example], data: dict, *, schema, options, see
               "min_confidence": min_confidence, "retokenize": options.retokenize,
               "decoding": "greedy, grammar-constrained", **(stage or {})}
     return results_document("eval", model=model_desc, config=config, data=data, metrics=metrics, runs=run_list,
-                            threads=n_threads or _default_threads(), n_gpu_layers=n_gpu_layers, extra=extra)
+                            threads=n_threads or default_threads(), n_gpu_layers=n_gpu_layers, extra=extra)

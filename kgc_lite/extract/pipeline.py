@@ -17,6 +17,7 @@ from kgc_lite.extract.two_stage import TwoStage
 from kgc_lite.io.inputs import Document
 from kgc_lite.models.registry import ResolvedModel, pair_finder_model, qa4re_model_for, spec_for
 from kgc_lite.models.resolve import resolve
+from kgc_lite.runtime.engine import resolve_gpu_layers
 from kgc_lite.schema import Schema, builtin_names, load_schema
 
 DEFAULT_SCHEMA = "conll04"
@@ -58,7 +59,7 @@ def open_extractor(schema: Schema, *, two_stage: bool, resolved: ResolvedModel, 
         return TwoStage(schema, pair_model=resolved.spec.name, qa_model=qa_model or qa4re_model_for("*"),
                         options=options, min_yes=min_yes, n_ctx=n_ctx, n_threads=n_threads,
                         n_gpu_layers=n_gpu_layers, **two_stage_extra)
-    if two_stage_extra or qa_model:
+    if qa_model or any(v is not None for v in two_stage_extra.values()):
         raise KgcError("a qa model and the reader belong to two-stage extraction")
     return Extractor(schema=schema, options=options, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                      resolved=resolved)
@@ -75,7 +76,6 @@ def extract_records(texts: Iterable[str | tuple[str, str]], *, schema: str | Sch
     .toml/.json schema file, or a Schema. model: a models.toml name or .gguf path (one pass). two_stage: None
     chooses as `kgc-lite extract` does. n_gpu_layers: None offloads every layer when llama.cpp has a GPU backend.
     """
-    from kgc_lite.runtime.engine import resolve_gpu_layers
     schema = schema or DEFAULT_SCHEMA
     schema_obj = schema if isinstance(schema, Schema) else load_schema(schema)
     if two_stage is None:

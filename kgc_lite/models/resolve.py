@@ -34,8 +34,11 @@ def resolve(model: str | None) -> ResolvedModel:
         return ResolvedModel(ModelSpec(name=path.stem, **read_prompt_metadata(path)), path, None)
     spec = spec_for(model)
     path = locate(spec) or join_parts(spec)
+    def base() -> Path:
+        return resolve(spec.base).path
+
     if path is None and spec.adapter:  # merge + quantize the adapter into its base, once
-        path = build_registry_model(spec, lambda: resolve(spec.base).path)
+        path = build_registry_model(spec, base)
     if path is None:
         raise KgcError(f"model {spec.name!r} is not on this machine; {install_hint(spec)}")
     check_gguf_header(path)
@@ -44,7 +47,7 @@ def resolve(model: str | None) -> ResolvedModel:
             return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
         except KgcError:  # built from an older adapter (kgc-lite was upgraded): build it again
             # rechecks under the build lock, replaces the file whole
-            path = build_registry_model(spec, lambda: resolve(spec.base).path)
+            path = build_registry_model(spec, base)
     return ResolvedModel(spec, path, verify_file(path, spec.sha256, spec.name))
 
 

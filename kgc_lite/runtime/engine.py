@@ -125,8 +125,8 @@ class Engine:
         _OFFLOAD_LOG.clear()
         self._lib = llama_cpp
         try:
-            self.llm = open_llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or _default_threads(),
-                                  n_threads_batch=n_threads or _default_threads(), n_gpu_layers=n_gpu_layers,
+            self.llm = open_llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or default_threads(),
+                                  n_threads_batch=n_threads or default_threads(), n_gpu_layers=n_gpu_layers,
                                   n_batch=n_batch, logits_all=False, verbose=verbose)
         except (ValueError, RuntimeError) as exc:
             raise KgcError(f"llama.cpp could not load {path}: {exc}") from None
@@ -389,5 +389,5 @@ class Engine:
         self.llm.close()
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from kgc_lite.errors import KgcError
 from kgc_lite.models.merge import (
-    _FTYPE,
     QUANT_TYPES,
     hf_merge_to_gguf,
     is_full_run,
@@ -40,7 +39,7 @@ def convert(adapter: str | Path, base: str | None, out: str | Path, qtype: str =
             threads: int | None = None, pre_tokenizer: str | None = None) -> Path:
     """Merge `adapter` into `base` (registry name, .gguf, or Hugging Face folder) and write a qtype GGUF."""
     qtype = qtype.upper()
-    if qtype not in _FTYPE:
+    if qtype not in QUANT_TYPES:
         raise KgcError(f"unknown quantization {qtype}; choose one of {', '.join(QUANT_TYPES)}")
     meta = prompt_metadata(adapter)
     if is_full_run(adapter):
