@@ -88,7 +88,7 @@ def test_convert_quantize_load_and_extract(tiny_run, tmp_path):
     assert all(t.relation in ex.schema.relation_names for t in triplets)
     # the file names the prompt it was trained with, and --model path.gguf defaults to it
     from kgc_lite.models.resolve import resolve
-    assert merge.read_prompt_metadata(gguf_path) == {"prompt_style": "natural", "icl": 1}
+    assert merge.read_prompt_metadata(gguf_path) == {"prompt_style": "natural", "icl": 1, "tokenized_text": False}
     spec = resolve(str(gguf_path)).spec
     assert (spec.prompt_style, spec.icl) == ("natural", 1)
 
@@ -363,7 +363,8 @@ def test_both_tasks_in_one_run(tmp_path):
     plan = td.order(both, 20, 2, 0, "tiny=1,qa:conll04=1")
     picked = {both.datasets[step[0]] for step in plan}
     assert picked == {"tiny", "qa:conll04"} and all(len({both.datasets[i] for i in step}) == 1 for step in plan)
-    assert prompt_metadata(tmp_path / "run") == {"prompt_style": "natural", "icl": 0}  # extract's prompt, recorded
+    # extract's prompt, recorded (the data is a file of the test's own, so no claim of pre-tokenized text)
+    assert prompt_metadata(tmp_path / "run") == {"prompt_style": "natural", "icl": 0, "tokenized_text": False}
     with pytest.raises(KgcError, match="--qa-data"):
         td.load_sources(tiny(data, task="both", qa_data=()))
 
@@ -491,6 +492,9 @@ def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
     assert card["step"] == 2 and card["of_steps"] == 4 and [c["step"] for c in card["loss_curve"]] == [1, 2]
     from safetensors.torch import load_file
     assert {str(v.dtype) for v in load_file(str(snap / "adapter_model.safetensors")).values()} == {"torch.float16"}
+    from kgc_lite.models.merge import prompt_metadata
+    # `kgc-lite convert SNAP` names the training prompt in its GGUF, as it does for a run folder
+    assert prompt_metadata(snap) == {"prompt_style": tr.TrainOptions().style, "icl": 1, "tokenized_text": False}
     import shutil
     shutil.rmtree(run)  # a new machine: only the snapshot is left
     went_on = json.loads((tr.train(tiny(data, steps=4, warmup=1, init_adapter=str(snap), start_step=2),

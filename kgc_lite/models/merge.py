@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kgc_lite.data.benchmarks import TRIPLET_SETS
+from kgc_lite.data.zero_rte import ZERO_RTE_SETS
 from kgc_lite.errors import KgcError
 
 # Architectures whose Q/K rows llama.cpp's converter permutes (convert_hf_to_gguf.LlamaModel and its kin).
@@ -298,29 +300,43 @@ def read_full_weights(folder: str | Path) -> dict[str, np.ndarray]:
 # The prompt a fine-tuned model was trained with, written into the GGUFs `kgc-lite convert` makes, so that
 # `--model path.gguf` prompts it the same way (models.resolve reads them back). Registry builds leave them out:
 # their prompt is in models.toml and their bytes are checked against a sha256.
-PROMPT_KEYS = {"prompt_style": "kgc_lite.prompt_style", "icl": "kgc_lite.icl"}
+PROMPT_KEYS = {"prompt_style": "kgc_lite.prompt_style", "icl": "kgc_lite.icl",
+               "tokenized_text": "kgc_lite.tokenized_text"}
+# Training data names whose text is pre-tokenized ("Redmond , Washington ."): a model trained on these alone is
+# shown ordinary text split the same way (ModelSpec.tokenized_text).
+PRETOKENIZED_DATA = frozenset({"kgc", *TRIPLET_SETS, *ZERO_RTE_SETS})
 
 
 def read_run_card(adapter: str | Path) -> dict:
-    """The adapter folder's run card (kgc-lite train writes it), or {} when it has none or it is unreadable."""
-    try:
-        card = json.loads((Path(adapter) / "run_card.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
+    """The adapter folder's run card: run_card.json (kgc-lite train writes it) or, for a campaign snapshot
+    (scripts/campaign_snapshot.py), campaign.json, which carries the same `options`; {} when it has neither or
+    they are unreadable."""
+    for name in ("run_card.json", "campaign.json"):
+        try:
+            card = json.loads((Path(adapter) / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict):
+            return card
+    return {}
 
 
 def prompt_metadata(adapter: str | Path) -> dict:
-    """{"prompt_style", "icl"} from the adapter's run card (kgc-lite train), or {} when it has none."""
+    """{"prompt_style", "icl", "tokenized_text"} from the adapter's run card (kgc-lite train), or {} when it has
+    none. tokenized_text: every training set was a pre-tokenized benchmark, with no detokenized copies."""
     opts = read_run_card(adapter).get("options", {})
     if opts.get("task", "triplets") not in ("triplets", "both") or "style" not in opts:
         return {}
-    return {"prompt_style": str(opts["style"]), "icl": int(opts.get("icl", 0))}
+    data = opts.get("data") or []
+    return {"prompt_style": str(opts["style"]), "icl": int(opts.get("icl", 0)),
+            "tokenized_text": bool(data) and set(data) <= PRETOKENIZED_DATA and not opts.get("detok_copies")}
 
 
 def _add_prompt_metadata(writer, meta: dict | None) -> None:
     for key, value in (meta or {}).items():
-        if isinstance(value, int):
+        if isinstance(value, bool):
+            writer.add_bool(PROMPT_KEYS[key], value)
+        elif isinstance(value, int):
             writer.add_uint32(PROMPT_KEYS[key], value)
         else:
             writer.add_string(PROMPT_KEYS[key], value)
