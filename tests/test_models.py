@@ -94,7 +94,7 @@ def test_verification_is_remembered(isolated, default_model, monkeypatch):
     assert len(calls) == 1
 
 
-def test_models_cli():
+def test_models_cli(tmp_path):
     listing = run_cli("models", "list")
     assert listing.returncode == 0 and b"smollm2-135m" in listing.stdout
     rows = [line for line in listing.stdout.decode().splitlines() if not line.startswith("    ")]
@@ -102,6 +102,12 @@ def test_models_cli():
     assert len(columns) == 1  # tiers start in one column, however long the longest name
     tiers = {row[2:].split()[1] for row in rows}
     assert {"fast", "untuned"} <= tiers <= {"fast", "quality", "untuned"}
+    # in an empty cache a fine-tuned model of the embedded base is not "missing": it is built at first use
+    fresh = run_cli("models", "list", env={"KGC_LITE_HOME": str(tmp_path)}).stdout.decode()
+    row = next(line for line in fresh.splitlines() if line[2:].startswith("smollm2-135m-pairs "))
+    assert "built at first use from smollm2-135m (here) + adapters/smollm2-135m-pairs" in row, row
+    hub_only = next(line for line in fresh.splitlines() if line[2:].startswith("qwen2.5-1.5b-instruct "))
+    assert hub_only.endswith("not here: run `kgc-lite models pull qwen2.5-1.5b-instruct`"), hub_only
     verify = run_cli("models", "verify")
     assert verify.returncode == 0 and verify.stdout.startswith(b"ok ")
     unknown = run_cli("models", "verify", "nope")

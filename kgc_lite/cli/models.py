@@ -21,7 +21,12 @@ def list_command() -> None:
     for name, spec in specs.items():
         path = registry.locate(spec)
         mark = "*" if name == default else " "
-        where = str(path) if path else "not here: " + registry.install_hint(spec)
+        if path:
+            where = str(path)
+        elif spec.adapter and spec.base in specs and registry.obtainable(specs[spec.base]):
+            where = f"built at first use from {spec.base} (here) + {spec.adapter}"
+        else:
+            where = "not here: " + registry.install_hint(spec)
         tier = spec.tier or ("untuned" if not spec.adapter else "-")
         typer.echo(f"{mark} {name:{width}} {tier:7} {where}\n    {spec.description}")
 

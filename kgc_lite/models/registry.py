@@ -187,6 +187,11 @@ def _part_paths(spec: ModelSpec) -> list[Path] | None:
     return paths
 
 
+def obtainable(spec: ModelSpec) -> bool:
+    """Whether the model can be had on this machine without a download: on disk, or its slices installed."""
+    return locate(spec) is not None or bool(spec.package_parts and _part_paths(spec))
+
+
 def join_parts(spec: ModelSpec) -> Path | None:
     """A model shipped in slices (package_parts), joined into home()/models/NAME.gguf and checked against its
     sha256 before it takes that name; None if its packages are not installed."""
@@ -268,7 +273,7 @@ def install_hint(spec: ModelSpec) -> str:
     base = spec_for(spec.base) if spec.base else spec
     ways = [f"run `kgc-lite models pull {spec.name}`"] if spec.repo or base.repo else []
     if base.package_parts:
-        ways.append("or, without the hub, pip install 'kgc-lite[quality]'")
+        ways.append("without the hub, pip install 'kgc-lite[quality]'")
     elif base.package:
         ways.append(f"install the {base.package} package")
-    return " ".join(ways) or "it has no source in models.toml"
+    return " or, ".join(ways) or "it has no source in models.toml"
