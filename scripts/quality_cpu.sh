@@ -5,6 +5,8 @@
 #   scripts/quality_cpu.sh stop        # SIGTERM: the run checkpoints after the step under way, then exits
 #   scripts/quality_cpu.sh snapshot    # the checkpoint's adapter (fp16) + its card into campaign/qwen05-kg/
 #   scripts/quality_cpu.sh eval        # the snapshot, merged and scored on the dev relations and CoNLL04 val
+#   scripts/quality_cpu.sh bench       # the snapshot and the fast tier, sentences/s against the naive loop
+#   scripts/quality_cpu.sh status      # where the run is: step, seconds a step, the last losses
 #
 # The recipe is issue 14's many-schema one (scripts/ms_recipe.sh: ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL
 # drawn equally often, each prompt with its own shuffled schema among distractors; FewRel's unseen_10_seed_0 test
@@ -53,5 +55,17 @@ eval)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
     --out "results/qwen05-kg_s${step}_fewrel_dev10.json"
   kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/qwen05-kg_s${step}_conll04_val.json" ;;
-*) sed -n 2,18p "$0"; exit 2 ;;
+bench)  # alone on the machine (training stopped): both tiers on the same 100 CoNLL04 val sentences, one pass each
+  step=$(step_of "$SNAP/campaign.json")
+  gguf="runs/qwen05-kg-s$step.gguf"
+  [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
+  host=$(python3 -c "from kgc_lite.evaluation.results import hardware; import re; c = hardware()['cpu'].lower()
+print(next((w for w in ('xeon', 'epyc') if w in c), re.sub('[^a-z0-9]+', '-', c)[:20]))")
+  common=(--dataset conll04 --split val --limit 100 --batch 8 --threads "$THREADS" --repeat "${REPEAT:-1}")
+  kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_qwen05-kg_s${step}_conll04_val_limit100_t2_batch8_$host.json"
+  kgc-lite bench "${common[@]}" --out "results/bench_smollm2-135m-kg_conll04_val_limit100_t2_batch8_$host.json" ;;
+status)
+  grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
+  pgrep -f "kgc-lite train .* -o $RUN" > /dev/null && echo "running" || echo "not running" ;;
+*) sed -n 2,20p "$0"; exit 2 ;;
 esac

@@ -224,3 +224,5 @@ def test_the_committed_campaign_snapshot_names_its_training_prompt():
     # trained on the pre-tokenized benchmarks alone, so ordinary text is shown to it split the same way
     assert prompt_metadata(snap) == {"prompt_style": "natural", "icl": 0, "tokenized_text": True}
     assert prompt_metadata(ROOT / "campaign") == {}  # no card: no claim
+    from kgc_lite.cli.train import _card_base
+    assert _card_base(str(snap)) == "qwen2.5-coder-0.5b-instruct"  # convert's --base defaults to the run's base

@@ -196,11 +196,14 @@ def convert_command(
 
 
 def _card_base(adapter: str) -> Optional[str]:
-    """The base named in the adapter's run card, if it is still where the card says."""
+    """The base named in the adapter's run card, if it is still where the card says (a campaign snapshot's
+    card names it by the --base the run was given)."""
     from kgc_lite.models.merge import read_run_card
-    info = read_run_card(adapter).get("base")
+    card = read_run_card(adapter)
+    info = card.get("base")
     if not isinstance(info, dict):
-        return None
+        given = card.get("options", {}).get("base")
+        return given if isinstance(given, str) and given else None
     ref, path = info.get("ref"), info.get("path")
     if path and os.path.exists(path):
         return path
