@@ -6,6 +6,7 @@
 #   scripts/quality_cpu.sh snapshot    # the checkpoint's adapter (fp16) + its card into campaign/qwen05-kg/
 #   scripts/quality_cpu.sh eval        # the snapshot, merged and scored on the dev relations and CoNLL04 val
 #   scripts/quality_cpu.sh bench       # the snapshot and the fast tier, sentences/s against the naive loop
+#   scripts/quality_cpu.sh scored      # the scored step on the first 40 development sentences (every rule)
 #   scripts/quality_cpu.sh status      # where the run is: step, seconds a step, the last losses
 #
 # The recipe is issue 14's many-schema one (scripts/ms_recipe.sh: ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL
@@ -26,6 +27,17 @@ STEPS=${STEPS:-1000}
 THREADS=${THREADS:-2}
 
 step_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$1"; }
+# The snapshot merged into its base as runs/qwen05-kg-sSTEP.gguf (once): sets $step and $gguf.
+merged() {
+  [ -f "$SNAP/campaign.json" ] || { echo "no snapshot in $SNAP" >&2; exit 1; }
+  step=$(step_of "$SNAP/campaign.json")
+  gguf="runs/qwen05-kg-s$step.gguf"
+  [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
+}
+# The development relations' 200 seeded sentences (runs/dev10), written once.
+dev_set() {
+  [ -f runs/dev10/gold.jsonl ] || python3 scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 200 --out runs/dev10
+}
 
 case "${1:-}" in
 train)
@@ -46,26 +58,30 @@ stop)
 snapshot)
   python3 scripts/campaign_snapshot.py "$RUN" "$SNAP" ;;
 eval)
-  [ -f "$SNAP/campaign.json" ] || { echo "no snapshot in $SNAP" >&2; exit 1; }
-  step=$(step_of "$SNAP/campaign.json")
-  gguf="runs/qwen05-kg-s$step.gguf"
-  [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
-  [ -f runs/dev10/gold.jsonl ] || python3 scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 200 --out runs/dev10
+  merged
+  dev_set
   common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --threads "$THREADS" --no-progress)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
-    --out "results/qwen05-kg_s${step}_fewrel_dev10.json"
-  kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/qwen05-kg_s${step}_conll04_val.json" ;;
+    --out "results/qwen05-kg_s${step}_fewrel_dev10.json" --save-predictions "runs/qwen05-kg_s${step}_fewrel_dev10.jsonl"
+  kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/qwen05-kg_s${step}_conll04_val.json" \
+    --save-predictions "runs/qwen05-kg_s${step}_conll04_val.jsonl" ;;
 bench)  # alone on the machine (training stopped): both tiers on the same 100 CoNLL04 val sentences, one pass each
-  step=$(step_of "$SNAP/campaign.json")
-  gguf="runs/qwen05-kg-s$step.gguf"
-  [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
+  merged
   host=$(python3 -c "from kgc_lite.evaluation.results import hardware; import re; c = hardware()['cpu'].lower()
 print(next((w for w in ('xeon', 'epyc') if w in c), re.sub('[^a-z0-9]+', '-', c)[:20]))")
   common=(--dataset conll04 --split val --limit 100 --batch 8 --threads "$THREADS" --repeat "${REPEAT:-1}")
   kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_qwen05-kg_s${step}_conll04_val_limit100_t2_batch8_$host.json"
   kgc-lite bench "${common[@]}" --out "results/bench_smollm2-135m-kg_conll04_val_limit100_t2_batch8_$host.json" ;;
+scored)  # the scored step (kgc_lite/extract/scored.py) on the first LIMIT development sentences, every rule
+  merged
+  dev_set
+  limit=${LIMIT:-40}
+  python3 scripts/scored_dev.py dump --model "$gguf" --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
+    --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_qwen05-kg-s$step.jsonl"
+  python3 scripts/scored_dev.py score --dump "runs/scored_dev10_qwen05-kg-s$step.jsonl" --gold runs/dev10/gold.jsonl \
+    --out "experiments/scored-step/results/scored_dev10_qwen05-kg-s${step}_first$limit.json" ;;
 status)
   grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
   pgrep -f "kgc-lite train .* -o $RUN" > /dev/null && echo "running" || echo "not running" ;;
-*) sed -n 2,20p "$0"; exit 2 ;;
+*) sed -n 2,21p "$0"; exit 2 ;;
 esac
