@@ -60,7 +60,8 @@ snapshot)
 eval)
   merged
   dev_set
-  common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --threads "$THREADS" --no-progress)
+  # the prompt pinned whole (as trained, and as the fast tier is scored), whatever the GGUF's metadata says
+  common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --retokenize --threads "$THREADS" --no-progress)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
     --out "results/qwen05-kg_s${step}_fewrel_dev10.json" --save-predictions "runs/qwen05-kg_s${step}_fewrel_dev10.jsonl"
   kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/qwen05-kg_s${step}_conll04_val.json" \

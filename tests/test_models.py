@@ -215,8 +215,8 @@ def test_the_quality_tier_base_from_the_quality_extra(tmp_path, monkeypatch):
 
 def test_the_committed_campaign_snapshot_names_its_training_prompt():
     """`kgc-lite convert campaign/qwen05-kg` must write the prompt the campaign trains with (natural, 0 examples,
-    pre-tokenized text) into the GGUF: without it, `--model that.gguf` fell back to code style with 3 examples, a prompt the model
-    never saw (16.0 F1 against 28.9 on 100 CoNLL04 val sentences in the step-229 bench)."""
+    pre-tokenized text) into the GGUF: without it, `--model that.gguf` fell back to code style with 3 examples,
+    a prompt the model never saw (16.0 F1 against 28.9 on 100 CoNLL04 val sentences in the step-229 bench)."""
     from kgc_lite.models.merge import prompt_metadata
     snap = ROOT / "campaign" / "qwen05-kg"
     if not (snap / "campaign.json").is_file():
