@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kgc_lite.errors import KgcError
+from kgc_lite.io.files import file_sha256
 from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig, end_of_answer
 from kgc_lite.schema import load_schema
 from kgc_lite.types import Example, Triplet
@@ -497,10 +498,36 @@ def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
     assert prompt_metadata(snap) == {"prompt_style": tr.TrainOptions().style, "icl": 1, "tokenized_text": False}
     import shutil
     shutil.rmtree(run)  # a new machine: only the snapshot is left
+    snap_sha = file_sha256(snap / "adapter_model.safetensors")
     went_on = json.loads((tr.train(tiny(data, steps=4, warmup=1, init_adapter=str(snap), start_step=2),
                                    tmp_path / "next", log=lambda m: None) / "run_card.json").read_text())
     assert [c["step"] for c in went_on["loss_curve"]] == [3, 4]
     assert [c["lr"] for c in went_on["loss_curve"]] == pytest.approx([c["lr"] for c in whole[2:]])
+    assert went_on["init_adapter"]["sha256"] == snap_sha
+    # the next session on that machine: stopped at step 3, snapshotted again (the folder it began from is
+    # rewritten), then plain `--resume` goes on with the run's own --init-adapter/--start-step and schedule
+    later = tmp_path / "later"
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)
+
+    def stop_at_3(message):
+        if message.startswith("step 3/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        with pytest.raises(KgcError, match="stopped by SIGTERM at step 3"):
+            tr.train(tiny(data, steps=4, warmup=1, init_adapter=str(snap), start_step=2), later, log=stop_at_3)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    made = subprocess.run([sys.executable, str(script), str(later), str(snap)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert file_sha256(snap / "adapter_model.safetensors") != snap_sha
+    logs: list[str] = []
+    resumed = json.loads((tr.train(tiny(data, steps=4, warmup=1), later, resume=True, log=logs.append)
+                          / "run_card.json").read_text())
+    assert f"resuming the run begun from {snap} at step 2" in logs and "resumed from step 3" in logs
+    assert [c["step"] for c in resumed["loss_curve"]] == [3, 4]
+    assert [c["lr"] for c in resumed["loss_curve"]] == pytest.approx([c["lr"] for c in whole[2:]])
+    assert resumed["init_adapter"] == {"path": str(snap), "sha256": snap_sha}
+    assert resumed["options"]["start_step"] == 2
     with pytest.raises(KgcError, match="give --init-adapter too"):
         tr.train(tiny(data, start_step=1), tmp_path / "bad", log=lambda m: None)
     with pytest.raises(KgcError, match=r"--start-step must be in 0\.\.3"):

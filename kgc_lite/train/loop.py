@@ -40,7 +40,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -250,6 +250,11 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         raise KgcError(f"{out} already holds a finished run; pick another --out or pass --resume")
     if resume and ckpt.is_dir():
         saved = json.loads((ckpt / "options.json").read_text())
+        if saved.get("init_adapter") and not opts.init_adapter and not opts.start_step:
+            # a run begun with --init-adapter/--start-step goes on with them: the schedule is entered at that
+            # step, and the checkpoint's weights replace the adapter's anyway
+            opts = replace(opts, init_adapter=saved["init_adapter"], start_step=saved.get("start_step", 0))
+            log(f"resuming the run begun from {opts.init_adapter} at step {opts.start_step}")
         mine = _comparable(asdict(opts))
         if _comparable(saved) != mine:
             diff = sorted(k for k in mine if mine.get(k) != saved.get(k))
@@ -264,6 +269,8 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         raise KgcError("--init-adapter starts a LoRA run from an adapter; a full fine-tune (--full) starts from "
                        "--base (a merged .gguf works: `kgc-lite convert` writes one)")
     init = _check_init_adapter(opts) if opts.init_adapter else None
+    # the adapter as it was when the run began (a campaign's snapshot folder is rewritten as the run goes on)
+    init_sha = None if init is None else file_sha256(init / "adapter_model.safetensors")
     sources = load_sources(opts)
     mix_weights(opts.mix, {s.name: 1 for s in sources})     # form and names, checked before the model loads
     base = resolve_base(opts.base)
@@ -328,6 +335,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         sched.load_state_dict(state["sched"])
         torch.set_rng_state(state["torch_rng"])
         curve, start_step, elapsed_before = state["curve"], state["step"], state.get("seconds", 0.0)
+        init_sha = state.get("init_sha256", init_sha)
         log(f"resumed from step {start_step}")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     what = "full fine-tune" if opts.full else f"LoRA r={opts.rank} alpha={opts.alpha} on {', '.join(targets)}"
@@ -344,7 +352,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
                 optim.zero_grad(set_to_none=True)
                 if curve and step > start_step:
                     _save_checkpoint(model, optim, sched, ckpt, opts, curve, step,
-                                     elapsed_before + time.perf_counter() - t_start)
+                                     elapsed_before + time.perf_counter() - t_start, init_sha)
                 raise _stopped("interrupted", step, step if step > start_step else start_step, ckpt, out) from None
             except (RuntimeError, MemoryError) as exc:
                 if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
@@ -362,7 +370,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
             log(f"step {done}/{opts.steps} loss {loss:.4f} ({curve[-1]['seconds']:.1f}s; {spent / 60:.1f} min, "
                 f"eta {eta / 60:.1f} min)")
             if done % opts.save_every == 0 or done == opts.steps or term.asked:
-                _save_checkpoint(model, optim, sched, ckpt, opts, curve, done, spent)
+                _save_checkpoint(model, optim, sched, ckpt, opts, curve, done, spent, init_sha)
             if term.asked and done < opts.steps:
                 raise _stopped("stopped by SIGTERM", done, done, ckpt, out)
     seconds = elapsed_before + time.perf_counter() - t_start
@@ -377,7 +385,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         "samples": len(samples),
         **({"multi_schema": sources[0].multi.describe(), "replaced_too_long": samples.replaced}
            if sources and sources[0].multi is not None else {}),
-        **({"init_adapter": {"path": str(init), "sha256": file_sha256(init / "adapter_model.safetensors")}}
+        **({"init_adapter": {"path": str(init), "sha256": init_sha}}
            if init is not None else {}),
         "options": asdict(opts) | {"format": fmt},
         **({} if opts.full else {"target_modules": targets}),
@@ -498,13 +506,14 @@ def _load_full(model, folder: Path) -> None:
         raise KgcError(f"{folder}: {FULL_WEIGHTS} does not fit the base ({(missing + unexpected)[0]} ...)")
 
 
-def _save_checkpoint(model, optim, sched, ckpt: Path, opts: TrainOptions, curve, step: int, seconds: float) -> None:
+def _save_checkpoint(model, optim, sched, ckpt: Path, opts: TrainOptions, curve, step: int, seconds: float,
+                     init_sha: str | None = None) -> None:
     import torch
     tmp = ckpt.with_name(ckpt.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
     save_weights(model, tmp, opts.full, dtype="float32")
     torch.save({"optim": optim.state_dict(), "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(),
-                "curve": curve, "step": step, "seconds": seconds}, tmp / "state.pt")
+                "curve": curve, "step": step, "seconds": seconds, "init_sha256": init_sha}, tmp / "state.pt")
     (tmp / "options.json").write_text(json.dumps(asdict(opts) | {"data": list(opts.data)}, indent=1))
     if ckpt.exists():
         import shutil
