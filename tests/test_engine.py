@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import llama_cpp
+import pytest
 
+from kgc_lite.errors import KgcError
 from kgc_lite.runtime.engine import amx_buffers_off
 
 
@@ -35,3 +37,24 @@ print(eng.detokenize([int(logits.argmax())]))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert r.returncode == 0, (r.returncode, r.stderr.decode()[-2000:])
     assert b"Paris" in r.stdout, r.stdout
+
+
+def test_fork_logprobs_are_the_one_by_one_log_softmax(engine):
+    """Teacher-forced scores of several continuations in one batched call equal what one-token-a-call
+    evaluation gives (log-softmax of the next token), up to the rounding of batched arithmetic."""
+    import numpy as np
+    prefix = engine.tokenize("<|im_start|>user\nWhere is Paris?<|im_end|>\n<|im_start|>assistant\n", bos=True)
+    shared = engine.tokenize("Paris is in", special=False)
+    tails = [[shared[-1]] + engine.tokenize(" France.", special=False),
+             [shared[-1]] + engine.tokenize(" Texas, USA.", special=False)]
+    got = engine.fork_logprobs(prefix, shared[:-1], tails)
+    for tail, scores in zip(tails, got):
+        assert len(scores) == len(tail) - 1
+        want = []
+        for j in range(1, len(tail)):
+            row = engine.next_logits(prefix + shared[:-1] + tail[:j]).astype(np.float64)
+            want.append(row[tail[j]] - row.max() - np.log(np.exp(row - row.max()).sum()))
+        assert scores == pytest.approx(want, abs=0.05)
+    assert sum(got[0]) > sum(got[1])   # the model knows where Paris is
+    with pytest.raises(KgcError, match="two to be scored"):
+        engine.fork_logprobs(prefix, shared, [[shared[-1]]])

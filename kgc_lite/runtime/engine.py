@@ -16,6 +16,7 @@ evaluate from a fixed point instead of wherever the last call left the cache (QA
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -331,11 +332,30 @@ class Engine:
         (more if over the batch capacity). One call over a pair's 19 statements instead of 19 calls: on a CPU,
         small batches use the matrix kernels poorly. Each tail's logits depend only on prefix, shared and the
         tails asked with it, never on what was evaluated before."""
+        return [rows[-1] for rows in self._fork(prefix, shared, tails, every=False)]
+
+    def fork_logprobs(self, prefix: list[int], shared: list[int], tails: list[list[int]]) -> list[list[float]]:
+        """Teacher-forced log-probabilities, evaluated as fork_logits does: for each tail, log p(tail[j + 1] |
+        prefix + shared + tail[:j + 1]) for every j. A tail's first token is given, not scored (put the context's
+        last token there to score a whole continuation)."""
+        out = []
+        for tail, rows in zip(tails, self._fork(prefix, shared, tails, every=True)):
+            scores = []
+            for row, token in zip(rows, tail[1:]):
+                top = float(row.max())
+                scores.append(float(row[token]) - top - math.log(float(np.exp(row - top).sum())))
+            out.append(scores)
+        return out
+
+    def _fork(self, prefix: list[int], shared: list[int], tails: list[list[int]],
+              every: bool) -> list[list[np.ndarray]]:
+        """Per tail, the logits rows after its last token (every=False) or after each of its tokens but the last
+        (every=True)."""
         n = len(tails)
         if n == 0:
             return []
-        if not all(tails):
-            raise KgcError("internal error: every tail needs at least one token (its logits)")
+        if not all(tails) or (every and not all(len(t) > 1 for t in tails)):
+            raise KgcError("internal error: every tail needs at least one token (its logits), two to be scored")
         end = len(prefix) + len(shared) + max(map(len, tails))
         if end >= self.n_ctx:
             raise KgcError(f"prompt of {end} tokens does not fit the context of {self.n_ctx}")
@@ -354,14 +374,17 @@ class Engine:
         for i in range(0, len(shared), self._bcap):
             self._decode([(t, base + i + j, seqs, False) for j, t in enumerate(shared[i:i + self._bcap])])
         base += len(shared)
-        entries = [(t, base + j, seq, j == len(tail) - 1) for seq, tail in zip(seqs, tails)
-                   for j, t in enumerate(tail)]
-        rows: list[np.ndarray] = []
+        entries = [(t, base + j, seq, j < len(tail) - 1 if every else j == len(tail) - 1)
+                   for seq, tail in zip(seqs, tails) for j, t in enumerate(tail)]
+        owner = [k for k, tail in enumerate(tails) for _ in tail]
+        rows: list[list[np.ndarray]] = [[] for _ in tails]
         for i in range(0, len(entries), self._bcap):
             chunk = entries[i:i + self._bcap]
             self._decode(chunk)
-            rows += [np.ctypeslib.as_array(lib.llama_get_logits_ith(self._bctx, k), shape=(self.n_vocab,)).copy()
-                     for k, entry in enumerate(chunk) if entry[3]]
+            for k, entry in enumerate(chunk):
+                if entry[3]:
+                    row = np.ctypeslib.as_array(lib.llama_get_logits_ith(self._bctx, k), shape=(self.n_vocab,))
+                    rows[owner[i + k]].append(row.copy())
         self.stats.prompt_seconds += time.perf_counter() - start
         # as if each tail's whole prompt were asked: what was evaluated now, and the rest served from the cache
         self.stats.prompt_tokens += len(shared) + len(entries)
