@@ -18,20 +18,30 @@
 # - on a new machine, `train` starts from the committed snapshot (campaign/qwen05-kg, its step in
 #   campaign.json) with --init-adapter --start-step: the same sample plan and schedule, fresh optimizer moments.
 # Before a session ends: `stop`, wait for the exit, `snapshot`, and commit campaign/qwen05-kg/.
+#
+# STAGE=in-schema (every command above): the stage after the campaign, for the in-schema sets. It starts from the
+# campaign's last snapshot (step 1,000) and trains on ADE + CoNLL04 + SciERC train alone, in the fast tier's last
+# stage's mix (SciERC drawn twice as often) and prompt, STEPS (400) steps of 8 at lr 2e-4, in runs/qwen05-kg-in
+# and campaign/qwen05-kg-in; `eval` then scores all three val splits and the development relations (what the
+# stage costs unseen schemas).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=${RUN:-runs/qwen05-kg}
-SNAP=${SNAP:-campaign/qwen05-kg}
+STAGE=${STAGE:-campaign}
 BASE=${BASE:-qwen2.5-coder-0.5b-instruct}
-STEPS=${STEPS:-1000}
 THREADS=${THREADS:-2}
+case "$STAGE" in
+campaign) RUN=${RUN:-runs/qwen05-kg}; SNAP=${SNAP:-campaign/qwen05-kg}; STEPS=${STEPS:-1000}; TAG=qwen05-kg ;;
+in-schema) RUN=${RUN:-runs/qwen05-kg-in}; SNAP=${SNAP:-campaign/qwen05-kg-in}; STEPS=${STEPS:-400}
+  TAG=qwen05-kg-in; FROM=${FROM:-campaign/qwen05-kg} ;;
+*) echo "STAGE is campaign or in-schema (got $STAGE)" >&2; exit 2 ;;
+esac
 
 step_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$1"; }
 # The snapshot merged into its base as runs/qwen05-kg-sSTEP.gguf (once): sets $step and $gguf.
 merged() {
   [ -f "$SNAP/campaign.json" ] || { echo "no snapshot in $SNAP" >&2; exit 1; }
   step=$(step_of "$SNAP/campaign.json")
-  gguf="runs/qwen05-kg-s$step.gguf"
+  gguf="runs/$TAG-s$step.gguf"
   [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
 }
 # The development relations' 200 seeded sentences (runs/dev10), written once.
@@ -41,17 +51,27 @@ dev_set() {
 
 case "${1:-}" in
 train)
-  . scripts/ms_recipe.sh
+  if [ "$STAGE" = campaign ]; then
+    . scripts/ms_recipe.sh
+    recipe=("${MS_RECIPE[@]}" --warmup 20 --lr 3e-4)
+  else
+    [ "$(step_of "$FROM/campaign.json")" = "$(python3 -c "import json; print(json.load(open('$FROM/campaign.json'))['of_steps'])")" ] \
+      || { echo "the in-schema stage starts from the campaign's last step; $FROM holds step $(step_of "$FROM/campaign.json")" >&2; exit 1; }
+    recipe=(--data ade,conll04,scierc --mix ade=1,conll04=1,scierc=2 --icl 0 --prompt-style natural --max-length 1024
+            --rank 16 --alpha 32 --warmup 10 --lr 2e-4)
+  fi
   go_on=()
   if [ -f "$RUN/checkpoint/state.pt" ]; then
     go_on=(--resume)
   elif [ -f "$SNAP/campaign.json" ]; then
     go_on=(--init-adapter "$SNAP" --start-step "$(step_of "$SNAP/campaign.json")")
+  elif [ "$STAGE" = in-schema ]; then
+    go_on=(--init-adapter "$FROM")
   fi
-  exec kgc-lite train "${MS_RECIPE[@]}" --base "$BASE" --steps "$STEPS" --batch 8 --micro-batch 2 --warmup 20 \
-    --lr 3e-4 --save-every 5 --seed 0 --dtype bfloat16 --threads "$THREADS" "${go_on[@]}" -o "$RUN" ;;
+  exec kgc-lite train "${recipe[@]}" --base "$BASE" --steps "$STEPS" --batch 8 --micro-batch 2 \
+    --save-every 5 --seed 0 --dtype bfloat16 --threads "$THREADS" "${go_on[@]}" -o "$RUN" ;;
 stop)
-  pid=$(pgrep -f "kgc-lite train .* -o $RUN" | head -n 1 || true)
+  pid=$(pgrep -f "kgc-lite train .* -o $RUN\$" | head -n 1 || true)
   [ -n "$pid" ] || { echo "no training run on $RUN" >&2; exit 1; }
   kill -TERM "$pid"
   echo "asked $pid to stop after its current step; wait for it (tail $RUN.log)" ;;
@@ -63,26 +83,29 @@ eval)
   # the prompt pinned whole (as trained, and as the fast tier is scored), whatever the GGUF's metadata says
   common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --retokenize --threads "$THREADS" --no-progress)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
-    --out "results/qwen05-kg_s${step}_fewrel_dev10.json" --save-predictions "runs/qwen05-kg_s${step}_fewrel_dev10.jsonl"
-  kgc-lite eval --dataset conll04 --split val "${common[@]}" --out "results/qwen05-kg_s${step}_conll04_val.json" \
-    --save-predictions "runs/qwen05-kg_s${step}_conll04_val.jsonl" ;;
+    --out "results/${TAG}_s${step}_fewrel_dev10.json" --save-predictions "runs/${TAG}_s${step}_fewrel_dev10.jsonl"
+  sets=(conll04); [ "$STAGE" = campaign ] || sets=(conll04 ade scierc)
+  for set in "${sets[@]}"; do
+    kgc-lite eval --dataset "$set" --split val "${common[@]}" --out "results/${TAG}_s${step}_${set}_val.json" \
+      --save-predictions "runs/${TAG}_s${step}_${set}_val.jsonl"
+  done ;;
 bench)  # alone on the machine (training stopped): both tiers on the same 100 CoNLL04 val sentences, one pass each
   merged
   host=$(python3 -c "from kgc_lite.evaluation.results import hardware; import re; c = hardware()['cpu'].lower()
 print(next((w for w in ('xeon', 'epyc') if w in c), re.sub('[^a-z0-9]+', '-', c)[:20]))")
   common=(--dataset conll04 --split val --limit 100 --batch 8 --threads "$THREADS" --repeat "${REPEAT:-1}")
-  kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_qwen05-kg_s${step}_conll04_val_limit100_t2_batch8_$host.json"
+  kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_${TAG}_s${step}_conll04_val_limit100_t2_batch8_$host.json"
   kgc-lite bench "${common[@]}" --out "results/bench_smollm2-135m-kg_conll04_val_limit100_t2_batch8_$host.json" ;;
 scored)  # the scored step (kgc_lite/extract/scored.py) on the first LIMIT development sentences, every rule
   merged
   dev_set
   limit=${LIMIT:-40}
   python3 scripts/scored_dev.py dump --model "$gguf" --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
-    --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_qwen05-kg-s$step.jsonl"
-  python3 scripts/scored_dev.py score --dump "runs/scored_dev10_qwen05-kg-s$step.jsonl" --gold runs/dev10/gold.jsonl \
-    --out "experiments/scored-step/results/scored_dev10_qwen05-kg-s${step}_first$limit.json" ;;
+    --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_$TAG-s$step.jsonl"
+  python3 scripts/scored_dev.py score --dump "runs/scored_dev10_$TAG-s$step.jsonl" --gold runs/dev10/gold.jsonl \
+    --out "experiments/scored-step/results/scored_dev10_$TAG-s${step}_first$limit.json" ;;
 status)
   grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
-  pgrep -f "kgc-lite train .* -o $RUN" > /dev/null && echo "running" || echo "not running" ;;
-*) sed -n 2,21p "$0"; exit 2 ;;
+  pgrep -f "kgc-lite train .* -o $RUN\$" > /dev/null && echo "running" || echo "not running" ;;
+*) sed -n 2,27p "$0"; exit 2 ;;
 esac
