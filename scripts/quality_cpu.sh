@@ -6,7 +6,7 @@
 #   scripts/quality_cpu.sh snapshot    # the checkpoint's adapter (fp16) + its card into campaign/qwen05-kg/
 #   scripts/quality_cpu.sh eval        # the snapshot, merged and scored on the dev relations and CoNLL04 val
 #   scripts/quality_cpu.sh bench       # the snapshot and the fast tier, sentences/s against the naive loop
-#   scripts/quality_cpu.sh scored      # the scored step on the first 40 development sentences (every rule)
+#   scripts/quality_cpu.sh scored      # the scored step on 40 development sentences, every rule
 #   scripts/quality_cpu.sh status      # where the run is: step, seconds a step, the last losses
 #
 # The recipe is issue 14's many-schema one (scripts/ms_recipe.sh: ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL
@@ -96,14 +96,14 @@ print(next((w for w in ('xeon', 'epyc') if w in c), re.sub('[^a-z0-9]+', '-', c)
   common=(--dataset conll04 --split val --limit 100 --batch 8 --threads "$THREADS" --repeat "${REPEAT:-1}")
   kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_${TAG}_s${step}_conll04_val_limit100_t2_batch8_$host.json"
   kgc-lite bench "${common[@]}" --out "results/bench_smollm2-135m-kg_conll04_val_limit100_t2_batch8_$host.json" ;;
-scored)  # the scored step (kgc_lite/extract/scored.py) on the first LIMIT development sentences, every rule
+scored)  # the scored step (kgc_lite/extract/scored.py) on LIMIT development sentences (a seeded shuffle's first), every rule
   merged
   dev_set
   limit=${LIMIT:-40}
   python3 scripts/scored_dev.py dump --model "$gguf" --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
-    --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_$TAG-s$step.jsonl"
-  python3 scripts/scored_dev.py score --dump "runs/scored_dev10_$TAG-s$step.jsonl" --gold runs/dev10/gold.jsonl \
-    --out "experiments/scored-step/results/scored_dev10_$TAG-s${step}_first$limit.json" ;;
+    --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl"
+  python3 scripts/scored_dev.py score --dump "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl" --gold runs/dev10/gold.jsonl \
+    --out "experiments/scored-step/results/scored_dev10_$TAG-s${step}_sample$limit.json" ;;
 status)
   grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
   pgrep -f "kgc-lite train .* -o $RUN\$" > /dev/null && echo "running" || echo "not running" ;;
