@@ -66,7 +66,8 @@ def train_command(
     seed: int = typer.Option(0, "--seed", help="Seed for sample order, in-context draws and LoRA init."),
     save_every: int = typer.Option(25, "--save-every", min=1, help="Checkpoint every N steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out's checkpoint (same options): after "
-                                "a crash, or Ctrl-C or SIGTERM, which stop a run after its step with a checkpoint."),
+                                "a crash, or Ctrl-C or SIGTERM, which stop a run after its step with a checkpoint. A run begun "
+                                "with --init-adapter/--start-step goes on with them; they need not be given again."),
     mix: str = typer.Option("size", "--mix", help="How each step picks its data set when several are given: "
                             "size (in proportion to their sizes: the union's mix), equal (each equally often; "
                             "small sets get more epochs), or weights for each set, e.g. "
