@@ -3,6 +3,7 @@
 first use builds it, and write both sha256 values into the entry (which must already name base, adapter, quant).
 
     python scripts/ship_adapter.py smollm2-135m-qa4re /work/runs/qa-semeval
+    python scripts/ship_adapter.py qwen05-kg campaign/qwen05-kg       # a campaign snapshot
 
 Then `kgc-lite models verify NAME` rebuilds the cached GGUF from scratch and checks it.
 """
@@ -29,7 +30,12 @@ def main(name: str, run: str) -> None:
         sys.exit(f"models.toml entry {name} needs base and adapter")
     dest = ROOT / spec.adapter
     dest.mkdir(parents=True, exist_ok=True)
-    for f in ("adapter_model.safetensors", "adapter_config.json", "run_card.json"):
+    # a training run's folder carries run_card.json; a campaign snapshot (scripts/campaign_snapshot.py) its
+    # campaign.json, which `kgc-lite convert` and first-use builds read the prompt from in the same way
+    cards = [f for f in ("run_card.json", "campaign.json") if (Path(run) / f).exists()]
+    if not cards:
+        sys.exit(f"{run} has neither run_card.json nor campaign.json: the prompt it was trained with is unknown")
+    for f in ("adapter_model.safetensors", "adapter_config.json", cards[0]):
         shutil.copy(Path(run) / f, dest / f)
     adapter_sha = file_sha256(dest / "adapter_model.safetensors")
     tmp = Path(tempfile.mkdtemp()) / "merged.gguf"
