@@ -3,6 +3,7 @@
 predictions file, a paired bootstrap of the difference (the same resampled sentences scored for both).
 
     python scripts/bootstrap_f1.py --dataset scierc preds_new.jsonl [preds_old.jsonl] [--against 24.0]
+    python scripts/bootstrap_f1.py --gold runs/dev10/gold.jsonl preds_new.jsonl preds_old.jsonl   # a gold file
 
 Predictions are `kgc-lite eval --save-predictions` / `kgc-lite extract` output with the gold ids. Scoring is
 `kgc-lite eval`'s (strict micro-F1, triplets de-duplicated per sentence).
@@ -14,7 +15,7 @@ import argparse
 import random
 import sys
 
-from kgc_lite.data.benchmarks import load_split
+from kgc_lite.data.benchmarks import load_gold, load_split
 from kgc_lite.evaluation.scoring import read_predictions
 
 
@@ -36,14 +37,16 @@ def f1(rows) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dataset", required=True)
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--dataset")
+    which.add_argument("--gold", help="a gold JSONL file instead (e.g. runs/dev10/gold.jsonl)")
     ap.add_argument("--split", default="test")
     ap.add_argument("predictions", nargs="+", help="one file, or two: new then old (paired difference)")
     ap.add_argument("--against", type=float, help="a published F1 to compare with (share of resamples above it)")
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    gold = load_split(args.dataset, args.split)
+    gold = load_gold(args.gold) if args.gold else load_split(args.dataset, args.split)
     ids = [ex.id for ex in gold]
     per = [counts(gold, read_predictions(p, ids)) for p in args.predictions]
     rng = random.Random(args.seed)
