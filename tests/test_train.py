@@ -464,6 +464,20 @@ def test_detok_copies_of_the_benchmark_sets(tmp_path):
         td.load_sources(tr.TrainOptions(data=("conll04",), detok_copies=True, icl=3))
 
 
+def _stopped_at(step: int, opts, out: Path) -> None:
+    """Train until step `step` is logged, then SIGTERM the run (as `quality_cpu.sh stop` does): it checkpoints."""
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)
+
+    def log(message):
+        if message.startswith(f"step {step}/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        with pytest.raises(KgcError, match=f"stopped by SIGTERM at step {step}"):
+            tr.train(opts, out, log=log)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.mark.slow
 def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
     """The CPU campaign across sessions (scripts/quality_cpu.sh): a run stopped at step 2 is snapshotted
@@ -475,20 +489,14 @@ def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
     whole = json.loads((tr.train(tiny(data, steps=4, warmup=1), tmp_path / "whole", log=lambda m: None)
                         / "run_card.json").read_text())["loss_curve"]
     run = tmp_path / "run"
-    previous = signal.signal(signal.SIGTERM, lambda *a: None)
-
-    def log(message):
-        if message.startswith("step 2/"):
-            os.kill(os.getpid(), signal.SIGTERM)
-    try:
-        with pytest.raises(KgcError, match="stopped by SIGTERM at step 2"):
-            tr.train(tiny(data, steps=4, warmup=1, save_every=10), run, log=log)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    _stopped_at(2, tiny(data, steps=4, warmup=1, save_every=10), run)
     snap = tmp_path / "snap"
     script = Path(__file__).resolve().parents[1] / "scripts" / "campaign_snapshot.py"
-    made = subprocess.run([sys.executable, str(script), str(run), str(snap)], capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
+
+    def snapshot(folder):
+        made = subprocess.run([sys.executable, str(script), str(folder), str(snap)], capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+    snapshot(run)
     card = json.loads((snap / "campaign.json").read_text())
     assert card["step"] == 2 and card["of_steps"] == 4 and [c["step"] for c in card["loss_curve"]] == [1, 2]
     from safetensors.torch import load_file
@@ -507,18 +515,8 @@ def test_a_run_goes_on_from_its_committed_snapshot_on_another_machine(tmp_path):
     # the next session on that machine: stopped at step 3, snapshotted again (the folder it began from is
     # rewritten), then plain `--resume` goes on with the run's own --init-adapter/--start-step and schedule
     later = tmp_path / "later"
-    previous = signal.signal(signal.SIGTERM, lambda *a: None)
-
-    def stop_at_3(message):
-        if message.startswith("step 3/"):
-            os.kill(os.getpid(), signal.SIGTERM)
-    try:
-        with pytest.raises(KgcError, match="stopped by SIGTERM at step 3"):
-            tr.train(tiny(data, steps=4, warmup=1, init_adapter=str(snap), start_step=2), later, log=stop_at_3)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    made = subprocess.run([sys.executable, str(script), str(later), str(snap)], capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
+    _stopped_at(3, tiny(data, steps=4, warmup=1, init_adapter=str(snap), start_step=2), later)
+    snapshot(later)
     assert file_sha256(snap / "adapter_model.safetensors") != snap_sha
     logs: list[str] = []
     resumed = json.loads((tr.train(tiny(data, steps=4, warmup=1), later, resume=True, log=logs.append)
