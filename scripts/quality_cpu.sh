@@ -36,11 +36,11 @@ in-schema) RUN=${RUN:-runs/qwen05-kg-in}; SNAP=${SNAP:-campaign/qwen05-kg-in}; S
 *) echo "STAGE is campaign or in-schema (got $STAGE)" >&2; exit 2 ;;
 esac
 
-step_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$1"; }
+card() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }  # FILE KEY
 # The snapshot merged into its base as runs/qwen05-kg-sSTEP.gguf (once): sets $step and $gguf.
 merged() {
   [ -f "$SNAP/campaign.json" ] || { echo "no snapshot in $SNAP" >&2; exit 1; }
-  step=$(step_of "$SNAP/campaign.json")
+  step=$(card "$SNAP/campaign.json" step)
   gguf="runs/$TAG-s$step.gguf"
   [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
 }
@@ -55,8 +55,9 @@ train)
     . scripts/ms_recipe.sh
     recipe=("${MS_RECIPE[@]}" --warmup 20 --lr 3e-4)
   else
-    [ "$(step_of "$FROM/campaign.json")" = "$(python3 -c "import json; print(json.load(open('$FROM/campaign.json'))['of_steps'])")" ] \
-      || { echo "the in-schema stage starts from the campaign's last step; $FROM holds step $(step_of "$FROM/campaign.json")" >&2; exit 1; }
+    from_step=$(card "$FROM/campaign.json" step)
+    [ "$from_step" = "$(card "$FROM/campaign.json" of_steps)" ] \
+      || { echo "the in-schema stage starts from the campaign's last step; $FROM holds step $from_step" >&2; exit 1; }
     recipe=(--data ade,conll04,scierc --mix ade=1,conll04=1,scierc=2 --icl 0 --prompt-style natural --max-length 1024
             --rank 16 --alpha 32 --warmup 10 --lr 2e-4)
   fi
@@ -68,7 +69,7 @@ train)
   if [ -f "$RUN/checkpoint/state.pt" ]; then
     go_on=(--resume)
   elif [ -f "$SNAP/campaign.json" ]; then
-    go_on=(--init-adapter "$SNAP" --start-step "$(step_of "$SNAP/campaign.json")")
+    go_on=(--init-adapter "$SNAP" --start-step "$(card "$SNAP/campaign.json" step)")
   elif [ "$STAGE" = in-schema ]; then
     go_on=(--init-adapter "$FROM")
   fi
@@ -100,7 +101,7 @@ print(next((w for w in ('xeon', 'epyc') if w in c), re.sub('[^a-z0-9]+', '-', c)
   common=(--dataset conll04 --split val --limit 100 --batch 8 --threads "$THREADS" --repeat "${REPEAT:-1}")
   kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_${TAG}_s${step}_conll04_val_limit100_t2_batch8_$host.json"
   kgc-lite bench "${common[@]}" --out "results/bench_smollm2-135m-kg_conll04_val_limit100_t2_batch8_$host.json" ;;
-scored)  # the scored step (kgc_lite/extract/scored.py) on LIMIT development sentences (a seeded shuffle's first), every rule
+scored)  # the scored step (kgc_lite/extract/scored.py) on a seeded sample of LIMIT development sentences, every rule
   merged
   dev_set
   limit=${LIMIT:-40}

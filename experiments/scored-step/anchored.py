@@ -34,19 +34,11 @@ from pathlib import Path
 
 from kgc_lite.data.benchmarks import load_gold
 from kgc_lite.evaluation.results import hardware
-from kgc_lite.evaluation.scoring import score
+from kgc_lite.evaluation.scoring import read_predictions, score
 from kgc_lite.prompting.prompts import quote
 from kgc_lite.schema import load_schema
 
 MARGINS = (0.0, 1.0, 2.0, 4.0, 8.0)
-
-
-def one_pass(path: str) -> dict[str, list[tuple[str, str, str]]]:
-    out: dict[str, list] = {}
-    for line in Path(path).read_text().splitlines():
-        row = json.loads(line)
-        out.setdefault(row["id"], []).extend((t["head"], t["relation"], t["tail"]) for t in row.get("triplets", []))
-    return out
 
 
 def dump(args) -> None:
@@ -61,7 +53,7 @@ def dump(args) -> None:
     # stopped early, --limit) a sample of every relation
     random.Random(0).shuffle(gold)
     gold = gold[: args.limit or None]
-    first = one_pass(args.one_pass)
+    first = read_predictions(args.one_pass).triplets
     out = Path(args.out)
     done = {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
     ex = Extractor(args.model, schema, ExtractOptions(style="natural", icl=0, retokenize=True, confidence=False),
@@ -76,7 +68,7 @@ def dump(args) -> None:
             shown, v = ex._shown_text(e.text)
             if v is not None:
                 raise SystemExit(f"{e.id}: shown pre-tokenized differently; this script expects tokenized text")
-            heads = list(dict.fromkeys(h for h, _, _ in first.get(e.id, [])))
+            heads = sorted({h for h, _, _ in first.get(e.id, ())})
             suffix = ex.suffix_tokens(shown)
             rules = entity_span_rules(shown)
             asks = [(h, r) for h in heads for r in relations]
@@ -100,7 +92,7 @@ def dump(args) -> None:
                       file=sys.stderr, flush=True)
 
 
-def choose(cands: list[dict], first: list[tuple], mean: bool, margin: float | None) -> list[tuple]:
+def choose(cands: list[dict], first, mean: bool, margin: float | None) -> list[tuple]:
     """margin None: per head, the best-scored filling; a number: one pass's triplet unless another filling of
     its head scores more than `margin` above one pass's relation's filling."""
     def s(c):
@@ -115,7 +107,7 @@ def choose(cands: list[dict], first: list[tuple], mean: bool, margin: float | No
         if margin is None:
             out.append((h, best["relation"], best["tail"]))
             continue
-        for t in (t for t in first if t[0] == h):
+        for t in sorted(t for t in first if t[0] == h):
             own = next((c for c in mine if c["relation"] == t[1]), None)
             keep = own is None or s(best) <= s(own) + margin
             out.append(t if keep else (h, best["relation"], best["tail"]))
@@ -126,14 +118,14 @@ def score_dump(args) -> None:
     rows_in = {json.loads(line)["id"]: json.loads(line)["candidates"]
                for line in Path(args.dump).read_text().splitlines() if line.strip()}
     gold = [e for e in load_gold(args.gold) if e.id in rows_in]
-    first = one_pass(args.one_pass)
+    first = read_predictions(args.one_pass).triplets
     rows = []
-    base = score(gold, {e.id: first.get(e.id, []) for e in gold}).as_dict()
+    base = score(gold, {e.id: first.get(e.id, ()) for e in gold}).as_dict()
     print(f"one pass              P {base['precision'] * 100:5.1f}  R {base['recall'] * 100:5.1f}  "
           f"F1 {base['f1'] * 100:5.1f}")
     for mean in (False, True):
         for margin in (None, *MARGINS):
-            m = score(gold, {i: choose(c, first.get(i, []), mean, margin) for i, c in rows_in.items()}).as_dict()
+            m = score(gold, {i: choose(c, first.get(i, ()), mean, margin) for i, c in rows_in.items()}).as_dict()
             name = f"{'mean' if mean else 'sum'} {'best' if margin is None else f'switch@{margin:g}'}"
             rows.append({"rule": name, "precision": m["precision"], "recall": m["recall"], "f1": m["f1"]})
             print(f"{name:21} P {m['precision'] * 100:5.1f}  R {m['recall'] * 100:5.1f}  F1 {m['f1'] * 100:5.1f}")

@@ -269,8 +269,7 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         raise KgcError("--init-adapter starts a LoRA run from an adapter; a full fine-tune (--full) starts from "
                        "--base (a merged .gguf works: `kgc-lite convert` writes one)")
     init = _check_init_adapter(opts) if opts.init_adapter else None
-    # the adapter as it was when the run began (a campaign's snapshot folder is rewritten as the run goes on)
-    init_sha = None if init is None else file_sha256(init / "adapter_model.safetensors")
+    init_sha = None  # the init adapter as it was when the run began (a campaign's snapshot is rewritten since)
     sources = load_sources(opts)
     mix_weights(opts.mix, {s.name: 1 for s in sources})     # form and names, checked before the model loads
     base = resolve_base(opts.base)
@@ -335,8 +334,10 @@ def train(opts: TrainOptions, out: str | Path, resume: bool = False,
         sched.load_state_dict(state["sched"])
         torch.set_rng_state(state["torch_rng"])
         curve, start_step, elapsed_before = state["curve"], state["step"], state.get("seconds", 0.0)
-        init_sha = state.get("init_sha256", init_sha)
+        init_sha = state.get("init_sha256")
         log(f"resumed from step {start_step}")
+    if init is not None and init_sha is None:
+        init_sha = file_sha256(init / "adapter_model.safetensors")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     what = "full fine-tune" if opts.full else f"LoRA r={opts.rank} alpha={opts.alpha} on {', '.join(targets)}"
     log(f"{what}: {sum(p.numel() for p in params) / 1e6:.2f}M trainable parameters; "
