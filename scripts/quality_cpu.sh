@@ -8,6 +8,7 @@
 #   scripts/quality_cpu.sh bench       # the snapshot and the fast tier, sentences/s against the naive loop
 #   scripts/quality_cpu.sh scored      # the scored step on 40 development sentences, every rule
 #   scripts/quality_cpu.sh status      # where the run is: step, seconds a step, the last losses
+#   NAME=qwen05-kg scripts/quality_cpu.sh test   # once, for a model about to ship (after scripts/ship_adapter.py)
 #
 # The recipe is issue 14's many-schema one (scripts/ms_recipe.sh: ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL
 # drawn equally often, each prompt with its own shuffled schema among distractors; FewRel's unseen_10_seed_0 test
@@ -109,6 +110,25 @@ scored)  # the scored step (kgc_lite/extract/scored.py) on a seeded sample of LI
     --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl"
   python3 scripts/scored_dev.py score --dump "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl" --gold runs/dev10/gold.jsonl \
     --out "experiments/scored-step/results/scored_dev10_$TAG-s${step}_sample$limit.json" ;;
+test)  # once, for the models.toml entry NAME about to ship, as a user runs it (`eval -m NAME`, the prompt its entry
+       # names, one pass): FewRel m=5 and m=10 (seeded 600 sentences), railways and kitchen; the three in-schema
+       # test splits too for the in-schema stage, or with INSCHEMA=1
+  name=${NAME:?NAME=the models.toml entry about to ship}
+  common=(-m "$name" --one-pass --threads "$THREADS" --no-progress)
+  for split in unseen_5_seed_0 unseen_10_seed_0; do
+    kgc-lite eval --dataset fewrel --split "$split" --sample 600 "${common[@]}" \
+      --out "results/${name}_fewrel_${split}_sample600.json" --save-predictions "runs/${name}_fewrel_${split}_sample600.jsonl"
+  done
+  for set in railways kitchen; do
+    kgc-lite eval --gold "examples/$set/$set.jsonl" --schema "examples/$set/$set.toml" "${common[@]}" \
+      --out "results/${name}_$set.json" --save-predictions "runs/${name}_$set.jsonl"
+  done
+  if [ "$STAGE" = in-schema ] || [ -n "${INSCHEMA:-}" ]; then
+    for set in ade conll04 scierc; do
+      kgc-lite eval --dataset "$set" --split test "${common[@]}" --out "results/${name}_${set}_test.json" \
+        --save-predictions "runs/${name}_${set}_test.jsonl"
+    done
+  fi ;;
 status)
   grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
   pgrep -f "kgc-lite train .* -o $RUN\$" > /dev/null && echo "running" || echo "not running" ;;

@@ -102,6 +102,11 @@ def test_models_cli(tmp_path):
     assert len(columns) == 1  # tiers start in one column, however long the longest name
     tiers = {row[2:].split()[1] for row in rows}
     assert {"fast", "untuned"} <= tiers <= {"fast", "quality", "untuned"}
+    # each tuned model says what to pick it for, under its description; an untuned reference says nothing
+    lines = listing.stdout.decode().splitlines()
+    after = {lines[i][2:].split()[0]: lines[i + 2] for i in range(len(lines) - 2) if not lines[i].startswith(" " * 4)}
+    assert after["smollm2-135m-kg"].startswith("    pick it for: the built-in schemas, and the default: test F1")
+    assert not after["smollm2-135m"].startswith("    pick it for:")
     # in an empty cache a fine-tuned model of the embedded base is not "missing": it is built at first use
     fresh = run_cli("models", "list", env={"KGC_LITE_HOME": str(tmp_path)}).stdout.decode()
     row = next(line for line in fresh.splitlines() if line[2:].startswith("smollm2-135m-pairs "))

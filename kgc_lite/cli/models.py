@@ -15,7 +15,8 @@ app.add_typer(models_app, name="models")
 @models_app.command("list")
 def list_command() -> None:
     """Show every known model: its tier (fast: the embedded 135M models; quality: a larger base, better at reading
-    your relations, slower), whether it is on this machine, and the default (*)."""
+    your relations, slower), whether it is on this machine, the default (*), and what to pick it for, with its
+    measured F1 and sentences/s."""
     default, specs = registry.load_registry()
     width = max(map(len, specs), default=0)
     for name, spec in specs.items():
@@ -29,6 +30,8 @@ def list_command() -> None:
             where = "not here: " + registry.install_hint(spec)
         tier = spec.tier or ("untuned" if not spec.adapter else "-")
         typer.echo(f"{mark} {name:{width}} {tier:7} {where}\n    {spec.description}")
+        if spec.pick:
+            typer.echo(f"    pick it for: {spec.pick}")
 
 
 @models_app.command("pull")

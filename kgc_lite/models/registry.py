@@ -33,6 +33,9 @@ class ModelSpec:
     # "fast" (the embedded 135M models), "quality" (a larger base: better reading, slower), or "" (untuned
     # references); `kgc-lite models list` shows it.
     tier: str = ""
+    # What to pick the model for, with its measured F1 and speed (results/tiers.md); `kgc-lite models list`
+    # shows it under the description.
+    pick: str = ""
     package: str | None = None
     package_file: str | None = None
     # A file shipped in slices across installed packages ("pkg/data/part01.bin", ...), joined in this order into
