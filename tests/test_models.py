@@ -1,6 +1,7 @@
 """The model registry: the embedded default is found and verified; downloads go through huggingface-hub and
 are refused when corrupt. The hub is unreachable here, so `pull` is exercised against a local hub cache."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -216,6 +217,23 @@ def test_the_quality_tier_base_from_the_quality_extra(tmp_path, monkeypatch):
     monkeypatch.setenv("KGC_LITE_HOME", str(tmp_path))
     resolved = resolve(spec.name)
     assert resolved.path == tmp_path / "models" / f"{spec.name}.gguf" and resolved.sha256 == spec.sha256
+
+
+@pytest.mark.slow
+def test_the_quality_tier_builds_and_reads_a_schema_of_your_own(tmp_path):
+    """`extract -m qwen05-kg --schema my.toml`: the quality tier is built at first use from the [quality] base and
+    its adapter (pinned sha256), then reads a sentence it never saw under a user's schema, in one pass. Skipped
+    where the extra is not installed."""
+    if models._part_paths(models.spec_for("qwen2.5-coder-0.5b-instruct")) is None:
+        pytest.skip("the [quality] extra is not installed")
+    text = b"The Glacier Express is operated by Matterhorn Gotthard Bahn and ends at Zermatt station.\n"
+    out = run_cli("extract", "-m", "qwen05-kg", "--schema", str(ROOT / "examples/railways/railways.toml"), "-",
+                  input=text, env={"KGC_LITE_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    assert (tmp_path / "models" / "qwen05-kg.gguf").is_file()
+    [line] = out.stdout.decode().splitlines()
+    found = {(t["head"], t["relation"], t["tail"]) for t in json.loads(line)["triplets"]}
+    assert ("Glacier Express", "Operated_by", "Matterhorn Gotthard Bahn") in found, found
 
 
 def test_the_committed_campaign_snapshot_names_its_training_prompt():
