@@ -25,6 +25,11 @@
 # stage's mix (SciERC drawn twice as often) and prompt, STEPS (400) steps of 8 at lr 2e-4, in runs/qwen05-kg-in
 # and campaign/qwen05-kg-in; `eval` then scores all three val splits and the development relations (what the
 # stage costs unseen schemas).
+#
+# STAGE=more: the campaign's second leg, for schemas of your own. It starts from the campaign's last snapshot
+# (step 1,000) and goes on with the same many-schema recipe on the data that comes next in the seeded plan
+# (--skip-steps 1000: the samples that follow the first leg's 8,000), a fresh schedule of STEPS (600)
+# steps of 8 at lr 2e-4, in runs/qwen05-kg-2 and campaign/qwen05-kg-2; `eval` scores it as the campaign's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-campaign}
@@ -34,7 +39,9 @@ case "$STAGE" in
 campaign) RUN=${RUN:-runs/qwen05-kg}; SNAP=${SNAP:-campaign/qwen05-kg}; STEPS=${STEPS:-1000}; TAG=qwen05-kg ;;
 in-schema) RUN=${RUN:-runs/qwen05-kg-in}; SNAP=${SNAP:-campaign/qwen05-kg-in}; STEPS=${STEPS:-400}
   TAG=qwen05-kg-in; FROM=${FROM:-campaign/qwen05-kg} ;;
-*) echo "STAGE is campaign or in-schema (got $STAGE)" >&2; exit 2 ;;
+more) RUN=${RUN:-runs/qwen05-kg-2}; SNAP=${SNAP:-campaign/qwen05-kg-2}; STEPS=${STEPS:-600}
+  TAG=qwen05-kg-2; FROM=${FROM:-campaign/qwen05-kg} ;;
+*) echo "STAGE is campaign, in-schema or more (got $STAGE)" >&2; exit 2 ;;
 esac
 
 card() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }  # FILE KEY
@@ -52,16 +59,18 @@ dev_set() {
 
 case "${1:-}" in
 train)
-  if [ "$STAGE" = campaign ]; then
-    . scripts/ms_recipe.sh
-    recipe=("${MS_RECIPE[@]}" --warmup 20 --lr 3e-4)
-  else
+  . scripts/ms_recipe.sh
+  if [ "$STAGE" != campaign ]; then
     from_step=$(card "$FROM/campaign.json" step)
     [ "$from_step" = "$(card "$FROM/campaign.json" of_steps)" ] \
-      || { echo "the in-schema stage starts from the campaign's last step; $FROM holds step $from_step" >&2; exit 1; }
-    recipe=(--data ade,conll04,scierc --mix ade=1,conll04=1,scierc=2 --icl 0 --prompt-style natural --max-length 1024
-            --rank 16 --alpha 32 --warmup 10 --lr 2e-4)
+      || { echo "the $STAGE stage starts from the campaign's last step; $FROM holds step $from_step" >&2; exit 1; }
   fi
+  case "$STAGE" in
+  campaign) recipe=("${MS_RECIPE[@]}" --warmup 20 --lr 3e-4) ;;
+  in-schema) recipe=(--data ade,conll04,scierc --mix ade=1,conll04=1,scierc=2 --icl 0 --prompt-style natural
+                     --max-length 1024 --rank 16 --alpha 32 --warmup 10 --lr 2e-4) ;;
+  more) recipe=("${MS_RECIPE[@]}" --skip-steps "$from_step" --warmup 10 --lr 2e-4) ;;
+  esac
   # glibc raises its mmap threshold as large tensors are freed, after which they come from the heap and its
   # fragments stay resident: at the default, the run grew from 15 to 19 GB in 20 minutes on a 24 GB machine. A
   # fixed threshold keeps every large tensor in its own mapping, returned to the system when it is freed.
@@ -71,7 +80,7 @@ train)
     go_on=(--resume)
   elif [ -f "$SNAP/campaign.json" ]; then
     go_on=(--init-adapter "$SNAP" --start-step "$(card "$SNAP/campaign.json" step)")
-  elif [ "$STAGE" = in-schema ]; then
+  elif [ "$STAGE" != campaign ]; then
     go_on=(--init-adapter "$FROM")
   fi
   exec kgc-lite train "${recipe[@]}" --base "$BASE" --steps "$STEPS" --batch 8 --micro-batch 2 \
@@ -90,7 +99,7 @@ eval)
   common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --retokenize --threads "$THREADS" --no-progress)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
     --out "results/${TAG}_s${step}_fewrel_dev10.json" --save-predictions "runs/${TAG}_s${step}_fewrel_dev10.jsonl"
-  sets=(conll04); [ "$STAGE" = campaign ] || sets=(conll04 ade scierc)
+  sets=(conll04); [ "$STAGE" != in-schema ] || sets=(conll04 ade scierc)
   for set in "${sets[@]}"; do
     kgc-lite eval --dataset "$set" --split val "${common[@]}" --out "results/${TAG}_s${step}_${set}_val.json" \
       --save-predictions "runs/${TAG}_s${step}_${set}_val.jsonl"
@@ -132,5 +141,5 @@ test)  # once, for the models.toml entry NAME about to ship, as a user runs it (
 status)
   grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
   pgrep -f "kgc-lite train .* -o $RUN\$" > /dev/null && echo "running" || echo "not running" ;;
-*) sed -n 2,27p "$0"; exit 2 ;;
+*) sed -n 2,32p "$0"; exit 2 ;;
 esac
