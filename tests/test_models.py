@@ -236,6 +236,23 @@ def test_the_quality_tier_builds_and_reads_a_schema_of_your_own(tmp_path):
     assert ("Glacier Express", "Operated_by", "Matterhorn Gotthard Bahn") in found, found
 
 
+@pytest.mark.slow
+def test_the_quality_tier_for_the_built_in_schemas_builds_and_reads(tmp_path):
+    """`extract -m qwen05-kg-in --schema ade`: the in-schema stage, built at first use from the [quality] base and
+    its own pinned adapter, reads an adverse effect from a sentence that is in no data set. Skipped where the
+    extra is not installed."""
+    if models._part_paths(models.spec_for("qwen2.5-coder-0.5b-instruct")) is None:
+        pytest.skip("the [quality] extra is not installed")
+    text = b"Acute pancreatitis developed in a 43-year-old man three weeks after he began taking valproic acid.\n"
+    out = run_cli("extract", "-m", "qwen05-kg-in", "--schema", "ade", "-", input=text,
+                  env={"KGC_LITE_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    assert (tmp_path / "models" / "qwen05-kg-in.gguf").is_file()
+    [line] = out.stdout.decode().splitlines()
+    found = {(t["head"], t["relation"], t["tail"]) for t in json.loads(line)["triplets"]}
+    assert ("Acute pancreatitis", "Adverse_effect", "valproic acid") in found, found
+
+
 def test_the_committed_campaign_snapshot_names_its_training_prompt():
     """`kgc-lite convert campaign/qwen05-kg` must write the prompt the campaign trains with (natural, 0 examples,
     pre-tokenized text) into the GGUF: without it, `--model that.gguf` fell back to code style with 3 examples,
