@@ -19,6 +19,12 @@ There, call K of N (carry .carry/manifest.json and .carry/part-K):
 
 Between the calls nothing else may run long: the machine goes back 30 s after a call ends, and with it the
 parts stored so far (the unpack then says which parts are missing).
+
+The tracked adapter weights alone outgrow a call (about 120 MiB: every shipped adapter and campaign snapshot).
+Before packing, park the ones the job does not read, and put them back after the last call:
+
+    python3 scripts/gpu_pack.py park --keep campaign/qwen05-kg   # the rest into .parked/ (git-ignored)
+    python3 scripts/gpu_pack.py unpark                           # every parked file back where it was
 """
 from __future__ import annotations
 
@@ -60,6 +66,52 @@ def travelling_bytes(repo: Path) -> int:
                          capture_output=True, check=True).stdout
     names = {n for n in out.decode().split("\0") if n}
     return sum((repo / n).stat().st_size for n in names if (repo / n).is_file())
+
+
+PARKED = ".parked"
+
+
+def tracked_weights(repo: Path) -> list[str]:
+    """Tracked adapter weights, the bulk of the tree."""
+    out = subprocess.run(["git", "ls-files", "-z", "--", "*.safetensors"], cwd=repo, capture_output=True,
+                         check=True).stdout
+    return sorted(n for n in out.decode().split("\0") if n)
+
+
+def park(args) -> None:
+    repo = Path(args.repo)
+    keep = [Path(k).as_posix().rstrip("/") for k in args.keep]
+    for k in keep:
+        if not (repo / k).exists():
+            fail(f"--keep {k}: no such file or folder in {repo}")
+    before = travelling_bytes(repo)
+    moved = 0
+    for rel in tracked_weights(repo):
+        if any(rel == k or rel.startswith(k + "/") for k in keep) or not (repo / rel).is_file():
+            continue
+        dest = repo / PARKED / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).rename(dest)
+        moved += 1
+    after = travelling_bytes(repo)
+    print(f"parked {moved} weight files in {PARKED}/: the tree carries {after / MIB:.1f} MiB (was "
+          f"{before / MIB:.1f}); `gpu_pack.py unpark` puts them back")
+
+
+def unpark(args) -> None:
+    repo = Path(args.repo)
+    parked = repo / PARKED
+    files = sorted(p for p in parked.rglob("*") if p.is_file()) if parked.is_dir() else []
+    for p in files:
+        dest = repo / p.relative_to(parked)
+        if dest.exists():
+            fail(f"{dest} exists and {p} is parked: which one is right? (compare, then remove one)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        p.rename(dest)
+    missing = [rel for rel in tracked_weights(repo) if not (repo / rel).is_file()]
+    print(f"put back {len(files)} weight files" + (f"; still missing: {', '.join(missing)}" if missing else ""))
+    if missing:
+        sys.exit(1)
 
 
 def download_wheels(folder: Path) -> list[Path]:
@@ -121,7 +173,8 @@ def pack(args) -> None:
     room = CALL_LIMIT - travelling_bytes(REPO) - MARGIN
     part_size = args.part_bytes or room
     if not args.part_bytes and room < MIB:
-        fail(f"the working tree leaves {room / MIB:.1f} MiB of a call's 64 MiB: too little for parts")
+        fail(f"the working tree leaves {room / MIB:.1f} MiB of a call's 64 MiB: too little for parts (first "
+             "`gpu_pack.py park --keep ADAPTER_FOLDER`: the adapters the job does not read, out of the tree)")
     out = Path(args.carry)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("part-*"):
@@ -217,8 +270,14 @@ def main(argv=None) -> None:
                    help="leave the wheels uninstalled (a check on a machine other than the device)")
     for q in (p, u):
         q.add_argument("--carry", default=str(REPO / ".carry"), help="the parts' folder (default .carry/)")
+    k = sub.add_parser("park", help="move the tracked adapter weights the job does not read into .parked/ (here)")
+    k.add_argument("--keep", action="append", default=[], metavar="PATH",
+                   help="a file or folder the job reads, left in place (repeat for more)")
+    b = sub.add_parser("unpark", help="put every parked weight file back (here, after the last call)")
+    for q in (k, b):
+        q.add_argument("--repo", default=str(REPO), help=argparse.SUPPRESS)  # tests: a scratch repository
     args = ap.parse_args(argv)
-    pack(args) if args.cmd == "pack" else unpack(args)
+    {"pack": pack, "unpack": unpack, "park": park, "unpark": unpark}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,20 @@
 #   kgc-lite convert <folder with adapter_config.json + the snapshot as adapter_model.safetensors> -o ms.gguf
 #   kgc-lite eval --model ms.gguf --dataset fewrel --split unseen_5_seed_0 ...  (zero-shot F1 per stage)
 # Steps 1-4 need more parts (the llama-cpp-python sdist, .whl/) and a longer lease than a session has.
+#
+# The quality tier (issue 36) on the GPU: the same step 5 on Qwen2.5-Coder-0.5B from the campaign's latest
+# snapshot. The tracked adapters alone outgrow a call, so park the ones the job does not read first, and carry
+# the quality base (491 MiB: about 14 parts of 38 MiB beside a 23 MiB tree):
+#   python3 scripts/gpu_pack.py park --keep campaign/qwen05-kg-2
+#   python3 scripts/gpu_pack.py pack --base "$(kgc-lite models path qwen2.5-coder-0.5b-instruct)"
+#   ... the calls as printed; the last one:
+#   python3 scripts/gpu_pack.py unpack N && . /tmp/kgc/env.sh && ONLY=multischema MS_INIT=campaign/qwen05-kg-2 \
+#     MS_STEPS=2000 MS_BATCH=16 MS_SECONDS=420 scripts/gpu_session.sh
+#   python3 scripts/gpu_pack.py unpark     # here, at once, whatever happened there
+# Back here: multischema_adapter.tgz holds the last adapter with its run card (or put the newest
+# ckpt-STEP.safetensors, as adapter_model.safetensors, beside adapter_config.json); go on with
+# `kgc-lite train ... --init-adapter FOLDER`, or score it with `kgc-lite convert FOLDER --base
+# qwen2.5-coder-0.5b-instruct -o x.gguf` and `kgc-lite eval --model x.gguf --prompt-style natural --icl 0 ...`.
 # CPU smoke of step 5's exact command, 2 steps, no CUDA (proves the data pipeline here):
 #   SMOKE=1 OUT=/tmp/smoke scripts/gpu_session.sh
 set -euo pipefail

@@ -63,3 +63,32 @@ def test_a_missing_or_damaged_part_is_one_clear_line(packed, tmp_path):
     (carry / "part-02").write_bytes(b"x" + (carry / "part-02").read_bytes()[1:])
     r = gpu_pack("unpack", 2, "--root", root, "--carry", carry)
     assert r.returncode == 1 and r.stderr.strip() == "gpu_pack: error: part-02 arrived damaged (sha256 differs)"
+
+
+def test_park_takes_the_weights_a_job_does_not_read_out_of_the_tree_and_unpark_puts_them_back(tmp_path):
+    """The tracked adapters outgrow a device call (64 MiB with the tree): park moves all but the kept ones into
+    the git-ignored .parked/, so they do not travel; unpark restores every one, byte for byte."""
+    repo = tmp_path / "repo"
+    weights = {"adapters/a/adapter_model.safetensors": os.urandom(300_000),
+               "campaign/b/adapter_model.safetensors": os.urandom(200_000),
+               "campaign/c/adapter_model.safetensors": os.urandom(100_000)}
+    for rel, content in {**weights, "campaign/b/campaign.json": b"{}", ".gitignore": b"/.parked/\n"}.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(content)
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, check=True).stdout
+    git("init", "-q")
+    git("add", "-A")
+    status = git("status", "--porcelain")
+    r = gpu_pack("park", "--repo", repo, "--keep", "campaign/b")
+    assert r.returncode == 0, r.stderr
+    assert "parked 2 weight files" in r.stdout
+    assert (repo / "campaign/b/adapter_model.safetensors").is_file()             # the job's own stays
+    assert not (repo / "adapters/a/adapter_model.safetensors").exists()
+    assert "adapters/a" not in git("ls-files", "--others", "--exclude-standard")   # nothing parked travels
+    r = gpu_pack("unpark", "--repo", repo)
+    assert r.returncode == 0 and "put back 2 weight files" in r.stdout, r.stderr
+    for rel, content in weights.items():
+        assert (repo / rel).read_bytes() == content
+    assert git("status", "--porcelain") == status
+    r = gpu_pack("park", "--repo", repo, "--keep", "campaign/nope")
+    assert r.returncode == 1 and r.stderr.strip().startswith("gpu_pack: error: --keep campaign/nope")
