@@ -6,7 +6,7 @@
 
 The package, one folder per stage of the pipeline (docs/design.md walks it):
 io (reading, splitting, JSONL out) -> prompting (prompts, grammars) -> runtime (llama.cpp) -> extract (one pass,
-two stages, the scored step; extract/pipeline.py picks) -> graph (merging, export, view). Beside it: qa4re
+two stages; extract/pipeline.py picks) -> graph (merging, export, view). Beside it: qa4re
 (relation of a given pair), models (registry, build at first use), data + evaluation (benchmarks, scoring,
 results files), train (fine-tuning, convert to GGUF), cli (the `kgc-lite` command, a thin skin over all this).
 """

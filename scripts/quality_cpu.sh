@@ -111,13 +111,13 @@ print(next((w for w in ('xeon', 'epyc') if w in c), re.sub('[^a-z0-9]+', '-', c)
   common=(--dataset conll04 --split val --limit 100 --batch 8 --threads "$THREADS" --repeat "${REPEAT:-1}")
   kgc-lite bench "${common[@]}" --model "$gguf" --out "results/bench_${TAG}_s${step}_conll04_val_limit100_t2_batch8_$host.json"
   kgc-lite bench "${common[@]}" --out "results/bench_smollm2-135m-kg_conll04_val_limit100_t2_batch8_$host.json" ;;
-scored)  # the scored step (kgc_lite/extract/scored.py) on a seeded sample of LIMIT development sentences, every rule
+scored)  # the scored step (experiments/scored-step, not shipped) on a seeded sample of LIMIT development sentences, every rule
   merged
   dev_set
   limit=${LIMIT:-40}
-  python3 scripts/scored_dev.py dump --model "$gguf" --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
+  python3 experiments/scored-step/scored_dev.py dump --model "$gguf" --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
     --limit "$limit" --threads "$THREADS" --out "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl"
-  python3 scripts/scored_dev.py score --dump "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl" --gold runs/dev10/gold.jsonl \
+  python3 experiments/scored-step/scored_dev.py score --dump "runs/scored_dev10_$TAG-s${step}_sample$limit.jsonl" --gold runs/dev10/gold.jsonl \
     --out "experiments/scored-step/results/scored_dev10_$TAG-s${step}_sample$limit.json" ;;
 test)  # once, for the models.toml entry NAME about to ship, as a user runs it (`eval -m NAME`, the prompt its entry
        # names, one pass): FewRel m=5 and m=10 (seeded 600 sentences), railways and kitchen; the three in-schema

@@ -4,7 +4,7 @@
 One pass (`kgc-lite eval --one-pass`) finds the right head far more often than the right triplet: at step 461 on
 the development relations, 114 of its 211 triplets have a gold head and only 55 are gold; the commonest error is
 the relation (the work is found, "composer" is said where the gold is "main_subject"). The plain scored step
-(kgc_lite/extract/scored.py) lets every relation choose its own head and tail, and the gold pair is rarely among
+(scored.py, beside this file) lets every relation choose its own head and tail, and the gold pair is rarely among
 its fillings. Here the head comes from one pass and every relation of the schema competes for it:
 
 1. for each head h one pass wrote and each relation r, the answer `[["h", "r",` is forced and the model writes

@@ -109,7 +109,7 @@ class Extractor:
 
     def extract_scored(self, texts: list[str], batch: int = 8) -> list[list[tuple[Triplet, list[float]]]]:
         """Per text, each triplet with the probabilities of the tokens the model chose inside it (grammar-forced
-        tokens left out): what a ranking of answers across prompts scores (kgc_lite/extract/scored.py). Needs the fast
+        tokens left out): what a ranking of answers across prompts scores (experiments/scored-step). Needs the fast
         decoder with confidence on."""
         if self.options.decoder != "fast" or not self.options.confidence:
             raise KgcError("scored answers need the fast decoder with confidence on")

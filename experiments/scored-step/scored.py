@@ -13,9 +13,12 @@ therefore yields a candidate triplet, and the candidates compete:
 - a kept candidate's confidence is its share of the softmax over the text's candidates' scores.
 
 A judge that says yes to most wrong pairs cannot rank them; a ranking needs no threshold to refuse the weaker
-fillings. The rule (sum or mean, margin) is chosen on the development relations: scripts/scored_dev.py dumps
+fillings. The rule (sum or mean, margin) is chosen on the development relations: scored_dev.py (here) dumps
 every candidate with its token probabilities once, and scores any rule from that dump without the model.
 A schema of n relations costs n passes per text, batched over the texts and sharing one llama.cpp engine.
+
+An experiment (issue 36; README.md here): it did not beat one pass on the development relations, so it is not
+part of kgc-lite. tests/test_scored.py loads it from here, so it keeps working against the package.
 """
 
 from __future__ import annotations

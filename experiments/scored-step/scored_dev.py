@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Issue 36: the scored step (kgc_lite/extract/scored.py) on the development relations, its rule chosen there.
+"""Issue 36: the scored step (scored.py, beside this file) on the development relations, its rule chosen there.
 
-    python scripts/scored_dev.py dump --model M --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
+    python experiments/scored-step/scored_dev.py dump --model M --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json \
         --out runs/scored_dev10_M.jsonl          # every relation's filling of every sentence, with token probs
-    python scripts/scored_dev.py score --dump runs/scored_dev10_M.jsonl --gold runs/dev10/gold.jsonl \
+    python experiments/scored-step/scored_dev.py score --dump runs/scored_dev10_M.jsonl --gold runs/dev10/gold.jsonl \
         --out experiments/scored-step/results/scored_dev10_M.json        # strict micro-F1 of each rule, from the dump alone
 
 `dump` runs the model once (n relations x sentences passes) and writes one line per sentence as it goes, so a
@@ -24,15 +24,17 @@ from pathlib import Path
 from kgc_lite.data.benchmarks import load_gold, seeded_sample
 from kgc_lite.evaluation.results import hardware
 from kgc_lite.evaluation.scoring import score
-from kgc_lite.extract.scored import Candidate, Rule
 from kgc_lite.schema import load_schema
 from kgc_lite.types import Triplet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scored import Candidate, Rule  # noqa: E402  (scored.py, beside this file)
 
 MARGINS = (0.0, 0.5, 1.0, 2.0, 4.0, None)
 
 
 def dump(args) -> None:
-    from kgc_lite.extract.scored import ScoredExtractor
+    from scored import ScoredExtractor
     # runs/dev10 lists its sentences relation by relation (its first 42 are all participant_in): --limit takes a
     # seeded sample of them all, not the first ones
     gold = seeded_sample(load_gold(args.gold), args.limit or None, 0)
