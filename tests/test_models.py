@@ -145,6 +145,27 @@ def test_two_stage_finds_the_registry_pair_finder(isolated):
     assert models.pair_finder_model() == "pairs"
 
 
+def test_quality_picks_the_tier_model_trained_on_the_schema_else_the_one_for_any_schema(isolated):
+    """`extract --quality`: the shipped registry routes the built-in schemas to qwen05-kg-in and any other to
+    qwen05-kg; a registry without the tier says so in one line."""
+    shipped = ROOT / "models.toml"
+    Path(isolated["KGC_LITE_MODELS"]).write_text(shipped.read_text())
+    assert {s: models.tier_model("quality", s) for s in ("ade", "conll04", "scierc")} == dict.fromkeys(
+        ("ade", "conll04", "scierc"), "qwen05-kg-in")
+    assert models.tier_model("quality", "examples/railways/railways.toml") == "qwen05-kg"
+    assert models.tier_model("fast", "ade") == "smollm2-135m-kg"
+    Path(isolated["KGC_LITE_MODELS"]).write_text('default = "general"\n[models.general]\nfile = "a.gguf"\n'
+                                                 'tier = "fast"\n')
+    with pytest.raises(KgcError, match="no model in models.toml is of tier 'quality' \\(tiers: fast\\)"):
+        models.tier_model("quality", "ade")
+    out = run_cli("extract", "--quality", "-", input=b"Ann works for Acme.\n", env=isolated)
+    assert out.returncode == 1 and out.stdout == b""
+    assert out.stderr.decode().strip() == ("kgc-lite: error: no model in models.toml is of tier 'quality' "
+                                           "(tiers: fast)")
+    out = run_cli("extract", "--quality", "-m", "general", "-", input=b"x\n", env=isolated)
+    assert out.returncode == 2 and "--quality picks the model for the schema" in out.stderr.decode()
+
+
 def _sliced_model(tmp_path, monkeypatch, blob: bytes, parts: int = 3) -> list[str]:
     """An installed-looking package per slice of `blob` (package_parts entries), importable from tmp_path."""
     size = -(-len(blob) // parts)

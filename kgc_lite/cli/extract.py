@@ -24,7 +24,7 @@ from kgc_lite.extract.pipeline import DEFAULT_BATCH, default_two_stage, first_mo
 from kgc_lite.io import output as out
 from kgc_lite.io.files import file_sha256
 from kgc_lite.io.inputs import BadRecord, check_sources, count_units, read_documents
-from kgc_lite.models.registry import qa4re_model_for
+from kgc_lite.models.registry import qa4re_model_for, tier_model
 from kgc_lite.models.resolve import resolve
 from kgc_lite.prompting.grammar import ENTITY_MODES
 from kgc_lite.prompting.prompts import STYLES
@@ -43,6 +43,10 @@ def extract_command(
                                ".toml/.json schema file: a [[relations]] table per relation, with a name and a "
                                "one-line description (README, 'Your own relations')."),
     model: Optional[str] = model_option(),
+    quality: bool = typer.Option(False, "--quality", help="The quality tier (a 0.5B model, about half as fast): "
+                                 "for conll04, ade and scierc the model trained on them (qwen05-kg-in), for any "
+                                 "other schema the one that reads a schema of your own (qwen05-kg); one pass. Its "
+                                 "base comes from `kgc-lite models pull` or the [quality] install extra."),
     prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help=f"Answer style: {' or '.join(STYLES)} "
                                                "(default: the model's, from models.toml)."),
     icl: Optional[int] = typer.Option(None, "--icl", min=0, help="In-context examples in the prompt, from the "
@@ -125,6 +129,12 @@ def extract_command(
     if on_error == "stop" and not ray_address:  # on Ray the paths are the workers' (s3:// too)
         check_sources(sources)
     hint_at_terminal(files, "JSON lines" if jsonl else "text")
+    if quality:
+        if model:
+            raise fail("--quality picks the model for the schema: drop --model (or drop --quality)", 2)
+        if two_stage:
+            raise fail("--quality reads in one pass: drop --two-stage", 2)
+        model = tier_model("quality", schema)
     auto = two_stage is None
     if auto:
         two_stage = default_two_stage(schema, model, decoder)

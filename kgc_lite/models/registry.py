@@ -142,6 +142,20 @@ def qa4re_model_for(schema_name: str) -> str:
     return default
 
 
+def tier_model(tier: str, schema_name: str) -> str:
+    """The model of `tier` (models.toml `tier`) for a schema: the first trained on it (`schemas`, registry order),
+    else the first trained on none in particular (it reads any schema in the prompt), else the tier's first."""
+    _, specs = load_registry()
+    tiered = [spec for spec in specs.values() if spec.tier == tier]
+    if not tiered:
+        known = sorted({spec.tier for spec in specs.values() if spec.tier})
+        raise KgcError(f"no model in models.toml is of tier {tier!r} (tiers: {', '.join(known) or 'none'})")
+    for spec in tiered:
+        if schema_name in spec.schemas:
+            return spec.name
+    return next((spec.name for spec in tiered if not spec.schemas), tiered[0].name)
+
+
 def pair_finder_model() -> str:
     """The model `extract --two-stage` finds pairs with when none is named: the first marked pair_finder."""
     _, specs = load_registry()
