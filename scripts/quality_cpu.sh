@@ -30,6 +30,13 @@
 # (step 1,000) and goes on with the same many-schema recipe on the data that comes next in the seeded plan
 # (--skip-steps 1000: the samples that follow the first leg's 8,000), a fresh schedule of STEPS (600)
 # steps of 8 at lr 2e-4, in runs/qwen05-kg-2 and campaign/qwen05-kg-2; `eval` scores it as the campaign's.
+#
+# STAGE=entail: the quality tier's QA4RE judge, for `kgc-lite qa4re` and as stage 2 of two stages. A fresh LoRA
+# on the 0.5B base, trained as the fast tier's smollm2-135m-qa4re-entail was (each option statement judged alone,
+# yes or no; SemEval, FewRel, CoNLL04 and SciERC train mixed 4:3:1:1; FewRel's unseen_10_seed_0 relations held out),
+# STEPS (600) steps of 16 at lr 5e-4 (the 135M run's 1e-3 halved for a 4x larger model), in
+# runs/qwen05-qa4re-entail and campaign/qwen05-qa4re-entail. `eval` scores it as the judge of two stages on the
+# development relations (SemEval has no val split; its test split is looked at once, for a judge about to ship).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-campaign}
@@ -41,7 +48,9 @@ in-schema) RUN=${RUN:-runs/qwen05-kg-in}; SNAP=${SNAP:-campaign/qwen05-kg-in}; S
   TAG=qwen05-kg-in; FROM=${FROM:-campaign/qwen05-kg} ;;
 more) RUN=${RUN:-runs/qwen05-kg-2}; SNAP=${SNAP:-campaign/qwen05-kg-2}; STEPS=${STEPS:-600}
   TAG=qwen05-kg-2; FROM=${FROM:-campaign/qwen05-kg} ;;
-*) echo "STAGE is campaign, in-schema or more (got $STAGE)" >&2; exit 2 ;;
+entail) RUN=${RUN:-runs/qwen05-qa4re-entail}; SNAP=${SNAP:-campaign/qwen05-qa4re-entail}; STEPS=${STEPS:-600}
+  TAG=qwen05-qa4re-entail; BATCH=16; MICRO=8 ;;
+*) echo "STAGE is campaign, in-schema, more or entail (got $STAGE)" >&2; exit 2 ;;
 esac
 
 card() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }  # FILE KEY
@@ -60,7 +69,7 @@ dev_set() {
 case "${1:-}" in
 train)
   . scripts/ms_recipe.sh
-  if [ "$STAGE" != campaign ]; then
+  if [ -n "${FROM:-}" ]; then
     from_step=$(card "$FROM/campaign.json" step)
     [ "$from_step" = "$(card "$FROM/campaign.json" of_steps)" ] \
       || { echo "the $STAGE stage starts from the campaign's last step; $FROM holds step $from_step" >&2; exit 1; }
@@ -70,6 +79,9 @@ train)
   in-schema) recipe=(--data ade,conll04,scierc --mix ade=1,conll04=1,scierc=2 --icl 0 --prompt-style natural
                      --max-length 1024 --rank 16 --alpha 32 --warmup 10 --lr 2e-4) ;;
   more) recipe=("${MS_RECIPE[@]}" --skip-steps "$from_step" --warmup 10 --lr 2e-4) ;;
+  entail) recipe=(--task qa4re --answer entail --data semeval,fewrel,conll04,scierc
+                  --mix semeval=4,fewrel=3,conll04=1,scierc=1 --held-out fewrel/unseen_10_seed_0
+                  --rank 16 --alpha 32 --warmup 20 --lr 5e-4) ;;
   esac
   # glibc raises its mmap threshold as large tensors are freed, after which they come from the heap and its
   # fragments stay resident: at the default, the run grew from 15 to 19 GB in 20 minutes on a 24 GB machine. A
@@ -80,10 +92,10 @@ train)
     go_on=(--resume)
   elif [ -f "$SNAP/campaign.json" ]; then
     go_on=(--init-adapter "$SNAP" --start-step "$(card "$SNAP/campaign.json" step)")
-  elif [ "$STAGE" != campaign ]; then
+  elif [ -n "${FROM:-}" ]; then
     go_on=(--init-adapter "$FROM")
   fi
-  exec kgc-lite train "${recipe[@]}" --base "$BASE" --steps "$STEPS" --batch 8 --micro-batch 2 \
+  exec kgc-lite train "${recipe[@]}" --base "$BASE" --steps "$STEPS" --batch "${BATCH:-8}" --micro-batch "${MICRO:-2}" \
     --save-every 5 --seed 0 --dtype bfloat16 --threads "$THREADS" "${go_on[@]}" -o "$RUN" ;;
 stop)
   pid=$(pgrep -f "kgc-lite train .* -o $RUN\$" | head -n 1 || true)
@@ -95,6 +107,12 @@ snapshot)
 eval)
   merged
   dev_set
+  if [ "$STAGE" = entail ]; then  # the judge of two stages on the development relations (SemEval has no val split)
+    kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json --two-stage --qa-model "$gguf" \
+      --threads "$THREADS" --no-progress --out "results/${TAG}_s${step}_two_stage_fewrel_dev10.json" \
+      --save-predictions "runs/${TAG}_s${step}_two_stage_fewrel_dev10.jsonl"
+    exit 0
+  fi
   # the prompt pinned whole (as trained, and as the fast tier is scored), whatever the GGUF's metadata says
   common=(--model "$gguf" --one-pass --prompt-style natural --icl 0 --retokenize --threads "$THREADS" --no-progress)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
@@ -139,7 +157,7 @@ test)  # once, for the models.toml entry NAME about to ship, as a user runs it (
     done
   fi ;;
 status)
-  grep -E "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
+  grep -sE "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
   pgrep -f "kgc-lite train .* -o $RUN\$" > /dev/null && echo "running" || echo "not running" ;;
-*) sed -n 2,32p "$0"; exit 2 ;;
+*) sed -n 2,39p "$0"; exit 2 ;;
 esac
