@@ -35,9 +35,9 @@
 # on the 0.5B base, trained as the fast tier's smollm2-135m-qa4re-entail was (each option statement judged alone,
 # yes or no; SemEval, FewRel, CoNLL04 and SciERC train mixed 4:3:1:1; FewRel's unseen_10_seed_0 relations held out),
 # STEPS (600) steps of 16 at lr 5e-4 (the 135M run's 1e-3 halved for a 4x larger model; about 9 s a step alone on
-# a Xeon with AMX-BF16, so 1.5 h), in
-# runs/qwen05-qa4re-entail and campaign/qwen05-qa4re-entail. `eval` scores it as the judge of two stages on the
-# development relations (SemEval has no val split; its test split is looked at once, for a judge about to ship).
+# a Xeon with AMX-BF16, so 1.5 h), in runs/qwen05-qa4re-entail and campaign/qwen05-qa4re-entail. `eval` scores it
+# as the judge of two stages on the development relations (SemEval has no val split; its test split is looked at
+# once, for a judge about to ship).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-campaign}
@@ -160,5 +160,5 @@ test)  # once, for the models.toml entry NAME about to ship, as a user runs it (
 status)
   grep -sE "^step [0-9]+/" "$RUN.log" | tail -n "${N:-5}" || echo "no steps logged in $RUN.log"
   pgrep -f "kgc-lite train .* -o $RUN\$" > /dev/null && echo "running" || echo "not running" ;;
-*) sed -n 2,40p "$0"; exit 2 ;;
+*) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 2 ;;  # the header above
 esac
