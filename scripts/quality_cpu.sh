@@ -8,7 +8,8 @@
 #   scripts/quality_cpu.sh bench       # the snapshot and the fast tier, sentences/s against the naive loop
 #   scripts/quality_cpu.sh scored      # the scored step on 40 development sentences, every rule
 #   scripts/quality_cpu.sh status      # where the run is: step, seconds a step, the last losses
-#   NAME=qwen05-kg scripts/quality_cpu.sh test   # once, for a model about to ship (after scripts/ship_adapter.py)
+#   NAME=qwen05-kg scripts/quality_cpu.sh test   # once, for a model about to ship (after scripts/ship_adapter.py);
+#                                                 # OUT=qwen05-kg-2_s600 names the files of a candidate put in NAME's place
 #
 # The recipe is issue 14's many-schema one (scripts/ms_recipe.sh: ADE + CoNLL04 + SciERC, FewRel and Wiki-ZSL
 # drawn equally often, each prompt with its own shuffled schema among distractors; FewRel's unseen_10_seed_0 test
@@ -142,19 +143,20 @@ test)  # once, for the models.toml entry NAME about to ship, as a user runs it (
        # names, one pass): FewRel m=5 and m=10 (seeded 600 sentences), railways and kitchen; the three in-schema
        # test splits too for the in-schema stage, or with INSCHEMA=1
   name=${NAME:?NAME=the models.toml entry about to ship}
+  out=${OUT:-$name}  # the files' names: a candidate shipped into NAME's entry on trial keeps its own
   common=(-m "$name" --one-pass --threads "$THREADS" --no-progress)
   for split in unseen_5_seed_0 unseen_10_seed_0; do
     kgc-lite eval --dataset fewrel --split "$split" --sample 600 "${common[@]}" \
-      --out "results/${name}_fewrel_${split}_sample600.json" --save-predictions "runs/${name}_fewrel_${split}_sample600.jsonl"
+      --out "results/${out}_fewrel_${split}_sample600.json" --save-predictions "runs/${out}_fewrel_${split}_sample600.jsonl"
   done
   for set in railways kitchen; do
     kgc-lite eval --gold "examples/$set/$set.jsonl" --schema "examples/$set/$set.toml" "${common[@]}" \
-      --out "results/${name}_$set.json" --save-predictions "runs/${name}_$set.jsonl"
+      --out "results/${out}_$set.json" --save-predictions "runs/${out}_$set.jsonl"
   done
   if [ "$STAGE" = in-schema ] || [ -n "${INSCHEMA:-}" ]; then
     for set in ade conll04 scierc; do
-      kgc-lite eval --dataset "$set" --split test "${common[@]}" --out "results/${name}_${set}_test.json" \
-        --save-predictions "runs/${name}_${set}_test.jsonl"
+      kgc-lite eval --dataset "$set" --split test "${common[@]}" --out "results/${out}_${set}_test.json" \
+        --save-predictions "runs/${out}_${set}_test.jsonl"
     done
   fi ;;
 status)
