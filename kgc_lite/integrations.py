@@ -105,10 +105,11 @@ def _build(groups: list[tuple[object, list[dict]]], min_confidence: float | None
 
 def _default_extractor(schema: str, model: str | None, n_threads: int | None):
     """An Extractor as `kgc-lite extract --one-pass` builds it: the model's own prompt style and ICL count."""
-    from kgc_lite.extract.extractor import ExtractOptions, Extractor
+    from kgc_lite.extract.extractor import Extractor
+    from kgc_lite.extract.pipeline import model_options
     from kgc_lite.models.resolve import resolve
     resolved = resolve(model)
-    options = ExtractOptions(style=resolved.spec.prompt_style, icl=resolved.spec.icl)
+    options = model_options(resolved)
     return Extractor(schema=schema, options=options, resolved=resolved, n_threads=n_threads)
 
 

@@ -177,3 +177,48 @@ def test_answers_do_not_depend_on_how_fast_the_inputs_come(tuned):
     fast = [a.tokens for a in tuned._decoder(8).run(requests(0.0))]
     slow = [a.tokens for a in tuned._decoder(8).run(requests(0.03))]
     assert fast == slow, [i for i, (a, b) in enumerate(zip(fast, slow)) if a != b]
+
+
+# -- the stop margin ----------------------------------------------------------------------------------------
+class _Vocab:
+    """Just enough of an engine for _ListEnds: a few pieces."""
+    def __init__(self, pieces):
+        self.pieces, self.n_vocab = pieces, len(pieces)
+
+    def piece(self, token):
+        return self.pieces[token]
+
+
+def test_list_ends_reads_closing_and_going_on_from_the_bytes():
+    from kgc_lite.runtime.decoding import _ListEnds
+    pieces = [b'"]]', b'"],', b'"]', b"]]", b"]", b", [", b",", b' York"]]', b" York", b"Inc.,", b"x"]
+    ends = _ListEnds(_Vocab(pieces))
+    t = {p: i for i, p in enumerate(pieces)}
+    after_tail = bytearray(b'[["a", "r", "b')      # the tail's last word written
+    after_quote = bytearray(b'[["a", "r", "b"]')   # one triplet closed
+    assert ends.closes(after_tail, t[b'"]]']) and ends.closes(after_quote, t[b"]"]) and ends.closes(after_quote, t[b"]]"])
+    assert not ends.closes(after_tail, t[b'"]']) and not ends.closes(after_quote, t[b", ["]) and not ends.closes(after_tail, t[b"x"])
+    assert ends.goes_on(after_tail, t[b'"],'], t[b'"]]']) and ends.goes_on(after_tail, t[b'"]'], t[b'"]]'])
+    assert ends.goes_on(after_quote, t[b", ["], t[b"]"]) and ends.goes_on(after_quote, t[b","], t[b"]"])
+    # never one that cuts the entity short, nor one that is not about the list at all
+    assert not ends.goes_on(after_tail, t[b'"]'], t[b' York"]]'])
+    assert not ends.goes_on(after_tail, t[b"Inc.,"], t[b'"]]']) and not ends.goes_on(after_tail, t[b"x"], t[b'"]]'])
+
+
+def test_stop_margin_writes_more_triplets_and_keeps_the_greedy_ones(tuned):
+    """With a margin the answer goes on where greedy decoding closed it: the greedy triplets come first, then
+    more; with a margin of 0 nothing changes. Needs the fast decoder and the natural style."""
+    greedy = tuned.extract_many(TEXTS, batch=4)
+    saved = tuned.options
+    try:
+        tuned.options = ExtractOptions(**{**saved.__dict__, "stop_margin": 30.0})
+        more = tuned.extract_many(TEXTS, batch=4)
+    finally:
+        tuned.options = saved
+    for g, m in zip(greedy, more):
+        assert [t.key for t in m[: len(g)]] == [t.key for t in g]
+    assert sum(map(len, more)) > sum(map(len, greedy))
+    assert [[t.key for t in ts] for ts in tuned.extract_many(TEXTS, batch=4)] == [[t.key for t in ts] for ts in greedy]
+    with pytest.raises(Exception, match="stop-margin needs the fast decoder"):
+        Extractor(options=ExtractOptions(style="natural", decoder="plain", stop_margin=1.0), resolved=tuned.model,
+                  engine=tuned.engine)

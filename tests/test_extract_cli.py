@@ -128,6 +128,8 @@ def test_bad_input_gives_one_line_and_nonzero_exit(args, stdin, message):
     (["extract", "--threads", "many"], "Invalid value for '--threads'"),
     (["eval", "--dataset"], "'--dataset' requires an argument"),
     (["extrakt"], "No such command 'extrakt'"),
+    (["extract", "--decoder", "plain", "--stop-margin", "1", "-"], "--stop-margin needs the fast decoder"),
+    (["extract", "--stop-margin", "-1", "-"], "Invalid value for '--stop-margin'"),
 ])
 def test_usage_errors_are_one_line_too(args, message):
     result = run_cli(*args, input=b"")

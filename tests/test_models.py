@@ -287,3 +287,20 @@ def test_the_committed_campaign_snapshot_names_its_training_prompt():
     assert prompt_metadata(ROOT / "campaign") == {}  # no card: no claim
     from kgc_lite.cli.train import _card_base
     assert _card_base(str(snap)) == "qwen2.5-coder-0.5b-instruct"  # convert's --base defaults to the run's base
+
+
+def test_a_models_stop_margin_is_its_extract_default():
+    """models.toml stop_margin becomes extract's --stop-margin unless one is given, and only where the margin
+    can apply (the natural style, the fast decoder)."""
+    from kgc_lite.extract.pipeline import model_options
+    spec = models.ModelSpec(name="m", prompt_style="natural", icl=0, stop_margin=1.5)
+    resolved = models.ResolvedModel(spec, Path("m.gguf"), None)
+    assert model_options(resolved).stop_margin == 1.5
+    assert model_options(resolved, stop_margin=0.0).stop_margin == 0.0
+    assert model_options(resolved, stop_margin=None).stop_margin == 1.5
+    assert model_options(resolved, decoder="plain").stop_margin == 0.0
+    assert model_options(resolved, style="code").stop_margin == 0.0
+    plain = models.ResolvedModel(models.ModelSpec(name="p", prompt_style="natural"), Path("p.gguf"), None)
+    assert model_options(plain).stop_margin == 0.0
+    _, specs = models.load_registry()
+    assert all(s.stop_margin >= 0 for s in specs.values())

@@ -197,6 +197,36 @@ def test_answers_parse_and_name_only_listed_relations(multi):
 
 
 @needs_data
+def test_joined_sentences_carry_every_fact_and_leave_other_runs_unchanged(multi):
+    """--p-join: some Wikidata items become two or three sentences with all their triplets; the other items,
+    and every item of a run without joins, are what they were."""
+    from kgc_lite.train.schema_mix import AugmentOptions, MultiSchemaData
+    joined = MultiSchemaData(["kgc", "fewrel", "wikizsl"], seed=3, aug=AugmentOptions(p_join=0.5))
+    held_names = {r.identifier for r in held_out_relations("fewrel", "unseen_10_seed_0")}
+    n_joined = 0
+    for i in _picks(multi, 200):
+        plain_schema, plain = multi.item(i)
+        schema, ex = joined.item(i)
+        source = multi.sources[multi.index[i][0]]
+        if source.family != "wikidata":
+            assert (schema, ex) == (plain_schema, plain)
+            continue
+        assert ex.text.startswith(plain.text)
+        if ex.text == plain.text:
+            assert (schema, ex) == (plain_schema, plain)
+            continue
+        n_joined += 1
+        assert len(ex.triplets) > len(plain.triplets) or not plain.triplets
+        assert all(t.head in ex.text and t.tail in ex.text for t in ex.triplets)
+        assert {t.relation for t in ex.triplets} <= set(schema.relation_names)
+        assert not set(schema.relation_names) & held_names
+    assert 20 < n_joined < 150, n_joined
+    again = MultiSchemaData(["fewrel"], seed=3, aug=AugmentOptions(p_join=0.5))
+    first = MultiSchemaData(["fewrel"], seed=3, aug=AugmentOptions(p_join=0.5))
+    assert [again.item(i) for i in range(0, 4000, 97)] == [first.item(i) for i in range(0, 4000, 97)]
+
+
+@needs_data
 def test_each_augmentation_turns_off():
     from kgc_lite.train.schema_mix import AugmentOptions, MultiSchemaData
     off = MultiSchemaData(["conll04"], seed=0, aug=AugmentOptions(shuffle=False, distractors=False, names=False,
@@ -247,3 +277,30 @@ def test_multi_schema_training_refuses_icl_and_unknown_sources(tmp_path):
     r = run_cli("train", "--data", "fewrel,tacred", "-o", str(tmp_path / "run"))
     err = r.stderr.decode().strip().splitlines()
     assert r.returncode != 0 and len(err) == 1 and err[0].startswith("kgc-lite: error:") and "tacred" in err[0]
+
+
+# -- the hand-labelled custom-schema sets (examples/) -------------------------------------------------------
+@pytest.mark.parametrize("name", ["railways", "kitchen", "wildlife"])
+def test_custom_schema_sets_are_consistent(name):
+    """Each set's gold names only its schema's relations, every mention is in its sentence, ids are unique,
+    and its README's counts (sentences, those with no triplet, gold triplets) are the file's."""
+    import re
+    from pathlib import Path
+
+    from kgc_lite.data.benchmarks import load_gold
+    from kgc_lite.schema import load_schema
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / name
+    schema = load_schema(folder / f"{name}.toml")
+    gold = load_gold(folder / f"{name}.jsonl")
+    assert len({ex.id for ex in gold}) == len(gold)
+    for ex in gold:
+        for t in ex.triplets:
+            assert t.relation in schema.relation_names, (ex.id, t)
+            assert t.head in ex.text and t.tail in ex.text, (ex.id, t)
+        assert len(set(ex.triplets)) == len(ex.triplets), ex.id
+    readme = (folder / "README.md").read_text()
+    counts = re.search(r"(\d+)\s+sentences.*?\((\d+)\s+with\s+no\s+triplet.*?(\d+)\s+gold\s+triplets\)", readme, re.S)
+    assert counts, "the README gives its counts"
+    assert [int(c) for c in counts.groups()] == [
+        len(gold), sum(1 for ex in gold if not ex.triplets), sum(len(ex.triplets) for ex in gold)]

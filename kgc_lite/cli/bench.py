@@ -56,7 +56,7 @@ def bench_command(
     if prompt_style is not None:
         check_choice(prompt_style, STYLES, "--prompt-style")
     # the extractor side follows the model on --retokenize (bench has no such flag): only style and icl are read
-    prompt_style, icl, _ = model_defaults(model, prompt_style, icl, retokenize=False)
+    prompt_style, icl, _, _ = model_defaults(model, prompt_style, icl, retokenize=False, stop_margin=0.0)
     from kgc_lite.evaluation import bench as bench_mod
     source = results.source_sha256()
     examples, desc, _ = gold_and_data(dataset, split, None, data, limit)

@@ -163,6 +163,10 @@ def eval_command(
                                          "triplets below this confidence, as `extract --min-confidence` does "
                                          "(with --two-stage: P(yes) of the chosen statement)."),
     qa_model: Optional[str] = typer.Option(None, "--qa-model", help="--two-stage: the entail model."),
+    stop_margin: Optional[float] = typer.Option(None, "--stop-margin", min=0.0, help="As `extract "
+                                                "--stop-margin`: close the triplet list only where closing beats "
+                                                "going on by more than this many nats. Default: the model's "
+                                                "(models.toml stop_margin), else 0."),
     reader_model: Optional[str] = typer.Option(None, "--reader-model", hidden=True, help="--two-stage: also take each "
                                                "relation's pair as this one-relation reader fills it as a "
                                                "stage-1 candidate."),
@@ -289,11 +293,13 @@ def eval_command(
                        "--runs", 2)
         from kgc_lite.models.registry import pair_finder_model
         pair_model = pair_model or pair_finder_model()
-        prompt_style, icl, retokenize = model_defaults(pair_model, prompt_style, 0, retokenize)
+        prompt_style, icl, retokenize, stop_margin = model_defaults(pair_model, prompt_style, 0, retokenize,
+                                                                    stop_margin)
     else:
-        prompt_style, icl, retokenize = model_defaults(model, prompt_style, icl, retokenize)
+        prompt_style, icl, retokenize, stop_margin = model_defaults(model, prompt_style, icl, retokenize, stop_margin)
     options = ExtractOptions(style=prompt_style, icl=icl, rationale=rationale, entities=entities,
-                             min_confidence=0.0 if two_stage else min_confidence, retokenize=retokenize)
+                             min_confidence=0.0 if two_stage else min_confidence, retokenize=retokenize,
+                             stop_margin=stop_margin)
     if two_stage:
         from kgc_lite.extract.pipeline import open_extractor
         from kgc_lite.models.resolve import resolve
@@ -314,16 +320,20 @@ def eval_command(
                       + (", rationale" if rationale else ""))
 
 
-def model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int],
-                    retokenize: Optional[bool]) -> tuple[str, int, bool]:
-    """--prompt-style / --icl / --retokenize default to the model's entry in models.toml, as `extract` does;
-    the model is resolved (and its file verified) only when one of them is missing."""
-    if style is not None and icl is not None and retokenize is not None:
-        return style, icl, retokenize
+def model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int], retokenize: Optional[bool],
+                   stop_margin: Optional[float] = None) -> tuple[str, int, bool, float]:
+    """--prompt-style / --icl / --retokenize / --stop-margin default to the model's entry in models.toml, as
+    `extract` does (the margin only under the natural style); the model is resolved (and its file verified)
+    only when one of them is missing."""
+    if style is not None and icl is not None and retokenize is not None and stop_margin is not None:
+        return style, icl, retokenize, stop_margin
     from kgc_lite.models.resolve import resolve
     spec = resolve(model).spec
-    return (style or spec.prompt_style, spec.icl if icl is None else icl,
-            spec.tokenized_text if retokenize is None else retokenize)
+    style = style or spec.prompt_style
+    if stop_margin is None:
+        stop_margin = spec.stop_margin if style == "natural" else 0.0
+    return (style, spec.icl if icl is None else icl, spec.tokenized_text if retokenize is None else retokenize,
+            stop_margin)
 
 
 def _finish(doc: dict, out: Optional[str], title: str) -> None:

@@ -97,6 +97,10 @@ def train_command(
                                       "lists with distractors."),
     p_empty: float = typer.Option(0.1, "--p-empty", min=0.0, max=1.0, help="Multi-schema: share of prompts that "
                                   "list none of the sentence's relations (answer [])."),
+    p_join: float = typer.Option(0.0, "--p-join", min=0.0, max=1.0, help="Multi-schema: share of FewRel and "
+                                 "Wiki-ZSL sentences joined with 1 or 2 others of their source into one text with all "
+                                 "their triplets, so the model learns to list several facts (these sources label one "
+                                 "a sentence)."),
     rename_relations: bool = typer.Option(True, "--rename-relations/--no-rename-relations", help="Multi-schema: "
                                           "sometimes name relations otherwise (another wording, or R1, R2, ...), "
                                           "so the description carries the meaning."),
@@ -157,7 +161,7 @@ def train_command(
                         shuffle_options=shuffle_options, negatives=negatives, init_adapter=init_adapter,
                         skip_steps=skip_steps, start_step=start_step, mix=mix, held_out=held_out, shuffle_relations=shuffle_relations,
                         distractors=distractors, min_relations=min_relations, max_relations=max_relations,
-                        p_empty=p_empty, rename_relations=rename_relations,
+                        p_empty=p_empty, p_join=p_join, rename_relations=rename_relations,
                         empty_answers=empty_answers, detok_copies=detok_copies, qa_answer=qa_answer, gloss=gloss,
                         pairs=pairs, full=full, qa_data=tuple(x.strip() for d in qa_data for x in d.split(",") if x.strip()))
     train(opts, out, resume=resume)

@@ -117,6 +117,7 @@ def evaluate_extraction(gold: list[Example], data: dict, *, schema, options, see
     config = {"task": "triplets", "schema": schema.name, "prompt_style": options.style, "icl": options.icl,
               "icl_pool": icl_pool, "rationale": options.rationale, "entities": options.entities, "seeds": seeds,
               "min_confidence": min_confidence, "retokenize": options.retokenize,
+              **({"stop_margin": options.stop_margin} if options.stop_margin else {}),
               "decoding": "greedy, grammar-constrained", **(stage or {})}
     return results_document("eval", model=model_desc, config=config, data=data, metrics=metrics, runs=run_list,
                             threads=n_threads or default_threads(), n_gpu_layers=n_gpu_layers, extra=extra)

@@ -36,6 +36,9 @@ class ExtractOptions:
     confidence: bool = True     # per-triplet confidence (fast decoder only)
     min_confidence: float = 0.0  # triplets below this confidence are dropped
     at_least_one: bool = False  # the grammar forbids the empty answer (per-relation filling)
+    # Close the triplet list only where closing beats going on by more than this many nats (fast decoder, natural
+    # style; runtime/decoding.py). 0: plain greedy.
+    stop_margin: float = 0.0
     # Show ordinary text pre-tokenized and map spans back (kgc_lite/prompting/retokenize.py); None: as the model's
     # models.toml entry says (tokenized_text, for a model trained on pre-tokenized text).
     retokenize: bool | None = None
@@ -49,6 +52,8 @@ class Extractor:
                  seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None, n_gpu_layers: int = 0,
                  engine: Engine | None = None, resolved: ResolvedModel | None = None):
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
+        if options.stop_margin and (options.decoder != "fast" or options.style != "natural"):
+            raise KgcError("--stop-margin needs the fast decoder and the natural prompt style")
         self.model = resolved or resolve(model)
         self.options = options
         config = PromptConfig(style=options.style, icl=options.icl, rationale=options.rationale,
@@ -130,7 +135,7 @@ class Extractor:
 
     def _decoder(self, batch: int) -> Decoder:
         return Decoder(self.engine, self._prefix, n_seq=batch, drafts=self.options.drafts,
-                       probs=self.options.confidence)
+                       probs=self.options.confidence, stop_margin=self.options.stop_margin)
 
     def _request(self, text: str, payload=None) -> Request:
         """payload travels as (payload, view): the view maps the answer's spans back to text."""

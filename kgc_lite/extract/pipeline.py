@@ -9,6 +9,7 @@ extract`, `kgc-lite eval`, the Ray actors and `extract_records` all come through
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Iterator
 
 from kgc_lite.errors import KgcError
@@ -42,10 +43,14 @@ def first_model(two_stage: bool, model: str | None = None, pair_model: str | Non
 
 
 def model_options(resolved: ResolvedModel, **given) -> ExtractOptions:
-    """ExtractOptions with the prompt the model was trained on (models.toml: prompt_style, icl) unless given;
-    None values count as not given."""
+    """ExtractOptions with the prompt the model was trained on (models.toml: prompt_style, icl) and its stop
+    margin unless given; None values count as not given. The margin reads the natural style with the fast
+    decoder only, so a model's own margin is left out under any other."""
     given = {k: v for k, v in given.items() if v is not None}
-    return ExtractOptions(**{"style": resolved.spec.prompt_style, "icl": resolved.spec.icl, **given})
+    options = ExtractOptions(**{"style": resolved.spec.prompt_style, "icl": resolved.spec.icl, **given})
+    if "stop_margin" not in given and options.style == "natural" and options.decoder == "fast":
+        options = replace(options, stop_margin=resolved.spec.stop_margin)
+    return options
 
 
 def open_extractor(schema: Schema, *, two_stage: bool, resolved: ResolvedModel, options: ExtractOptions,

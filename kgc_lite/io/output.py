@@ -82,12 +82,19 @@ def input_fingerprint(sources: Iterable[str]) -> list[dict]:
     return out
 
 
+# Extraction options added after --resume fingerprints were first written, with their defaults.
+LATER_OPTIONS = {"stop_margin": 0.0}
+
+
 def fingerprint(*, model_sha256: str | None, model_name: str, schema, options, max_chars: int, split: bool,
                 jsonl: bool, batch: int, gpu: bool, sources: Iterable[str]) -> dict:
     """Everything that decides the records' content. Threads are left out: llama.cpp's CPU results do not
     depend on the thread count. The batch size and GPU offload are in: batched or GPU matrix products round
     differently, which can flip a near-tie in greedy decoding."""
     opts = dataclasses.asdict(options)
+    for key, default in LATER_OPTIONS.items():  # left out at their default, so older runs still --resume
+        if opts.get(key) == default:
+            del opts[key]
     return {"model_sha256": model_sha256, "model": model_name, "schema_sha256": schema_sha256(schema),
             "schema": schema.name, **{k: opts[k] for k in sorted(opts)}, "max_chars": max_chars, "split": split,
             "jsonl": jsonl, "batch": batch, "gpu": gpu, "inputs": input_fingerprint(sources)}

@@ -58,6 +58,9 @@ class ModelSpec:
     # --prompt-style / --icl default to these.
     prompt_style: str = "code"
     icl: int = 3
+    # extract's --stop-margin default (kgc_lite/runtime/decoding.py): close the triplet list only where closing
+    # beats going on by more than this many nats; chosen on a development set for models that stop too early.
+    stop_margin: float = 0.0
     # Trained on pre-tokenized text ("Redmond , Washington ."): extract shows it ordinary text split that way and
     # maps its spans back (kgc_lite/prompting/retokenize.py).
     tokenized_text: bool = False

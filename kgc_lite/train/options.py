@@ -51,6 +51,7 @@ class TrainOptions:
     rename_relations: bool = True
     empty_answers: bool = True
     p_empty: float = 0.1                     # share of prompts listing none of the sentence's relations
+    p_join: float = 0.0                      # share of Wikidata sentences joined with 1-2 others (multi-fact text)
     detok_copies: bool | None = None         # ordinary-punctuation copies: None = on for multi-schema data only
     pairs: bool = False                      # multi-schema: train the pair finder (the pairs schema's one relation)
     qa_data: tuple[str, ...] = ("semeval", "fewrel", "conll04", "scierc")  # task both: the QA4RE data sets

@@ -106,7 +106,7 @@ def augment_options(opts: TrainOptions):
     return AugmentOptions(shuffle=opts.shuffle_relations, distractors=opts.distractors, names=opts.rename_relations,
                           empty=opts.empty_answers, detok=opts.detok_copies is not False, pairs=opts.pairs,
                           min_relations=opts.min_relations, max_relations=opts.max_relations,
-                          p_empty=opts.p_empty)
+                          p_empty=opts.p_empty, p_join=opts.p_join)
 
 
 def _multi_sources(opts: TrainOptions) -> list[DataSource]:

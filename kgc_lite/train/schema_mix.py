@@ -8,7 +8,10 @@ with a generator seeded by (run seed, source, sentence, copy), so a run is repro
 - with some probability, names replaced by another wording of the same name or by neutral labels (R1, R2, ...),
   so that the description, which is always there, has to carry the meaning;
 - with some probability none of the sentence's relations is listed, and the answer is [];
-- each sentence also as a copy in ordinary punctuation (data.detokenize), not only the data's tokenized text.
+- each sentence also as a copy in ordinary punctuation (data.detokenize), not only the data's tokenized text;
+- with probability `p_join` (off by default), a Wikidata sentence followed by 1 to `join_max` others of its
+  source, as one text with all their triplets: FewRel and Wiki-ZSL label one fact a sentence, and a model
+  trained on them alone learns to stop after the first triplet, where a user's text states several.
 
 With `pairs` (`kgc-lite train --pairs`) none of that applies: every sentence is asked under the one-relation
 `pairs` schema and answers each labelled (head, tail) as `related_to`. That trains the pair finder, stage 1 of
@@ -65,11 +68,15 @@ class AugmentOptions:
     p_empty: float = 0.1
     p_rename: float = 0.2         # another wording of each name
     p_neutral: float = 0.15       # R1, R2, ... in listed order
+    p_join: float = 0.0           # a Wikidata sentence joined with 1..join_max others of its source (multi-fact text)
+    join_max: int = 2
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_relations <= self.max_relations:
             raise KgcError("relations per prompt: need 1 <= min <= max")
-        for p in (self.p_empty, self.p_rename, self.p_neutral):
+        if self.join_max < 1:
+            raise KgcError("join_max must be at least 1")
+        for p in (self.p_empty, self.p_rename, self.p_neutral, self.p_join):
             if not 0.0 <= p <= 1.0:
                 raise KgcError("augmentation probabilities must lie in [0, 1]")
         if self.p_rename + self.p_neutral > 1.0:
@@ -216,12 +223,19 @@ class MultiSchemaData:
         s, j, copy = self.index[i]
         src = self.sources[s]
         ex = src.examples[j]
-        # a relation name stands for one key within a source (one Wikidata id, or one set's relation)
-        by_relation = dict(zip((t.relation for t in ex.triplets), src.keys[j]))
-        rng = self.rng(i)
         aug = self.aug
+        parts = [j] + self._partners(i)
+        # a relation name stands for one key within a source (one Wikidata id, or one set's relation)
+        by_relation = {t.relation: k for n in parts for t, k in zip(src.examples[n].triplets, src.keys[n])}
+        rng = self.rng(i)
         if copy:
             ex = detokenize_example(ex, trim=True)[0]
+        if len(parts) > 1:
+            others = [src.examples[n] for n in parts[1:]]
+            if copy:
+                others = [detokenize_example(o, trim=True)[0] for o in others]
+            ex = Example(" ".join([ex.text] + [o.text for o in others]),
+                         ex.triplets + tuple(t for o in others for t in o.triplets), ex.id)
         if aug.pairs:
             return self._pairs_item(ex, self.pairs_schema)
         pool = self.pools[src.family]
@@ -253,6 +267,31 @@ class MultiSchemaData:
                     triplets.append(t._replace(head=head, tail=tail, relation=names[key],
                                                head_type=pool[key].head, tail_type=pool[key].tail))
         return schema, Example(ex.text, tuple(triplets), ex.id)
+
+    def _partners(self, i: int) -> list[int]:
+        """The other sentences item i's text is joined with (p_join), drawn from its own source with a generator
+        of their own, so that runs without joins draw exactly what they drew before joins existed."""
+        s, j, copy = self.index[i]
+        src = self.sources[s]
+        if not self.aug.p_join or self.aug.pairs or src.family != "wikidata":
+            return []
+        rng = random.Random(f"{self.seed}:{src.name}:{j}:{copy}:join")
+        if rng.random() >= self.aug.p_join:
+            return []
+        out: list[int] = []
+        names = {t.relation: k for t, k in zip(src.examples[j].triplets, src.keys[j])}
+        texts = {src.examples[j].text}
+        for _ in range(rng.randint(1, self.aug.join_max)):
+            n = rng.randrange(len(src.examples))
+            # a partner may not repeat a sentence (FewRel lists some twice, one relation each) nor use a
+            # relation name that stands for another Wikidata id in the text so far
+            mine = {t.relation: k for t, k in zip(src.examples[n].triplets, src.keys[n])}
+            if src.examples[n].text in texts or any(names.get(r, k) != k for r, k in mine.items()):
+                continue
+            out.append(n)
+            names.update(mine)
+            texts.add(src.examples[n].text)
+        return out
 
     @staticmethod
     def _pairs_item(ex: Example, schema: Schema) -> tuple[Schema, Example]:
