@@ -207,18 +207,19 @@ def test_list_ends_reads_closing_and_going_on_from_the_bytes():
 
 def test_stop_margin_writes_more_triplets_and_keeps_the_greedy_ones(tuned):
     """With a margin the answer goes on where greedy decoding closed it: the greedy triplets come first, then
-    more; with a margin of 0 nothing changes. Needs the fast decoder and the natural style."""
-    greedy = tuned.extract_many(TEXTS, batch=4)
+    more; with a margin of 0 nothing changes. Needs the fast decoder and the natural style. One text at a time:
+    in a batch, longer answers change what shares each call, which may flip a near-tie elsewhere."""
+    greedy = tuned.extract_many(TEXTS, batch=1)
     saved = tuned.options
     try:
         tuned.options = ExtractOptions(**{**saved.__dict__, "stop_margin": 30.0})
-        more = tuned.extract_many(TEXTS, batch=4)
+        more = tuned.extract_many(TEXTS, batch=1)
     finally:
         tuned.options = saved
     for g, m in zip(greedy, more):
         assert [t.key for t in m[: len(g)]] == [t.key for t in g]
     assert sum(map(len, more)) > sum(map(len, greedy))
-    assert [[t.key for t in ts] for ts in tuned.extract_many(TEXTS, batch=4)] == [[t.key for t in ts] for ts in greedy]
+    assert [[t.key for t in ts] for ts in tuned.extract_many(TEXTS, batch=1)] == [[t.key for t in ts] for ts in greedy]
     with pytest.raises(Exception, match="stop-margin needs the fast decoder"):
         Extractor(options=ExtractOptions(style="natural", decoder="plain", stop_margin=1.0), resolved=tuned.model,
                   engine=tuned.engine)
