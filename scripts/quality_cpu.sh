@@ -82,6 +82,8 @@ merged() {
   gguf="runs/$TAG-s$step.gguf"
   [ -f "$gguf" ] || kgc-lite convert "$SNAP" --base "$BASE" --type Q8_0 --out "$gguf"
 }
+# `kgc-lite eval` on a hand-labelled set of examples/ (railways, kitchen: test; wildlife: development): SET ARGS...
+eval_example() { local set=$1; shift; kgc-lite eval --gold "examples/$set/$set.jsonl" --schema "examples/$set/$set.toml" "$@"; }
 # The development relations' 200 seeded sentences (runs/dev10), written once.
 dev_set() {
   [ -f runs/dev10/gold.jsonl ] || python3 scripts/zero_rte_dev.py --split unseen_10_seed_0 --sample 200 --out runs/dev10
@@ -135,9 +137,8 @@ eval)
     kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json --two-stage --qa-model "$gguf" \
       --threads "$THREADS" --no-progress --out "results/${TAG}_s${step}_two_stage_fewrel_dev10.json" \
       --save-predictions "runs/${TAG}_s${step}_two_stage_fewrel_dev10.jsonl"
-    kgc-lite eval --gold examples/wildlife/wildlife.jsonl --schema examples/wildlife/wildlife.toml --two-stage \
-      --qa-model "$gguf" --threads "$THREADS" --no-progress --out "results/${TAG}_s${step}_two_stage_wildlife.json" \
-      --save-predictions "runs/${TAG}_s${step}_two_stage_wildlife.jsonl"
+    eval_example wildlife --two-stage --qa-model "$gguf" --threads "$THREADS" --no-progress \
+      --out "results/${TAG}_s${step}_two_stage_wildlife.json" --save-predictions "runs/${TAG}_s${step}_two_stage_wildlife.jsonl"
     exit 0
   fi
   # the prompt pinned whole (as trained, and as the fast tier is scored), whatever the GGUF's metadata says
@@ -145,8 +146,8 @@ eval)
   kgc-lite eval --gold runs/dev10/gold.jsonl --schema runs/dev10/schema.json "${common[@]}" \
     --out "results/${TAG}_s${step}_fewrel_dev10.json" --save-predictions "runs/${TAG}_s${step}_fewrel_dev10.jsonl"
   # the custom-schema development set (examples/wildlife): multi-fact ordinary text, which the dev relations are not
-  kgc-lite eval --gold examples/wildlife/wildlife.jsonl --schema examples/wildlife/wildlife.toml "${common[@]}" \
-    --out "results/${TAG}_s${step}_wildlife.json" --save-predictions "runs/${TAG}_s${step}_wildlife.jsonl"
+  eval_example wildlife "${common[@]}" --out "results/${TAG}_s${step}_wildlife.json" \
+    --save-predictions "runs/${TAG}_s${step}_wildlife.jsonl"
   sets=(conll04); case "$STAGE" in in-schema*) sets=(conll04 ade scierc) ;; esac
   for set in "${sets[@]}"; do
     kgc-lite eval --dataset "$set" --split val "${common[@]}" --out "results/${TAG}_s${step}_${set}_val.json" \
@@ -157,8 +158,8 @@ dev)  # a models.toml entry (MODEL) as a user runs it, on the custom-schema deve
   model=${MODEL:?MODEL=a models.toml entry}
   read -r -a args <<< "${ARGS---one-pass}"
   tag=$model; [ "${#args[@]}" -gt 0 ] && [ "${args[0]}" = --one-pass ] || tag="${model}_two_stage"
-  kgc-lite eval --gold examples/wildlife/wildlife.jsonl --schema examples/wildlife/wildlife.toml -m "$model" "${args[@]}" \
-    --threads "$THREADS" --no-progress --out "results/${tag}_wildlife.json" --save-predictions "runs/${tag}_wildlife.jsonl" ;;
+  eval_example wildlife -m "$model" "${args[@]}" --threads "$THREADS" --no-progress --out "results/${tag}_wildlife.json" \
+    --save-predictions "runs/${tag}_wildlife.jsonl" ;;
 bench)  # alone on the machine (training stopped): both tiers on the same 100 CoNLL04 val sentences, one pass each
   merged
   host=$(python3 -c "from kgc_lite.evaluation.results import hardware; import re; c = hardware()['cpu'].lower()
@@ -185,8 +186,7 @@ test)  # once, for the models.toml entry NAME about to ship, as a user runs it (
       --out "results/${out}_fewrel_${split}_sample600.json" --save-predictions "runs/${out}_fewrel_${split}_sample600.jsonl"
   done
   for set in railways kitchen; do
-    kgc-lite eval --gold "examples/$set/$set.jsonl" --schema "examples/$set/$set.toml" "${common[@]}" \
-      --out "results/${out}_$set.json" --save-predictions "runs/${out}_$set.jsonl"
+    eval_example "$set" "${common[@]}" --out "results/${out}_$set.json" --save-predictions "runs/${out}_$set.jsonl"
   done
   if [[ "$STAGE" == in-schema* ]] || [ -n "${INSCHEMA:-}" ]; then
     for set in ade conll04 scierc; do

@@ -3,15 +3,19 @@ seeded reproducibility, held-out relations kept out, answers that parse and name
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from kgc_lite.data.benchmarks import data_dir, load_split
+from kgc_lite.data.benchmarks import data_dir, load_gold, load_split
 from kgc_lite.data.detok import detokenize, detokenize_example, trim_sentence_period
 from kgc_lite.data.zero_rte import held_out_relations, load_zero_rte, relation_identifier
 from kgc_lite.errors import KgcError
 from kgc_lite.evaluation.scoring import zero_rte_metrics
 from kgc_lite.prompting.grammar import SpanPieces
 from kgc_lite.prompting.prompts import PromptBuilder, PromptConfig
+from kgc_lite.schema import load_schema
 from kgc_lite.types import Example, Triplet
 
 from .conftest import run_cli
@@ -284,12 +288,6 @@ def test_multi_schema_training_refuses_icl_and_unknown_sources(tmp_path):
 def test_custom_schema_sets_are_consistent(name):
     """Each set's gold names only its schema's relations, every mention is in its sentence, ids are unique,
     and its README's counts (sentences, those with no triplet, gold triplets) are the file's."""
-    import re
-    from pathlib import Path
-
-    from kgc_lite.data.benchmarks import load_gold
-    from kgc_lite.schema import load_schema
-
     folder = Path(__file__).resolve().parents[1] / "examples" / name
     schema = load_schema(folder / f"{name}.toml")
     gold = load_gold(folder / f"{name}.jsonl")

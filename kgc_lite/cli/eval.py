@@ -327,11 +327,12 @@ def model_defaults(model: Optional[str], style: Optional[str], icl: Optional[int
     only when one of them is missing."""
     if style is not None and icl is not None and retokenize is not None and stop_margin is not None:
         return style, icl, retokenize, stop_margin
+    from kgc_lite.extract.extractor import stop_margin_applies
     from kgc_lite.models.resolve import resolve
     spec = resolve(model).spec
     style = style or spec.prompt_style
     if stop_margin is None:
-        stop_margin = spec.stop_margin if style == "natural" else 0.0
+        stop_margin = spec.stop_margin if stop_margin_applies(style) else 0.0
     return (style, spec.icl if icl is None else icl, spec.tokenized_text if retokenize is None else retokenize,
             stop_margin)
 

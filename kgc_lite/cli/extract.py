@@ -19,7 +19,7 @@ from kgc_lite.cli.options import (
     threads_option,
 )
 from kgc_lite.errors import InputError, KgcError
-from kgc_lite.extract.extractor import Extractor
+from kgc_lite.extract.extractor import Extractor, stop_margin_applies
 from kgc_lite.extract.pipeline import DEFAULT_BATCH, default_two_stage, first_model, model_options, open_extractor
 from kgc_lite.io import output as out
 from kgc_lite.io.files import file_sha256
@@ -125,7 +125,8 @@ def extract_command(
     if min_confidence > 0 and (not confidence or decoder != "fast"):
         raise fail("--min-confidence needs the confidence of the fast decoder (drop --no-confidence / "
                    "--decoder plain)", 2)
-    if stop_margin and (decoder != "fast" or prompt_style == "code"):
+    # a style left to the model is checked by Extractor, once the model is known
+    if stop_margin and not stop_margin_applies(prompt_style or "natural", decoder):
         raise fail("--stop-margin needs the fast decoder and the natural prompt style", 2)
     if resume and not output:
         raise fail("--resume continues an -o file; give -o FILE", 2)

@@ -23,6 +23,11 @@ from kgc_lite.schema import Schema, load_schema
 from kgc_lite.types import Example, Triplet
 
 
+def stop_margin_applies(style: str, decoder: str = "fast") -> bool:
+    """The stop margin reads the natural style's list syntax, in the fast decoder (runtime/decoding.py)."""
+    return style == "natural" and decoder == "fast"
+
+
 @dataclass(frozen=True)
 class ExtractOptions:
     style: str = "natural"
@@ -52,7 +57,7 @@ class Extractor:
                  seed: int = 0, n_ctx: int | None = None, n_threads: int | None = None, n_gpu_layers: int = 0,
                  engine: Engine | None = None, resolved: ResolvedModel | None = None):
         self.schema = load_schema(schema) if isinstance(schema, str) else schema
-        if options.stop_margin and (options.decoder != "fast" or options.style != "natural"):
+        if options.stop_margin and not stop_margin_applies(options.style, options.decoder):
             raise KgcError("--stop-margin needs the fast decoder and the natural prompt style")
         self.model = resolved or resolve(model)
         self.options = options

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Iterable, Iterator
 
 from kgc_lite.errors import KgcError
-from kgc_lite.extract.extractor import ExtractOptions, Extractor
+from kgc_lite.extract.extractor import ExtractOptions, Extractor, stop_margin_applies
 from kgc_lite.extract.two_stage import TwoStage
 from kgc_lite.io.inputs import Document
 from kgc_lite.models.registry import ResolvedModel, pair_finder_model, qa4re_model_for, spec_for
@@ -48,7 +48,7 @@ def model_options(resolved: ResolvedModel, **given) -> ExtractOptions:
     decoder only, so a model's own margin is left out under any other."""
     given = {k: v for k, v in given.items() if v is not None}
     options = ExtractOptions(**{"style": resolved.spec.prompt_style, "icl": resolved.spec.icl, **given})
-    if "stop_margin" not in given and options.style == "natural" and options.decoder == "fast":
+    if "stop_margin" not in given and stop_margin_applies(options.style, options.decoder):
         options = replace(options, stop_margin=resolved.spec.stop_margin)
     return options
 

@@ -147,7 +147,7 @@ class Decoder:
         self.grammars = engine.grammars()
         self.eos = self.lib.llama_vocab_eos(engine.vocab)
         self.stop_margin = stop_margin
-        self.list_ends = _ListEnds(engine) if stop_margin else None
+        self.list_ends = engine.list_ends() if stop_margin else None
 
     # -- public ------------------------------------------------------------------------------------------
     def run(self, requests: Iterable[Request]) -> Iterator[Answer]:
@@ -422,8 +422,8 @@ class _ListEnds:
     may stand in for `"]]`, but `"]` may not stand in for ` York"]]` (that would cut the entity short)."""
 
     def __init__(self, engine):
-        pieces = {t: engine.piece(t) for t in range(engine.n_vocab)}
-        self.pieces = {t: p for t, p in pieces.items() if b"]" in p or b"," in p}
+        pieces = ((t, engine.piece(t)) for t in range(engine.n_vocab))
+        self.pieces = {t: p for t, p in pieces if b"]" in p or b"," in p}
         self.ids = np.array(sorted(self.pieces), dtype=np.int64)
 
     def _after(self, text: bytearray, token: int) -> bytes | None:

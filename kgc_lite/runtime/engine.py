@@ -281,6 +281,13 @@ class Engine:
             self._grammars = _Grammars(self)
         return self._grammars
 
+    def list_ends(self):
+        """The tokens that close or go on with a triplet list (the stop margin), read from the vocabulary once."""
+        if getattr(self, "_list_ends", None) is None:
+            from kgc_lite.runtime.decoding import _ListEnds
+            self._list_ends = _ListEnds(self)
+        return self._list_ends
+
     def _batch_context(self, n_seq: int):
         lib = self._lib
         if getattr(self, "_bctx", None) is not None and self._bctx_seqs >= n_seq:
