@@ -53,7 +53,7 @@
 # STEPS (600) steps of 16 at lr 5e-4 (the 135M run's 1e-3 halved for a 4x larger model; about 9 s a step alone on
 # a Xeon with AMX-BF16, so 1.5 h), in runs/qwen05-qa4re-entail and campaign/qwen05-qa4re-entail. `eval` scores it
 # as the judge of two stages on the development relations (SemEval has no val split; its test split is looked at
-# once, for a judge about to ship).
+# once, for a judge about to ship), and as a QA4RE judge on the gold pairs of both development sets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-campaign}
@@ -139,6 +139,13 @@ eval)
       --save-predictions "runs/${TAG}_s${step}_two_stage_fewrel_dev10.jsonl"
     eval_example wildlife --two-stage --qa-model "$gguf" --threads "$THREADS" --no-progress \
       --out "results/${TAG}_s${step}_two_stage_wildlife.json" --save-predictions "runs/${TAG}_s${step}_two_stage_wildlife.jsonl"
+    # QA4RE on the gold pairs of both development sets: relabel's recall is the multiple-choice accuracy
+    for dev in "runs/dev10/gold.jsonl runs/dev10/schema.json dev10" \
+               "examples/wildlife/wildlife.jsonl examples/wildlife/wildlife.toml wildlife"; do
+      read -r gold schema name <<< "$dev"
+      python3 experiments/verify/verify_gain.py --gold "$gold" --schema "$schema" --predictions gold --qa-model "$gguf" \
+        --answer entail --threads "$THREADS" --out "experiments/verify/results/judge_${name}_gold_pairs_$TAG-s$step.json"
+    done
     exit 0
   fi
   # the prompt pinned whole (as trained, and as the fast tier is scored), whatever the GGUF's metadata says

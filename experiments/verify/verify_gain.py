@@ -5,7 +5,8 @@ its answers against the same gold, with the papers' strict micro P/R/F1:
 
 - extract: the extraction alone;
 - filter: drop a triplet when QA4RE answers none of the above (the extracted relation stays);
-- relabel: take QA4RE's relation instead of the extracted one (dropped on none of the above);
+- relabel: take QA4RE's relation (and, with --directions both, its direction) instead of the extracted one
+  (dropped on none of the above);
 - agree: keep a triplet only when QA4RE chose the extracted relation.
 
 The extraction is read from a predictions file (`kgc-lite eval --save-predictions`, gold ids) so that every
@@ -22,13 +23,14 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from kgc_lite.data.benchmarks import load_gold, load_split
 from kgc_lite.evaluation import scoring as ev
+from kgc_lite.io.inputs import BadRecord
 from kgc_lite.qa4re.classifier import QA4RE
 from kgc_lite.qa4re.pairs import read_extract_output
-from kgc_lite.qa4re.questions import BadRecord
 from kgc_lite.schema import load_schema
 from kgc_lite.types import Triplet
 
@@ -39,9 +41,14 @@ def main() -> None:
     ap.add_argument("--gold", help="a gold file instead (as `kgc-lite eval --gold`), with --schema")
     ap.add_argument("--schema", help="the schema of --gold (name or file)")
     ap.add_argument("--split", default="test")
-    ap.add_argument("--predictions", required=True, help="extract output with gold ids")
+    ap.add_argument("--predictions", required=True, help="extract output with gold ids, or 'gold': the gold "
+                    "triplets themselves, so that relabel's recall is the judge's multiple-choice accuracy on gold pairs")
     ap.add_argument("--qa-model", default=None, help="QA4RE model (default: qa4re's choice for the schema)")
+    ap.add_argument("--answer", default=None, help="logits, grammar or entail (default: the model's own; a .gguf "
+                    "path: logits, so pass entail for an entail judge)")
     ap.add_argument("--permutations", type=int, default=1)
+    ap.add_argument("--directions", choices=("given", "both"), default="given",
+                    help="both: every relation is also offered with head and tail swapped, as two stages ask")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -49,9 +56,12 @@ def main() -> None:
     if bool(args.dataset) == bool(args.gold) or bool(args.gold) != bool(args.schema):
         sys.exit("give --dataset, or --gold with --schema")
     gold = load_split(args.dataset, args.split) if args.dataset else load_gold(args.gold)
+    named = args.predictions
+    if named == "gold":
+        args.predictions = _gold_as_extract_output(gold)
     extracted = ev.read_predictions(args.predictions, [g.id for g in gold]).triplets
-    schema = load_schema(args.schema or args.dataset)
-    qa = QA4RE(args.qa_model, schema, n_threads=args.threads, permutations=args.permutations)
+    schema = replace(load_schema(args.schema or args.dataset), directions=args.directions)
+    qa = QA4RE(args.qa_model, schema, answer=args.answer, n_threads=args.threads, permutations=args.permutations)
     variants = {name: {g.id: [] for g in gold} for name in ("filter", "relabel", "agree")}
     answered = none = agree = 0
     start = time.perf_counter()
@@ -65,7 +75,7 @@ def main() -> None:
             none += 1
             continue
         variants["filter"][pair.id].append(trip)
-        variants["relabel"][pair.id].append(trip._replace(relation=record["relation"]))
+        variants["relabel"][pair.id].append(Triplet(*record["triplet"]))
         if record["agrees"]:
             agree += 1
             variants["agree"][pair.id].append(trip)
@@ -77,8 +87,9 @@ def main() -> None:
         m = ev.score(gold, preds).as_dict()
         return {k: round(100 * m[k], 2) for k in ("precision", "recall", "f1")}
 
-    out = {"dataset": args.dataset or args.gold, "split": args.split if args.dataset else None, "schema": schema.name, "predictions": args.predictions,
-           "qa_model": qa.model.spec.name, "qa_model_sha256": qa.model.sha256, "permutations": args.permutations,
+    out = {"dataset": args.dataset or args.gold, "split": args.split if args.dataset else None, "schema": schema.name, "predictions": named,
+           "qa_model": qa.model.spec.name, "qa_model_sha256": qa.model.sha256, "answer": qa.answer_mode, "permutations": args.permutations,
+           "directions": args.directions,
            "pairs": answered, "none_of_the_above": none, "agrees": agree, "seconds": round(seconds, 1),
            "pairs_per_s": round(answered / seconds, 3) if seconds else None,
            "extract": scores(extracted), **{name: scores(p) for name, p in variants.items()}}
@@ -90,6 +101,16 @@ def main() -> None:
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     qa.close()
+
+
+def _gold_as_extract_output(gold) -> str:
+    """The gold triplets written as `kgc-lite extract` output (a temporary file), to be re-asked pair by pair."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for g in gold:
+            trips = [{"head": t.head, "relation": t.relation, "tail": t.tail} for t in g.triplets]
+            f.write(json.dumps({"id": g.id, "text": g.text, "triplets": trips}) + "\n")
+    return f.name
 
 
 if __name__ == "__main__":
