@@ -104,9 +104,13 @@ def main() -> None:
 
 
 def _gold_as_extract_output(gold) -> str:
-    """The gold triplets written as `kgc-lite extract` output (a temporary file), to be re-asked pair by pair."""
+    """The gold triplets written as `kgc-lite extract` output (a temporary file, removed at exit), to be re-asked
+    pair by pair."""
+    import atexit
+    import os
     import tempfile
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        atexit.register(os.unlink, f.name)
         for g in gold:
             trips = [{"head": t.head, "relation": t.relation, "tail": t.tail} for t in g.triplets]
             f.write(json.dumps({"id": g.id, "text": g.text, "triplets": trips}) + "\n")
