@@ -139,13 +139,13 @@ eval)
       --save-predictions "runs/${TAG}_s${step}_two_stage_fewrel_dev10.jsonl"
     eval_example wildlife --two-stage --qa-model "$gguf" --threads "$THREADS" --no-progress \
       --out "results/${TAG}_s${step}_two_stage_wildlife.json" --save-predictions "runs/${TAG}_s${step}_two_stage_wildlife.jsonl"
-    # QA4RE on the gold pairs of both development sets: relabel's recall is the multiple-choice accuracy
-    for dev in "runs/dev10/gold.jsonl runs/dev10/schema.json dev10" \
-               "examples/wildlife/wildlife.jsonl examples/wildlife/wildlife.toml wildlife"; do
-      read -r gold schema name <<< "$dev"
-      python3 experiments/verify/verify_gain.py --gold "$gold" --schema "$schema" --predictions gold --qa-model "$gguf" \
-        --answer entail --threads "$THREADS" --out "experiments/verify/results/judge_${name}_gold_pairs_$TAG-s$step.json"
-    done
+    # QA4RE on the gold pairs of both development sets: relabel's recall is the multiple-choice accuracy (GOLD SCHEMA NAME)
+    judge_gold() {
+      python3 experiments/verify/verify_gain.py --gold "$1" --schema "$2" --predictions gold --qa-model "$gguf" \
+        --answer entail --threads "$THREADS" --out "experiments/verify/results/judge_$3_gold_pairs_$TAG-s$step.json"
+    }
+    judge_gold runs/dev10/gold.jsonl runs/dev10/schema.json dev10
+    judge_gold examples/wildlife/wildlife.jsonl examples/wildlife/wildlife.toml wildlife
     exit 0
   fi
   # the prompt pinned whole (as trained, and as the fast tier is scored), whatever the GGUF's metadata says

@@ -31,6 +31,7 @@ from kgc_lite.evaluation import scoring as ev
 from kgc_lite.io.inputs import BadRecord
 from kgc_lite.qa4re.classifier import QA4RE
 from kgc_lite.qa4re.pairs import read_extract_output
+from kgc_lite.qa4re.questions import Pair
 from kgc_lite.schema import load_schema
 from kgc_lite.types import Triplet
 
@@ -56,16 +57,19 @@ def main() -> None:
     if bool(args.dataset) == bool(args.gold) or bool(args.gold) != bool(args.schema):
         sys.exit("give --dataset, or --gold with --schema")
     gold = load_split(args.dataset, args.split) if args.dataset else load_gold(args.gold)
-    named = args.predictions
-    if named == "gold":
-        args.predictions = _gold_as_extract_output(gold)
-    extracted = ev.read_predictions(args.predictions, [g.id for g in gold]).triplets
+    if args.predictions == "gold":  # every gold triplet, re-asked as if extracted
+        extracted = {g.id: list(g.triplets) for g in gold}
+        pairs = (Pair(g.id, g.text, t.head, t.tail, extra={"extracted_relation": t.relation})
+                 for g in gold for t in g.triplets)
+    else:
+        extracted = ev.read_predictions(args.predictions, [g.id for g in gold]).triplets
+        pairs = read_extract_output([args.predictions])
     schema = replace(load_schema(args.schema or args.dataset), directions=args.directions)
     qa = QA4RE(args.qa_model, schema, answer=args.answer, n_threads=args.threads, permutations=args.permutations)
     variants = {name: {g.id: [] for g in gold} for name in ("filter", "relabel", "agree")}
     answered = none = agree = 0
     start = time.perf_counter()
-    for pair in read_extract_output([args.predictions]):
+    for pair in pairs:
         if isinstance(pair, BadRecord):
             continue
         record = qa.record(pair)
@@ -87,7 +91,7 @@ def main() -> None:
         m = ev.score(gold, preds).as_dict()
         return {k: round(100 * m[k], 2) for k in ("precision", "recall", "f1")}
 
-    out = {"dataset": args.dataset or args.gold, "split": args.split if args.dataset else None, "schema": schema.name, "predictions": named,
+    out = {"dataset": args.dataset or args.gold, "split": args.split if args.dataset else None, "schema": schema.name, "predictions": args.predictions,
            "qa_model": qa.model.spec.name, "qa_model_sha256": qa.model.sha256, "answer": qa.answer_mode, "permutations": args.permutations,
            "directions": args.directions,
            "pairs": answered, "none_of_the_above": none, "agrees": agree, "seconds": round(seconds, 1),
@@ -101,20 +105,6 @@ def main() -> None:
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     qa.close()
-
-
-def _gold_as_extract_output(gold) -> str:
-    """The gold triplets written as `kgc-lite extract` output (a temporary file, removed at exit), to be re-asked
-    pair by pair."""
-    import atexit
-    import os
-    import tempfile
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-        atexit.register(os.unlink, f.name)
-        for g in gold:
-            trips = [{"head": t.head, "relation": t.relation, "tail": t.tail} for t in g.triplets]
-            f.write(json.dumps({"id": g.id, "text": g.text, "triplets": trips}) + "\n")
-    return f.name
 
 
 if __name__ == "__main__":
